@@ -1,0 +1,35 @@
+/**
+ * Every failure that data, a peer or the disk can cause is an XaeroError with a stable `code`;
+ * codes never change meaning between versions. Misuse of the API (a wrong argument type, a key
+ * of the wrong length) is a TypeError or RangeError instead. See docs/ERRORS.md.
+ */
+export const ErrorCodes = {
+  E_TRUNCATED: 'the bytes end before the structure they encode does',
+  E_TRAILING_BYTES: 'bytes follow the end of the structure',
+  E_BAD_VERSION: 'unknown format version',
+  E_BAD_FLAGS: 'flags that this version does not define are set',
+  E_PAYLOAD_TOO_LARGE: 'the payload is over the limit',
+  E_WRONG_GROUP: 'the event belongs to another group',
+  E_FUTURE_TIMESTAMP: 'the timestamp is too far in the future',
+  E_BAD_SIGNATURE: 'the signature does not verify against the author',
+  E_NOT_WRITER: "the author is not in the group's writers",
+  E_CORRUPT_WAL: 'a write-ahead log record fails its checksum',
+  E_OUT_OF_MEMORY: 'the WebAssembly memory cannot grow to hold the input',
+  E_CLOSED: 'the database is closed',
+} as const
+
+export type XaeroErrorCode = keyof typeof ErrorCodes
+
+export class XaeroError extends Error {
+  /** Stable, documented identifier of the failure, e.g. `E_BAD_SIGNATURE`. */
+  readonly code: XaeroErrorCode
+  /** Machine-readable context: offsets, limits, ids. */
+  readonly details?: Record<string, unknown>
+
+  constructor(code: XaeroErrorCode, message?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message ?? ErrorCodes[code], options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'XaeroError'
+    this.code = code
+    if (options?.details) this.details = options.details
+  }
+}

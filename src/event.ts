@@ -1,0 +1,166 @@
+import { runtime } from './core/default.js'
+import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from './core/exports.js'
+import { XaeroError } from './errors.js'
+import { bytes32, toHex } from './hex.js'
+import { type Identity, verifySignature } from './identity.js'
+
+/** Bytes of an envelope before the payload, and of the signature after it (DESIGN.md, v1). */
+export const HEADER_SIZE = 80
+export const SIGNATURE_SIZE = 64
+export const VERSION = 1
+export const DEFAULT_MAX_PAYLOAD = 1 << 20
+export const DEFAULT_MAX_SKEW = 10 * 60 * 1000
+
+/** A decoded, validated event. Hex fields are computed on first use. */
+export class Event {
+  private _id?: string
+
+  /** @param bytes the whole envelope @param key timestamp ‖ id, 40 bytes */
+  constructor(readonly bytes: Uint8Array, readonly key: Uint8Array) {}
+
+  /** SHA-256 of the envelope without its signature, in hex. */
+  get id(): string { return (this._id ??= toHex(this.key.subarray(8))) }
+  get kind(): number { return (this.bytes[2] << 8) | this.bytes[3] }
+  /** Milliseconds since the Unix epoch. */
+  get timestamp(): number { return readTimestamp(this.key) }
+  get group(): string { return toHex(this.bytes.subarray(12, 44)) }
+  get author(): string { return toHex(this.bytes.subarray(44, 76)) }
+  get payload(): Uint8Array { return this.bytes.subarray(HEADER_SIZE, this.bytes.length - SIGNATURE_SIZE) }
+  get signature(): Uint8Array { return this.bytes.subarray(this.bytes.length - SIGNATURE_SIZE) }
+
+  toJSON() {
+    return { id: this.id, kind: this.kind, timestamp: this.timestamp, group: this.group, author: this.author, payload: toHex(this.payload) }
+  }
+}
+
+export function readTimestamp(key: Uint8Array): number {
+  const dv = new DataView(key.buffer, key.byteOffset, 8)
+  return dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
+}
+
+export interface EventFields {
+  kind: number
+  /** Milliseconds since the Unix epoch. @default Date.now() */
+  timestamp?: number
+  /** The group id: 32 bytes or hex (see `groupId`). */
+  group: Uint8Array | string
+  /** Opaque bytes, or a string stored as UTF-8. */
+  payload: Uint8Array | string
+}
+
+/** Signs and serializes an event (format v1); the inverse of `decodeEvent`. */
+export function encodeEvent(fields: EventFields, identity: Identity, options: { maxPayload?: number } = {}): Uint8Array {
+  const { kind, timestamp = Date.now() } = fields
+  if (!Number.isInteger(kind) || kind < 0 || kind > 0xffff) throw new RangeError('kind must be an integer in 0..65535')
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError('timestamp must be a non-negative integer (ms)')
+  const group = bytes32(fields.group, 'group')
+  const payload = typeof fields.payload === 'string' ? new TextEncoder().encode(fields.payload) : fields.payload
+  if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array or a string')
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
+  if (payload.length > maxPayload) {
+    throw new XaeroError('E_PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the limit of ${maxPayload}`, { details: { length: payload.length, maxPayload } })
+  }
+  const bytes = new Uint8Array(HEADER_SIZE + payload.length + SIGNATURE_SIZE)
+  const dv = new DataView(bytes.buffer)
+  bytes[0] = VERSION
+  dv.setUint16(2, kind)
+  dv.setUint32(4, Math.floor(timestamp / 2 ** 32))
+  dv.setUint32(8, timestamp >>> 0)
+  bytes.set(group, 12)
+  bytes.set(identity.publicKey, 44)
+  dv.setUint32(76, payload.length)
+  bytes.set(payload, HEADER_SIZE)
+  const { core } = runtime
+  const id = runtime.withRegion(HEADER_SIZE + payload.length + 32, (ptr) => {
+    core.u8.set(bytes.subarray(0, HEADER_SIZE + payload.length), ptr)
+    const out = ptr + HEADER_SIZE + payload.length
+    core.exports.sha256(ptr, HEADER_SIZE + payload.length, out)
+    return core.u8.slice(out, out + 32)
+  })
+  bytes.set(identity.sign(id), HEADER_SIZE + payload.length)
+  return bytes
+}
+
+export interface DecodeOptions {
+  /** Reject events of any other group (id, 32 bytes or hex). */
+  group?: Uint8Array | string
+  /** @default 1 MiB */
+  maxPayload?: number
+  /** Latest acceptable timestamp is `now + maxSkew`. @default Date.now() */
+  now?: number
+  /** @default 10 minutes */
+  maxSkew?: number
+  /** Check the Ed25519 signature. @default true */
+  verify?: boolean
+}
+
+/** Validates one envelope and returns the event, or throws XaeroError with the rule it breaks. */
+export function decodeEvent(bytes: Uint8Array, options: DecodeOptions = {}): Event {
+  const [result] = decodeEvents([bytes], options)
+  if (result instanceof XaeroError) throw result
+  return result
+}
+
+/** Envelopes per call into the core: bounds the memory a batch takes. */
+const CHUNK_EVENTS = 2048
+const CHUNK_BYTES = 4 << 20
+
+/**
+ * Validates many envelopes: structure, id and key in the WebAssembly core (SIMD, four ids at
+ * a time), then signatures. Returns one Event or XaeroError per input, in order; inputs are
+ * copied, never kept.
+ */
+export function decodeEvents(envelopes: readonly Uint8Array[], options: DecodeOptions = {}): Array<Event | XaeroError> {
+  const results: Array<Event | XaeroError> = []
+  let start = 0
+  while (start < envelopes.length) {
+    let end = start, bytes = 0
+    while (end < envelopes.length && end - start < CHUNK_EVENTS && (end === start || bytes + envelopes[end].length <= CHUNK_BYTES)) {
+      if (!(envelopes[end] instanceof Uint8Array)) throw new TypeError(`envelope ${end} is not a Uint8Array`)
+      bytes += envelopes[end].length
+      end++
+    }
+    decodeChunk(envelopes.slice(start, end), bytes, options, results)
+    start = end
+  }
+  return results
+}
+
+function decodeChunk(envelopes: readonly Uint8Array[], bytes: number, options: DecodeOptions, results: Array<Event | XaeroError>): void {
+  const { core } = runtime
+  const n = envelopes.length
+  const group = options.group === undefined ? undefined : bytes32(options.group, 'group')
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
+  const maxTimestamp = (options.now ?? Date.now()) + (options.maxSkew ?? DEFAULT_MAX_SKEW)
+  runtime.withRegion(32 + n * 8 + n * EVENT_DESCRIPTOR_SIZE + bytes, (region) => {
+    const table = region + 32, out = table + n * 8, data = out + n * EVENT_DESCRIPTOR_SIZE
+    const u8 = core.u8, dv = core.dv
+    if (group) u8.set(group, region)
+    for (let i = 0, at = data; i < n; i++) {
+      u8.set(envelopes[i], at)
+      dv.setUint32(table + i * 8, at, true)
+      dv.setUint32(table + i * 8 + 4, envelopes[i].length, true)
+      at += envelopes[i].length
+    }
+    core.exports.decodeEvents(table, n, out, group ? region : 0, maxPayload, maxTimestamp)
+    for (let i = 0; i < n; i++) {
+      const d = out + i * EVENT_DESCRIPTOR_SIZE
+      const status = dv.getUint32(d + 12, true)
+      if (status !== 0) {
+        const code = DECODE_STATUS[status] ?? 'E_TRUNCATED'
+        results.push(new XaeroError(code, undefined, { details: { index: results.length } }))
+        continue
+      }
+      const bytes = envelopes[i].slice()
+      const key = u8.slice(d + 24, d + 24 + KEY_SIZE)
+      if (options.verify !== false) {
+        const sigAt = bytes.length - SIGNATURE_SIZE
+        if (!verifySignature(bytes.subarray(44, 76), key.subarray(8), bytes.subarray(sigAt))) {
+          results.push(new XaeroError('E_BAD_SIGNATURE', undefined, { details: { index: results.length, id: toHex(key.subarray(8)) } }))
+          continue
+        }
+      }
+      results.push(new Event(bytes, key))
+    }
+  })
+}

@@ -1,0 +1,7 @@
+export { XaeroError, ErrorCodes, type XaeroErrorCode } from './errors.js'
+export { Identity } from './identity.js'
+export { groupId } from './group.js'
+export { sha256, sha256Batch64, merkleRoot } from './hash.js'
+export { encodeEvent, decodeEvent, decodeEvents, Event, type EventFields, type DecodeOptions } from './event.js'
+export { frameRecords, scanFrames, findNextFrame, crc32c } from './wal/frame.js'
+export { toHex, fromHex } from './hex.js'

@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises'
+import * as crypto from 'node:crypto'
+import type { Ed25519 } from './types.js'
+
+/** The compiled core, read from the package's build/ folder. */
+export async function compileCoreModule(): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(await readFile(new URL('../../../build/xaeroflux.wasm', import.meta.url)))
+}
+
+// DER prefixes that wrap a raw 32-byte Ed25519 key as PKCS#8 (secret) or SPKI (public).
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+
+function privateKeyObject(secretKey: Uint8Array): crypto.KeyObject {
+  return crypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' })
+}
+
+// Parsing a public key costs about as much as a verification, so each author's KeyObject is kept.
+const publicKeys = new Map<string, crypto.KeyObject>()
+const PUBLIC_KEY_CACHE = 4096
+
+function publicKeyObject(publicKey: Uint8Array): crypto.KeyObject {
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('latin1')
+  let key = publicKeys.get(id)
+  if (!key) {
+    key = crypto.createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!)
+    publicKeys.set(id, key)
+  }
+  return key
+}
+
+export const ed25519: Ed25519 = {
+  randomSecretKey: () => new Uint8Array(crypto.randomBytes(32)),
+  publicKey(secretKey) {
+    const spki = crypto.createPublicKey(privateKeyObject(secretKey)).export({ format: 'der', type: 'spki' })
+    return new Uint8Array(spki.subarray(spki.length - 32))
+  },
+  signer(secretKey) {
+    const key = privateKeyObject(secretKey)
+    return (message) => new Uint8Array(crypto.sign(null, message, key))
+  },
+  verify(publicKey, message, signature) {
+    try {
+      return crypto.verify(null, message, publicKeyObject(publicKey), signature)
+    } catch {
+      return false // a public key that is not a valid point
+    }
+  },
+}
