@@ -1,0 +1,111 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
+import { merkleRoot } from '../src/index.js'
+import { runtime } from '../src/core/default.js'
+import { PAGE_SIZE } from '../src/core/exports.js'
+import { EMPTY, leaf, node, referenceRoot } from './helpers/reference.js'
+import { makeKey, rng, shuffle } from './helpers/keys.js'
+
+const T0 = 1_790_000_000_000
+
+test('the empty set has the all-zero root; one key has its leaf', () => {
+  assert.is(merkleRoot([]), EMPTY.toString('hex'))
+  const k = makeKey(T0)
+  assert.is(merkleRoot([k]), leaf(k).toString('hex'))
+  assert.is(merkleRoot([k, k, k]), leaf(k).toString('hex'))
+})
+
+test('small sets equal the reference: two keys, same timestamp, deep shared prefixes', () => {
+  const cases: Buffer[][] = [
+    [makeKey(T0), makeKey(T0 + 1)],
+    [makeKey(T0), makeKey(T0 + 2 ** 40)],
+    Array.from({ length: 50 }, () => makeKey(T0)),
+  ]
+  for (let shared = 1; shared < 40; shared += 3) {
+    const base = randomBytes(40)
+    cases.push(Array.from({ length: 6 }, (_, i) => { const k = Buffer.from(base); k[shared] = i * 40; return k }))
+  }
+  const prefix = randomBytes(39)
+  cases.push(Array.from({ length: 256 }, (_, i) => Buffer.concat([prefix, Buffer.from([i])])))
+  cases.push([Buffer.concat([prefix, Buffer.from([0])]), Buffer.concat([prefix, Buffer.from([255])])])
+  for (const keys of cases) assert.is(merkleRoot(keys), referenceRoot(keys))
+})
+
+test('a flat n × 40 buffer and a list of keys give the same root', () => {
+  const keys = Array.from({ length: 300 }, (_, i) => makeKey(T0 + i * 7919))
+  assert.is(merkleRoot(Buffer.concat(keys)), merkleRoot(keys))
+  assert.throws(() => merkleRoot(new Uint8Array(41)), (e: unknown) => e instanceof RangeError)
+  assert.throws(() => merkleRoot([new Uint8Array(39)]), (e: unknown) => e instanceof RangeError)
+})
+
+test('100k random keys: equal to the reference, whatever the order, duplicates ignored', () => {
+  const random = rng(42)
+  const keys = Array.from({ length: 100_000 }, () => makeKey(T0 + Math.floor(random() * 3_600_000)))
+  const expected = referenceRoot(keys)
+  const sorted = keys.slice().sort(Buffer.compare)
+  assert.is(merkleRoot(sorted), expected)
+  assert.is(merkleRoot(shuffle(keys, random)), expected)
+  assert.is(merkleRoot(sorted.slice().reverse()), expected)
+  assert.is(merkleRoot([...keys, ...keys.slice(0, 5000)]), expected)
+  assert.is.not(merkleRoot(keys.slice(1)), expected)
+})
+
+// --- pages hashed in place --------------------------------------------------------------------
+
+const { core, map } = runtime
+
+/** Reference heap of a page: slots 1..511 from the 256 children. */
+function referenceHeap(children: Buffer[]): Buffer[] {
+  const heap: Buffer[] = new Array(512).fill(EMPTY)
+  children.forEach((c, b) => (heap[256 + b] = c))
+  for (let i = 255; i >= 1; i--) heap[i] = node(heap[2 * i], heap[2 * i + 1])
+  return heap
+}
+
+function withPage(fn: (page: number) => void) {
+  const page = map.alloc(PAGE_SIZE)
+  try { fn(page) } finally { map.release(page) }
+}
+
+const slot = (page: number, i: number) => Buffer.from(core.u8.subarray(page + i * 32, page + i * 32 + 32))
+
+test('hashPage equals the reference heap and header, for sparse to full pages', () => {
+  const random = rng(7)
+  for (const filled of [0, 1, 2, 3, 17, 128, 255, 256]) {
+    withPage((page) => {
+      core.u8.fill(0xee, page, page + PAGE_SIZE) // stale bytes must not leak into the result
+      const children: Buffer[] = new Array(256).fill(EMPTY)
+      for (const b of shuffle([...Array(256).keys()], random).slice(0, filled)) children[b] = randomBytes(32)
+      children.forEach((c, b) => core.u8.set(c, page + (256 + b) * 32))
+      const hashes = core.exports.hashPage(page)
+      const heap = referenceHeap(children)
+      for (let i = 1; i < 512; i++) if (!slot(page, i).equals(heap[i])) assert.unreachable(`slot ${i} with ${filled} children`)
+      assert.is(hashes, heap.slice(1, 256).filter((h) => !h.equals(EMPTY)).length)
+      const header = slot(page, 0)
+      for (let b = 0; b < 256; b++) assert.is((header[b >> 3] >> (b & 7)) & 1, children[b].equals(EMPTY) ? 0 : 1)
+    })
+  }
+})
+
+test('hashPath after one child changes equals hashing the whole page again', () => {
+  const random = rng(9)
+  withPage((page) => {
+    core.u8.fill(0, page, page + PAGE_SIZE)
+    const children: Buffer[] = new Array(256).fill(EMPTY)
+    for (let b = 0; b < 256; b += 3) children[b] = randomBytes(32)
+    children.forEach((c, b) => core.u8.set(c, page + (256 + b) * 32))
+    core.exports.hashPage(page)
+    for (let round = 0; round < 200; round++) {
+      const b = Math.floor(random() * 256)
+      children[b] = random() < 0.3 ? EMPTY : randomBytes(32)
+      core.u8.set(children[b], page + (256 + b) * 32)
+      core.exports.hashPath(page, b)
+      const heap = referenceHeap(children)
+      for (let i = 1; i < 512; i++) if (!slot(page, i).equals(heap[i])) assert.unreachable(`slot ${i} after round ${round}`)
+      assert.is((slot(page, 0)[b >> 3] >> (b & 7)) & 1, children[b].equals(EMPTY) ? 0 : 1)
+    }
+  })
+})
+
+test.run()
