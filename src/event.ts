@@ -50,6 +50,11 @@ export interface EventFields {
 
 /** Signs and serializes an event (format v1); the inverse of `decodeEvent`. */
 export function encodeEvent(fields: EventFields, identity: Identity, options: { maxPayload?: number } = {}): Uint8Array {
+  return signEvent(fields, identity, options).bytes
+}
+
+/** `encodeEvent`, returning the decoded Event too (its id is computed while signing). */
+export function signEvent(fields: EventFields, identity: Identity, options: { maxPayload?: number } = {}): Event {
   const { kind, timestamp = Date.now() } = fields
   if (!Number.isInteger(kind) || kind < 0 || kind > 0xffff) throw new RangeError('kind must be an integer in 0..65535')
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError('timestamp must be a non-negative integer (ms)')
@@ -78,7 +83,10 @@ export function encodeEvent(fields: EventFields, identity: Identity, options: { 
     return core.u8.slice(out, out + 32)
   })
   bytes.set(identity.sign(id), HEADER_SIZE + payload.length)
-  return bytes
+  const key = new Uint8Array(40)
+  key.set(bytes.subarray(4, 12))
+  key.set(id, 8)
+  return new Event(bytes, key)
 }
 
 export interface DecodeOptions {

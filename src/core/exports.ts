@@ -29,6 +29,7 @@ export interface CoreExports {
 export const DECODE_STATUS = [
   undefined, 'E_TRUNCATED', 'E_TRAILING_BYTES', 'E_BAD_VERSION', 'E_BAD_FLAGS',
   'E_PAYLOAD_TOO_LARGE', 'E_WRONG_GROUP', 'E_FUTURE_TIMESTAMP',
+  'E_BAD_SIGNATURE', // set by the validator (src/pipeline/slot.ts), not by the core
 ] as const
 
 export const EVENT_DESCRIPTOR_SIZE = 64

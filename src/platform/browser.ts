@@ -20,3 +20,8 @@ export const ed25519: Ed25519 = {
     }
   },
 }
+
+/** Cores beyond the calling thread's: the default number of worker threads. */
+export function spareCores(): number {
+  return Math.max(0, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)
+}

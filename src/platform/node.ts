@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import * as crypto from 'node:crypto'
+import * as os from 'node:os'
 import type { Ed25519 } from './types.js'
 
 /** The compiled core, read from the package's build/ folder. */
@@ -47,4 +48,9 @@ export const ed25519: Ed25519 = {
       return false // a public key that is not a valid point
     }
   },
+}
+
+/** Cores beyond the calling thread's: the default number of worker threads. */
+export function spareCores(): number {
+  return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
 }

@@ -1,0 +1,411 @@
+import { join } from 'node:path'
+import { Level } from 'level'
+import { MemoryLevel } from 'memory-level'
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+import { spareCores } from '#platform'
+import { runtime } from './core/default.js'
+import { XaeroError } from './errors.js'
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, decodeEvents, signEvent } from './event.js'
+import { groupId } from './group.js'
+import { bytes32, fromHex, toHex } from './hex.js'
+import type { Identity } from './identity.js'
+import { Validator } from './pipeline/validator.js'
+import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
+import {
+  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_VERSION, META_WAL, SUBLEVELS,
+  concat, kindBytes, readU64, timestampBytes, u64,
+} from './store/layout.js'
+
+type Bytes = Uint8Array
+type DB = AbstractLevel<Bytes, Bytes, Bytes>
+type Sub = AbstractSublevel<DB, Bytes, Bytes, Bytes>
+
+export interface OpenOptions {
+  /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
+  path?: string
+  /** The group's name; its id is `groupId(group)`. */
+  group: string
+  /** Who appends. Needed by `append`, not by `ingest`. */
+  identity?: Identity
+  /** When `append` and `ingest` resolve; see Durability. @default 'sync' */
+  durability?: Durability
+  /** Validation worker threads; 0 validates on this thread. @default one per spare core, at most 2 */
+  workers?: number
+  /** If given, only these authors (public keys, bytes or hex) may write to the group. */
+  writers?: ReadonlyArray<Uint8Array | string>
+  /** Largest payload accepted. @default 1 MiB */
+  maxPayload?: number
+  /** How far in the future a timestamp may be, in ms. @default 10 minutes */
+  maxSkew?: number
+}
+
+export interface RangeOptions {
+  /** Earliest timestamp, inclusive (ms). */
+  from?: number
+  /** Latest timestamp, exclusive (ms). */
+  to?: number
+  author?: Uint8Array | string
+  kind?: number
+  limit?: number
+  reverse?: boolean
+}
+
+export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
+
+interface Queued { event: Event; end?: WalPosition }
+
+const INDEX_BATCH = 1000
+const READ_CHUNK = 128
+const MAX_TIME = 2 ** 53 - 1
+
+/**
+ * An open store of one group's events. Appends and ingests are written to the WAL, then
+ * indexed in LevelDB by one batch per group of events; queries read LevelDB.
+ */
+export class Xaeroflux {
+  /** What `open` found in the write-ahead log after the last run (empty for in-memory stores). */
+  recovery: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
+
+  private closed = false
+  private total = 0
+  private queue: Queued[] = []
+  private indexing = false
+  private inflight = 0
+  private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  private indexError?: unknown
+  private readonly pending = new Set<string>()
+  private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
+  private toValidate: Array<{ bytes: Bytes; resolve: (r: Uint8Array | XaeroError) => void; reject: (e: unknown) => void }> = []
+  private deletedBefore = 0
+
+  private constructor(
+    readonly group: string,
+    readonly groupBytes: Uint8Array,
+    private readonly options: Required<Pick<OpenOptions, 'maxPayload' | 'maxSkew'>> & OpenOptions,
+    private readonly db: DB,
+    private readonly sub: Record<keyof typeof SUBLEVELS, Sub>,
+    private readonly validator: Validator,
+    private readonly writers: Set<string> | undefined,
+    private readonly wal: Wal | undefined,
+  ) {}
+
+  /** Opens (or creates) the store, replays its write-ahead log, and indexes what it finds there. */
+  static async open(options: OpenOptions): Promise<Xaeroflux> {
+    if (!options || typeof options.group !== 'string') throw new TypeError('open needs { group: string }')
+    const durability = options.durability ?? 'sync'
+    if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
+    if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > 16 << 20) throw new RangeError('maxPayload must be 0..16 MiB')
+    const maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW
+    const workers = options.workers ?? Math.min(2, spareCores())
+    if (!Number.isInteger(workers) || workers < 0) throw new RangeError('workers must be a whole number')
+    const group = groupId(options.group)
+    const groupBytes = fromHex(group)
+    const writers = options.writers ? new Set(options.writers.map((w) => toHex(bytes32(w, 'a writer')))) : undefined
+
+    const db = (options.path === undefined
+      ? new MemoryLevel<Bytes, Bytes>({ keyEncoding: 'view', valueEncoding: 'view' })
+      : new Level<Bytes, Bytes>(options.path, { keyEncoding: 'view', valueEncoding: 'view' })) as unknown as DB
+    await db.open()
+    const sub = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) =>
+      [k, db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<keyof typeof SUBLEVELS, Sub>
+    try {
+      await checkFormat(sub.meta, groupBytes)
+      const validator = await Validator.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew })
+      const wal = options.path === undefined ? undefined : await Wal.open(join(options.path, 'wal'), durability)
+      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew }, db, sub, validator, writers, wal)
+      store.total = readU64((await sub.meta.get(META_COUNT)) ?? u64(0))
+      await store.replay()
+      return store
+    } catch (e) {
+      await db.close()
+      throw e
+    }
+  }
+
+  private async replay(): Promise<void> {
+    if (!this.wal) return
+    const stored = await this.sub.meta.get(META_WAL)
+    const from = stored ? { segment: readU64(stored), offset: readU64(stored, 8) } : { segment: 0, offset: 0 }
+    this.deletedBefore = from.segment
+    const records: Array<{ bytes: Bytes; end: WalPosition }> = []
+    this.recovery = await this.wal.replay(from, (bytes, end) => records.push({ bytes: bytes.slice(), end }))
+    // Records were validated before they were logged; replay re-derives their keys only.
+    const decoded = decodeEvents(records.map((r) => r.bytes), { group: this.groupBytes, maxPayload: this.options.maxPayload, now: MAX_TIME, maxSkew: 0, verify: false })
+    decoded.forEach((r, i) => {
+      if (r instanceof XaeroError) this.recovery.corrupt.push(new XaeroError('E_CORRUPT_WAL', `a logged record is not a valid event: ${r.code}`, { cause: r }))
+      else this.enqueue(r, records[i].end)
+    })
+    await this.flush()
+  }
+
+  // --- writing -------------------------------------------------------------------------------
+
+  /** Signs a new event by this store's identity; resolves once it is durable (see `durability`). */
+  async append(fields: { kind: number; payload: Uint8Array | string; timestamp?: number }): Promise<Event> {
+    this.assertOpen()
+    const identity = this.options.identity
+    if (!identity) throw new TypeError('append needs the store opened with an identity')
+    if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
+    if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
+    const event = signEvent({ ...fields, group: this.groupBytes }, identity, { maxPayload: this.options.maxPayload })
+    await this.log(event)
+    return event
+  }
+
+  /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */
+  async ingest(bytes: Uint8Array): Promise<Event> {
+    this.assertOpen()
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('ingest takes the bytes of an envelope')
+    const key = await new Promise<Uint8Array | XaeroError>((resolve, reject) => {
+      // Calls made together are validated together: one batch through the workers.
+      if (this.toValidate.push({ bytes, resolve, reject }) === 1) queueMicrotask(() => this.validateQueued())
+    })
+    if (key instanceof XaeroError) throw key
+    const event = new Event(bytes.slice(), key)
+    await this.accept([event])
+    return event
+  }
+
+  /** `ingest` for many envelopes at once: one result per envelope, an Event or the XaeroError that rejected it. */
+  async ingestMany(envelopes: readonly Uint8Array[]): Promise<Array<Event | XaeroError>> {
+    this.assertOpen()
+    if (!Array.isArray(envelopes) || envelopes.some((e) => !(e instanceof Uint8Array))) throw new TypeError('ingestMany takes an array of envelopes')
+    const keys = await this.validator.validate(envelopes)
+    const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(envelopes[i].slice(), k)))
+    const accepted = await this.accept(results.filter((r): r is Event => r instanceof Event))
+    return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
+  }
+
+  private async validateQueued(): Promise<void> {
+    const batch = this.toValidate.splice(0)
+    try {
+      const keys = await this.validator.validate(batch.map((b) => b.bytes))
+      batch.forEach((b, i) => b.resolve(keys[i]))
+    } catch (e) {
+      for (const b of batch) b.reject(e)
+    }
+  }
+
+  // Checks writers, drops events already stored or on their way, logs the rest.
+  private async accept(events: Event[]): Promise<Map<Event, XaeroError>> {
+    const rejected = new Map<Event, XaeroError>()
+    const fresh: Event[] = []
+    for (const e of events) {
+      if (this.writers && !this.writers.has(e.author)) rejected.set(e, new XaeroError('E_NOT_WRITER', `${e.author} is not a writer of this group`))
+      else if (!this.pending.has(e.id)) fresh.push(e)
+    }
+    const stored = fresh.length ? await this.sub.ids.getMany(fresh.map((e) => e.key.subarray(8))) : []
+    await Promise.all(fresh.filter((_, i) => stored[i] === undefined && !this.pending.has(fresh[i].id)).map((e) => this.log(e)))
+    if (rejected.size === events.length && events.length === 1) throw rejected.get(events[0])
+    return rejected
+  }
+
+  // Logs one event durably and queues it for indexing.
+  private async log(event: Event): Promise<void> {
+    this.pending.add(event.id)
+    this.inflight++
+    try {
+      const end = this.wal ? await this.wal.append(event.bytes) : undefined
+      this.enqueue(event, end)
+    } catch (e) {
+      this.pending.delete(event.id)
+      throw e
+    } finally {
+      this.inflight--
+      this.settleIdle()
+    }
+  }
+
+  private enqueue(event: Event, end?: WalPosition): void {
+    this.pending.add(event.id)
+    this.queue.push({ event, end })
+    if (!this.indexing) { this.indexing = true; queueMicrotask(() => this.indexLoop()) }
+  }
+
+  // --- indexing ------------------------------------------------------------------------------
+
+  private async indexLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
+    } catch (e) {
+      this.indexError = e
+    } finally {
+      this.indexing = false
+      this.settleIdle()
+    }
+  }
+
+  // One atomic LevelDB batch: events, their indexes, the count and the WAL checkpoint.
+  private async indexBatch(batch: Queued[]): Promise<void> {
+    const stored = await this.sub.events.getMany(batch.map((q) => q.event.key))
+    const seen = new Set<string>()
+    const fresh = batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
+    const { events, ids, byAuthor, byKind, meta } = this.sub
+    const ops: Array<{ type: 'put'; sublevel: Sub; key: Bytes; value: Bytes }> = []
+    for (const { event } of fresh) {
+      ops.push({ type: 'put', sublevel: events, key: event.key, value: event.bytes })
+      ops.push({ type: 'put', sublevel: ids, key: event.key.subarray(8), value: event.key.subarray(0, 8) })
+      ops.push({ type: 'put', sublevel: byAuthor, key: concat(event.bytes.subarray(44, 76), event.key), value: EMPTY_VALUE })
+      ops.push({ type: 'put', sublevel: byKind, key: concat(event.bytes.subarray(2, 4), event.key), value: EMPTY_VALUE })
+    }
+    const total = this.total + fresh.length
+    ops.push({ type: 'put', sublevel: meta, key: META_COUNT, value: u64(total) })
+    const end = batch.findLast((q) => q.end)?.end
+    if (end) ops.push({ type: 'put', sublevel: meta, key: META_WAL, value: concat(u64(end.segment), u64(end.offset)) })
+    // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
+    const dropSegments = end !== undefined && end.segment > this.deletedBefore
+    await this.db.batch(ops as never, { sync: dropSegments } as never)
+    this.total = total
+    if (dropSegments && this.wal) {
+      await this.wal.deleteBefore(end)
+      this.deletedBefore = end.segment
+    }
+    for (const q of batch) this.pending.delete(q.event.id)
+    for (const { event } of fresh) this.advertise(event)
+  }
+
+  private advertise(event: Event): void {
+    for (const s of this.subscribers) {
+      if (!s.filter(event)) continue
+      try {
+        s.fn(event)
+      } catch (e) {
+        console.error('xaeroflux: a subscriber threw', e)
+      }
+    }
+  }
+
+  private settleIdle(): void {
+    if (this.indexing || this.inflight > 0 || this.queue.length > 0) return
+    const waiters = this.idleWaiters.splice(0)
+    for (const w of waiters) (this.indexError ? w.reject(this.indexError) : w.resolve())
+  }
+
+  /** Resolves when every event accepted so far is indexed and visible to queries. */
+  flush(): Promise<void> {
+    if (this.indexError) return Promise.reject(this.indexError)
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push({ resolve, reject })
+      this.settleIdle()
+    })
+  }
+
+  // --- reading -------------------------------------------------------------------------------
+
+  /** The event with this id (hex or 32 bytes), or undefined. */
+  async get(id: Uint8Array | string): Promise<Event | undefined> {
+    this.assertOpen()
+    const idBytes = bytes32(id, 'id')
+    const ts = await this.sub.ids.get(idBytes)
+    if (!ts) return undefined
+    const key = concat(ts, idBytes)
+    const bytes = await this.sub.events.get(key)
+    return bytes ? new Event(bytes, key) : undefined
+  }
+
+  /** Events stored (indexed) so far. */
+  async count(): Promise<number> {
+    this.assertOpen()
+    return this.total
+  }
+
+  /**
+   * Streams events in key order (time, then id), filtered by time [from, to), author and kind,
+   * reading LevelDB in chunks: the result set is never held in memory.
+   */
+  async *range(options: RangeOptions = {}): AsyncGenerator<Event> {
+    this.assertOpen()
+    const { from, to, author, kind, limit, reverse } = checkRange(options)
+    if (limit === 0) return
+    const lo = timestampBytes(from), hi = timestampBytes(to)
+    let n = 0
+    if (author === undefined && kind === undefined) {
+      for await (const [key, bytes] of this.sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) {
+        yield new Event(bytes, key)
+      }
+      return
+    }
+    // An index gives keys in order; events are fetched a chunk at a time.
+    const [index, prefix] = author !== undefined ? [this.sub.byAuthor, author] : [this.sub.byKind, kindBytes(kind!)]
+    const keys = index.keys({ gte: concat(prefix, lo), lt: concat(prefix, hi), reverse })
+    try {
+      for (;;) {
+        const chunk = (await keys.nextv(READ_CHUNK)).map((k) => k.subarray(prefix.length))
+        if (chunk.length === 0) return
+        const values = await this.sub.events.getMany(chunk)
+        for (let i = 0; i < chunk.length; i++) {
+          const bytes = values[i]
+          if (!bytes) continue
+          const event = new Event(bytes, chunk[i])
+          if (kind !== undefined && event.kind !== kind) continue
+          yield event
+          if (++n >= limit) return
+        }
+      }
+    } finally {
+      await keys.close()
+    }
+  }
+
+  /**
+   * Calls `fn` with every newly indexed event that matches `filter`, once each, in index order.
+   * Returns the function that stops the subscription.
+   */
+  subscribe(filter: SubscribeFilter, fn: (event: Event) => void): () => void {
+    this.assertOpen()
+    if (typeof fn !== 'function') throw new TypeError('subscribe needs a callback')
+    const { from, to, author, kind } = checkRange(filter ?? {})
+    const authorHex = author && toHex(author)
+    const entry = {
+      fn,
+      filter: (e: Event) => (kind === undefined || e.kind === kind) && (authorHex === undefined || e.author === authorHex) && e.timestamp >= from && e.timestamp < to,
+    }
+    this.subscribers.add(entry)
+    return () => { this.subscribers.delete(entry) }
+  }
+
+  /** Finishes queued work, then closes the log, the workers and LevelDB. Later calls fail with E_CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    try {
+      await this.flush()
+    } finally {
+      this.subscribers.clear()
+      await this.validator.close()
+      await this.wal?.close()
+      await this.db.close()
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new XaeroError('E_CLOSED')
+  }
+}
+
+type Filter = (e: Event) => boolean
+
+function checkRange(o: RangeOptions) {
+  if (typeof o !== 'object') throw new TypeError('range options must be an object')
+  const from = o.from ?? 0, to = o.to ?? MAX_TIME
+  for (const [name, v] of [['from', from], ['to', to]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a timestamp in ms`)
+  }
+  if (o.kind !== undefined && (!Number.isInteger(o.kind) || o.kind < 0 || o.kind > 0xffff)) throw new RangeError('kind must be 0..65535')
+  const limit = o.limit ?? Infinity
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new RangeError('limit must be a whole number')
+  const author = o.author === undefined ? undefined : bytes32(o.author, 'author')
+  return { from, to, author, kind: o.kind, limit, reverse: o.reverse === true }
+}
+
+async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
+  const GROUP = new TextEncoder().encode('group')
+  const [version, storedGroup] = await meta.getMany([META_VERSION, GROUP])
+  if (version === undefined) {
+    await meta.batch([{ type: 'put', key: META_VERSION, value: u64(FORMAT_VERSION) }, { type: 'put', key: GROUP, value: group }])
+    return
+  }
+  if (readU64(version) !== FORMAT_VERSION) throw new XaeroError('E_STORE_MISMATCH', `store format ${readU64(version)}, this version reads ${FORMAT_VERSION}`)
+  if (storedGroup && toHex(storedGroup) !== toHex(group)) throw new XaeroError('E_STORE_MISMATCH', 'the store belongs to another group')
+}

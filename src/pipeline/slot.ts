@@ -1,0 +1,39 @@
+import { ed25519 } from '#platform'
+import type { Core } from '../core/core.js'
+import { EVENT_DESCRIPTOR_SIZE } from '../core/exports.js'
+
+/**
+ * A slot is one batch of envelopes in the shared memory, filled by the ingesting thread and
+ * validated where it lies by a worker (or inline): no envelope is copied between threads.
+ *   0 group id (32) | 64 table: { ptr u32, len u32 } × SLOT_EVENTS | descriptors × SLOT_EVENTS | data
+ */
+export const SLOT_EVENTS = 512
+export const SLOT_TABLE = 64
+export const SLOT_DESCRIPTORS = SLOT_TABLE + SLOT_EVENTS * 8
+export const SLOT_DATA = SLOT_DESCRIPTORS + SLOT_EVENTS * EVENT_DESCRIPTOR_SIZE
+export const SLOT_DATA_BYTES = 2 << 20
+export const SLOT_BYTES = SLOT_DATA + SLOT_DATA_BYTES
+
+export const STATUS_BAD_SIGNATURE = 8
+
+export interface SlotJob {
+  slot: number
+  count: number
+  hasGroup: boolean
+  maxPayload: number
+  maxTimestamp: number
+}
+
+/** Decodes the slot's envelopes in the core, then checks the signature of each one it accepted. */
+export function validateSlot(core: Core, job: SlotJob): void {
+  const { slot, count } = job
+  core.exports.decodeEvents(slot + SLOT_TABLE, count, slot + SLOT_DESCRIPTORS, job.hasGroup ? slot : 0, job.maxPayload, job.maxTimestamp)
+  const u8 = core.u8, dv = core.dv
+  for (let i = 0; i < count; i++) {
+    const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
+    if (dv.getUint32(d + 12, true) !== 0) continue
+    const ptr = dv.getUint32(slot + SLOT_TABLE + i * 8, true), len = dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true)
+    const ok = ed25519.verify(u8.subarray(ptr + 44, ptr + 76), u8.subarray(d + 32, d + 64), u8.subarray(ptr + len - 64, ptr + len))
+    if (!ok) dv.setUint32(d + 12, STATUS_BAD_SIGNATURE, true)
+  }
+}

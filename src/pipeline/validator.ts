@@ -1,0 +1,117 @@
+import { Worker } from 'node:worker_threads'
+import type { Runtime } from '../core/core.js'
+import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
+import { XaeroError } from '../errors.js'
+import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, validateSlot, type SlotJob } from './slot.js'
+
+export interface ValidatorOptions {
+  /** Worker threads; 0 validates on the calling thread. */
+  workers: number
+  /** The group id every event must carry. */
+  group: Uint8Array
+  maxPayload: number
+  maxSkew: number
+}
+
+/** What validation found for one envelope: its 40-byte key, or why it was rejected. */
+export type Validated = Uint8Array | XaeroError
+
+const SLOTS_PER_WORKER = 2
+
+/**
+ * Validates envelopes (structure, group, size, time, id, key, signature) on worker threads
+ * that share the core's memory. Batches go through a fixed set of slots: a caller that
+ * outpaces the workers waits for a free slot, so memory stays bounded.
+ */
+export class Validator {
+  private readonly free: number[] = []
+  private readonly waiting: Array<(slot: number) => void> = []
+  private readonly done = new Map<number, () => void>()
+  private readonly owner = new Map<number, Worker>()
+
+  private constructor(private readonly runtime: Runtime, private readonly options: ValidatorOptions, private readonly workers: Worker[]) {}
+
+  static async create(runtime: Runtime, options: ValidatorOptions): Promise<Validator> {
+    const workers = await Promise.all(Array.from({ length: options.workers }, async () => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace: runtime.workspaceFor() } })
+      await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject) })
+      return worker
+    }))
+    const v = new Validator(runtime, options, workers)
+    const slots = Math.max(1, workers.length * SLOTS_PER_WORKER)
+    for (let i = 0; i < slots; i++) {
+      const slot = runtime.map.alloc(SLOT_BYTES)
+      runtime.core.u8.set(options.group, slot)
+      v.free.push(slot)
+      const worker = workers[i % Math.max(1, workers.length)]
+      if (worker) v.owner.set(slot, worker)
+    }
+    for (const w of workers) w.on('message', (slot: number) => v.done.get(slot)?.())
+    return v
+  }
+
+  /** One result per envelope, in order. */
+  async validate(envelopes: readonly Uint8Array[]): Promise<Validated[]> {
+    const chunks: Array<Promise<Validated[]>> = []
+    let start = 0
+    while (start < envelopes.length) {
+      let end = start, bytes = 0
+      while (end < envelopes.length && end - start < SLOT_EVENTS && bytes + envelopes[end].length <= SLOT_DATA_BYTES) bytes += envelopes[end++].length
+      if (end === start) { chunks.push(Promise.resolve([tooLarge(envelopes[start])])); start++; continue }
+      chunks.push(this.validateChunk(envelopes.slice(start, end)))
+      start = end
+    }
+    return (await Promise.all(chunks)).flat()
+  }
+
+  private async validateChunk(envelopes: Uint8Array[]): Promise<Validated[]> {
+    const slot = await this.acquire()
+    try {
+      const { core } = this.runtime
+      const u8 = core.u8, dv = core.dv
+      let at = slot + SLOT_DATA
+      envelopes.forEach((e, i) => {
+        u8.set(e, at)
+        dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
+        dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, e.length, true)
+        at += e.length
+      })
+      const job: SlotJob = { slot, count: envelopes.length, hasGroup: true, maxPayload: this.options.maxPayload, maxTimestamp: Date.now() + this.options.maxSkew }
+      const worker = this.owner.get(slot)
+      if (worker) {
+        await new Promise<void>((resolve) => { this.done.set(slot, resolve); worker.postMessage(job) })
+        this.done.delete(slot)
+      } else {
+        validateSlot(core, job)
+      }
+      return envelopes.map((_, i) => {
+        const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
+        const status = core.dv.getUint32(d + 12, true)
+        if (status === 0) return core.u8.slice(d + 24, d + 24 + KEY_SIZE)
+        return new XaeroError(DECODE_STATUS[status] ?? 'E_TRUNCATED')
+      })
+    } finally {
+      this.release(slot)
+    }
+  }
+
+  private acquire(): Promise<number> {
+    const slot = this.free.pop()
+    return slot !== undefined ? Promise.resolve(slot) : new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  private release(slot: number): void {
+    const next = this.waiting.shift()
+    if (next) next(slot)
+    else this.free.push(slot)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}
+
+// An envelope larger than a slot cannot be valid: a slot holds the largest allowed event.
+function tooLarge(envelope: Uint8Array): XaeroError {
+  return new XaeroError('E_PAYLOAD_TOO_LARGE', `an envelope of ${envelope.length} bytes is over any payload limit`)
+}

@@ -1,0 +1,209 @@
+import { mkdir, open, readdir, readFile, truncate, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { runtime } from '../core/default.js'
+import { WAL_FRAME_HEADER } from '../core/exports.js'
+import { XaeroError } from '../errors.js'
+import { scanFrames, findNextFrame, MAX_RECORD } from '../wal/frame.js'
+
+/**
+ * When an append resolves:
+ * - 'sync'  after its record is written and fsynced (group commit: appends that arrive while
+ *           one fsync runs share the next write and fsync);
+ * - 'batch' after an fsync that runs at least every 10 ms and covers every record written;
+ * - 'none'  once the record is written to the operating system (survives a process crash,
+ *           not a power cut).
+ */
+export type Durability = 'sync' | 'batch' | 'none'
+
+/** A place in the log: the segment number and the byte offset just past a record. */
+export interface WalPosition { segment: number; offset: number }
+
+export const RECORD_EVENT = 1
+const SEGMENT_BYTES = 16 << 20
+const BATCH_SYNC_MS = 10
+const WRITE_BYTES = 4 << 20 // records framed into one write at most
+
+export interface ReplayReport {
+  /** Records read back past the checkpoint. */
+  replayed: number
+  /** Bytes cut from the end of the last segment: a record torn by a crash. */
+  tornBytes: number
+  /** Corrupt records and missing segments found, each E_CORRUPT_WAL; valid records around them were kept. */
+  corrupt: XaeroError[]
+}
+
+interface Pending { bytes: Uint8Array; resolve: (p: WalPosition) => void; reject: (e: unknown) => void }
+
+/**
+ * The write-ahead log: numbered segment files of framed records (assembly/wal.ts) under one
+ * folder. Records are appended with group commit; after a crash `replay` returns every record
+ * past a checkpoint, cutting a torn tail and skipping corrupt records.
+ */
+export class Wal {
+  private file!: FileHandle
+  private segment = 0
+  private size = 0
+  private queue: Pending[] = []
+  private writing = false
+  private unsynced: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  private syncTimer?: ReturnType<typeof setTimeout>
+  private failed?: unknown
+
+  private constructor(readonly dir: string, readonly durability: Durability) {}
+
+  static async open(dir: string, durability: Durability): Promise<Wal> {
+    await mkdir(dir, { recursive: true })
+    return new Wal(dir, durability)
+  }
+
+  /** Segment numbers present on disk, ascending. */
+  async segments(): Promise<number[]> {
+    const names = await readdir(this.dir)
+    return names.filter((n) => /^\d{16}\.wal$/.test(n)).map((n) => Number(n.slice(0, 16))).sort((a, b) => a - b)
+  }
+
+  private path(segment: number): string {
+    return join(this.dir, `${String(segment).padStart(16, '0')}.wal`)
+  }
+
+  /**
+   * Reads every record past `from` (segments before it are ignored), cutting a torn tail off
+   * the last segment. Then starts a new segment for appends.
+   */
+  async replay(from: WalPosition, onRecord: (payload: Uint8Array, end: WalPosition) => void): Promise<ReplayReport> {
+    const report: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
+    const segments = (await this.segments()).filter((s) => s >= from.segment)
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]
+      const expected = i === 0 ? segment : segments[i - 1] + 1
+      for (let missing = expected; missing < segment; missing++) {
+        report.corrupt.push(new XaeroError('E_CORRUPT_WAL', `write-ahead log segment ${missing} is missing`, { details: { segment: missing } }))
+      }
+      const buf = await readFile(this.path(segment))
+      let at = segment === from.segment ? from.offset : 0
+      for (;;) {
+        const scan = scanFrames(buf, at, MAX_RECORD)
+        for (const r of scan.records) {
+          onRecord(buf.subarray(r.offset + WAL_FRAME_HEADER, r.offset + WAL_FRAME_HEADER + r.length), { segment, offset: r.offset + WAL_FRAME_HEADER + r.length })
+          report.replayed++
+        }
+        if (scan.status === 'end') break
+        const next = findNextFrame(buf, scan.stop + 1, MAX_RECORD)
+        if (next < 0) {
+          // Nothing valid follows: the tail was torn by a crash (or zero-filled). Cut it.
+          if (i === segments.length - 1) {
+            await truncate(this.path(segment), scan.stop)
+            report.tornBytes = buf.length - scan.stop
+          } else {
+            report.corrupt.push(corruptAt(segment, scan.stop, 'a damaged tail before a later segment'))
+          }
+          break
+        }
+        report.corrupt.push(corruptAt(segment, scan.stop, `a ${scan.status} record; ${next - scan.stop} bytes skipped`))
+        at = next
+      }
+    }
+    this.segment = (segments.at(-1) ?? from.segment) + 1
+    this.file = await open(this.path(this.segment), 'a')
+    this.size = 0
+    return report
+  }
+
+  /** Appends one record; resolves with the position past it, as `durability` says. */
+  append(payload: Uint8Array): Promise<WalPosition> {
+    if (this.failed) return Promise.reject(this.failed)
+    return new Promise((resolve, reject) => {
+      this.queue.push({ bytes: payload, resolve, reject })
+      if (!this.writing) { this.writing = true; queueMicrotask(() => this.drain()) }
+    })
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        let bytes = 0, n = 0
+        while (n < this.queue.length && (n === 0 || bytes + this.queue[n].bytes.length + WAL_FRAME_HEADER <= WRITE_BYTES)) {
+          bytes += this.queue[n].bytes.length + WAL_FRAME_HEADER
+          n++
+        }
+        const batch = this.queue.splice(0, n)
+        if (this.size > 0 && this.size + bytes > SEGMENT_BYTES) await this.roll()
+        const ends = await this.write(batch, bytes)
+        const settle = (e?: unknown) => batch.forEach((p, i) => (e === undefined ? p.resolve(ends[i]) : p.reject(e)))
+        if (this.durability === 'sync') await this.file.datasync()
+        // 'batch' keeps writing while the timed fsync that will cover this write is pending
+        if (this.durability === 'batch') this.syncSoon().then(() => settle(), settle)
+        else settle()
+      }
+    } catch (e) {
+      this.failed = e
+      for (const p of this.queue.splice(0)) p.reject(e)
+    } finally {
+      this.writing = false
+    }
+  }
+
+  // Frames the batch in the core's memory and writes it from there in one call.
+  private async write(batch: Pending[], bytes: number): Promise<WalPosition[]> {
+    const { core, map } = runtime
+    const ptr = map.alloc(bytes)
+    try {
+      const ends: WalPosition[] = []
+      let at = ptr
+      for (const p of batch) {
+        core.u8.set(p.bytes, at + WAL_FRAME_HEADER)
+        at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, p.bytes.length)
+        ends.push({ segment: this.segment, offset: this.size + (at - ptr) })
+      }
+      let done = 0
+      while (done < bytes) done += (await this.file.write(core.u8, ptr + done, bytes - done)).bytesWritten
+      this.size += bytes
+      return ends
+    } finally {
+      map.release(ptr)
+    }
+  }
+
+  // 'batch': one fsync every 10 ms covers every write made before it.
+  private syncSoon(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.unsynced.push({ resolve, reject })
+      this.syncTimer ??= setTimeout(async () => {
+        this.syncTimer = undefined
+        const waiting = this.unsynced.splice(0)
+        try {
+          await this.file.datasync()
+          for (const w of waiting) w.resolve()
+        } catch (e) {
+          for (const w of waiting) w.reject(e)
+        }
+      }, BATCH_SYNC_MS)
+    })
+  }
+
+  private async roll(): Promise<void> {
+    await this.file.datasync()
+    await this.file.close()
+    this.segment++
+    this.size = 0
+    this.file = await open(this.path(this.segment), 'a')
+  }
+
+  /** Deletes the segments wholly before `position`: their records are in the database. */
+  async deleteBefore(position: WalPosition): Promise<void> {
+    for (const s of await this.segments()) if (s < position.segment && s !== this.segment) await unlink(this.path(s))
+  }
+
+  /** Waits for queued appends, syncs, and closes the current segment. */
+  async close(): Promise<void> {
+    while (this.writing || this.syncTimer) await new Promise((r) => setTimeout(r, 1))
+    if (this.file) {
+      await this.file.datasync()
+      await this.file.close()
+    }
+  }
+}
+
+function corruptAt(segment: number, offset: number, what: string): XaeroError {
+  return new XaeroError('E_CORRUPT_WAL', `write-ahead log segment ${segment} at byte ${offset}: ${what}`, { details: { segment, offset } })
+}
