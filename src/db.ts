@@ -301,7 +301,7 @@ export class Xaeroflux {
     if (!ts) return undefined
     const key = concat(ts, idBytes)
     const bytes = await this.sub.events.get(key)
-    return bytes ? new Event(bytes, key) : undefined
+    return bytes ? new Event(plain(bytes), key) : undefined
   }
 
   /** Events stored (indexed) so far. */
@@ -322,7 +322,7 @@ export class Xaeroflux {
     let n = 0
     if (author === undefined && kind === undefined) {
       for await (const [key, bytes] of this.sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) {
-        yield new Event(bytes, key)
+        yield new Event(plain(bytes), plain(key))
       }
       return
     }
@@ -337,7 +337,7 @@ export class Xaeroflux {
         for (let i = 0; i < chunk.length; i++) {
           const bytes = values[i]
           if (!bytes) continue
-          const event = new Event(bytes, chunk[i])
+          const event = new Event(plain(bytes), plain(chunk[i]))
           if (kind !== undefined && event.kind !== kind) continue
           yield event
           if (++n >= limit) return
@@ -385,6 +385,11 @@ export class Xaeroflux {
 }
 
 type Filter = (e: Event) => boolean
+
+/** LevelDB hands back Buffers; events carry plain Uint8Array views of the same bytes. */
+function plain(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
 
 function checkRange(o: RangeOptions) {
   if (typeof o !== 'object') throw new TypeError('range options must be an object')

@@ -1,0 +1,159 @@
+// The store's conformance suite: the same tests on disk and in memory, inline and with workers.
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Identity, encodeEvent, groupId, XaeroError, type Event, type Xaeroflux, type XaeroErrorCode } from '../src/index.js'
+import { backends } from './helpers/store.js'
+import { rng } from './helpers/keys.js'
+
+const group = groupId('friends')
+const authors = Array.from({ length: 5 }, (_, i) => Identity.fromSecretKey(new Uint8Array(32).fill(i + 1)))
+const T0 = Date.now() - 3_600_000
+const random = rng(1234)
+
+// 50k events, signed once and shared by every backend.
+const corpus = Array.from({ length: 50_000 }, (_, i) => encodeEvent({
+  kind: Math.floor(random() * 5),
+  timestamp: T0 + Math.floor(random() * 3_600_000),
+  group,
+  payload: `event ${i}`,
+}, authors[Math.floor(random() * authors.length)]))
+
+const isCode = (code: XaeroErrorCode) => (e: unknown) => e instanceof XaeroError && e.code === code
+const ids = (events: Event[]) => events.map((e) => e.id)
+
+async function collect(it: AsyncIterable<Event>): Promise<Event[]> {
+  const out: Event[] = []
+  for await (const e of it) out.push(e)
+  return out
+}
+
+async function rejects(p: () => Promise<unknown>, check: (e: unknown) => boolean, what: string) {
+  try { await p() } catch (e) { assert.ok(check(e), `${what}: ${e}`); return }
+  assert.unreachable(`${what} did not throw`)
+}
+
+for (const backend of backends()) {
+  const test = suite(backend.name)
+  const me = Identity.generate()
+  let db: Xaeroflux
+
+  test.before(async () => { db = await backend.open({ group: 'friends', identity: me }) })
+  test.after(async () => { await db.close(); backend.cleanup() })
+
+  test('append resolves with the stored event; get and count see it once indexed', async () => {
+    const e = await db.append({ kind: 7, payload: 'hello' })
+    assert.is(e.author, me.id)
+    assert.is(e.group, group)
+    await db.flush()
+    assert.is((await db.get(e.id))?.id, e.id)
+    assert.equal((await db.get(e.id))?.payload, new TextEncoder().encode('hello'))
+    assert.is(await db.count(), 1)
+    assert.is(await db.get('00'.repeat(32)), undefined)
+  })
+
+  test('ingest of 50k events: queries equal a brute-force filter, a subscriber sees each once', async () => {
+    const seen = new Map<string, number>()
+    const stop = db.subscribe({}, (e) => seen.set(e.id, (seen.get(e.id) ?? 0) + 1))
+    const results = await db.ingestMany(corpus)
+    assert.ok(results.every((r) => !(r instanceof XaeroError)))
+    await db.ingestMany(corpus.slice(0, 1000)) // again: no-ops
+    await db.ingest(corpus[5])
+    await db.flush()
+    stop()
+    assert.is(await db.count(), corpus.length + 1)
+    assert.is(seen.size, corpus.length)
+    assert.ok([...seen.values()].every((n) => n === 1), 'each event delivered once')
+
+    const all = (await collect(db.range())).filter((e) => e.author !== me.id)
+    const byKey = (a: Event, b: Event) => Buffer.compare(a.key, b.key)
+    assert.equal(ids(all), ids(all.slice().sort(byKey)), 'range is in key order')
+    const q = rng(99)
+    for (let round = 0; round < 40; round++) {
+      const from = T0 + Math.floor(q() * 3_600_000), to = from + Math.floor(q() * 1_800_000)
+      const author = q() < 0.5 ? authors[Math.floor(q() * 5)].id : undefined
+      const kind = q() < 0.5 ? Math.floor(q() * 5) : undefined
+      const limit = q() < 0.3 ? Math.floor(q() * 50) : undefined
+      const reverse = q() < 0.5
+      let expected = all.filter((e) => e.timestamp >= from && e.timestamp < to && (author === undefined || e.author === author) && (kind === undefined || e.kind === kind))
+      if (reverse) expected.reverse()
+      if (limit !== undefined) expected = expected.slice(0, limit)
+      const got = await collect(db.range({ from, to, author, kind, limit, reverse }))
+      assert.equal(ids(got), ids(expected), JSON.stringify({ from, to, author, kind, limit, reverse }))
+    }
+  })
+
+  test('subscribe filters by kind and author; stop ends delivery', async () => {
+    const other = authors[0]
+    const got: Event[] = []
+    const stop = db.subscribe({ kind: 42, author: other.id }, (e) => got.push(e))
+    const events = [
+      encodeEvent({ kind: 42, group, payload: 'a' }, other),
+      encodeEvent({ kind: 41, group, payload: 'b' }, other),
+      encodeEvent({ kind: 42, group, payload: 'c' }, authors[1]),
+    ]
+    for (const e of events) await db.ingest(e)
+    await db.flush()
+    stop()
+    await db.ingest(encodeEvent({ kind: 42, group, payload: 'd' }, other))
+    await db.flush()
+    assert.equal(got.map((e) => new TextDecoder().decode(e.payload)), ['a'])
+  })
+
+  test('bad bytes are rejected with their code and leave the store unchanged', async () => {
+    const before = await db.count()
+    const good = encodeEvent({ kind: 1, group, payload: 'ok' }, authors[2])
+    const flip = (at: number) => { const b = good.slice(); b[at] ^= 1; return b }
+    const cases: Array<[Uint8Array, XaeroErrorCode]> = [
+      [good.subarray(0, 50), 'E_TRUNCATED'],
+      [new Uint8Array([...good, 0]), 'E_TRAILING_BYTES'],
+      [flip(0), 'E_BAD_VERSION'],
+      [flip(1), 'E_BAD_FLAGS'],
+      [flip(90), 'E_BAD_SIGNATURE'],
+      [encodeEvent({ kind: 1, group: groupId('other'), payload: 'x' }, authors[2]), 'E_WRONG_GROUP'],
+      [encodeEvent({ kind: 1, timestamp: Date.now() + 3_600_000, group, payload: 'x' }, authors[2]), 'E_FUTURE_TIMESTAMP'],
+    ]
+    for (const [bytes, code] of cases) await rejects(() => db.ingest(bytes), isCode(code), code)
+    const many = await db.ingestMany(cases.map(([b]) => b))
+    many.forEach((r, i) => assert.ok(r instanceof XaeroError && r.code === cases[i][1], cases[i][1]))
+    await db.flush()
+    assert.is(await db.count(), before)
+  })
+
+  test('API misuse is a TypeError or RangeError', async () => {
+    await rejects(() => db.append(null as never), (e) => e instanceof TypeError, 'append(null)')
+    await rejects(() => db.append({ kind: -1, payload: '' }), (e) => e instanceof RangeError, 'kind -1')
+    await rejects(() => db.ingest('bytes' as never), (e) => e instanceof TypeError, 'ingest(string)')
+    await rejects(() => db.get('zz'), (e) => e instanceof TypeError, 'get(zz)')
+    await rejects(() => collect(db.range({ limit: -1 })), (e) => e instanceof RangeError, 'limit -1')
+    await rejects(() => collect(db.range({ from: -5 })), (e) => e instanceof RangeError, 'from -5')
+    assert.throws(() => db.subscribe({}, null as never), (e: unknown) => e instanceof TypeError)
+  })
+
+  test('a closed store rejects every call with E_CLOSED', async () => {
+    const other = await backend.open({ group: 'friends', identity: me })
+    await other.close()
+    await other.close() // twice is fine
+    const closed = isCode('E_CLOSED')
+    await rejects(() => other.append({ kind: 1, payload: '' }), closed, 'append')
+    await rejects(() => other.ingest(corpus[0]), closed, 'ingest')
+    await rejects(() => other.ingestMany([corpus[0]]), closed, 'ingestMany')
+    await rejects(() => other.get(groupId('x')), closed, 'get')
+    await rejects(() => other.count(), closed, 'count')
+    await rejects(() => collect(other.range()), closed, 'range')
+    assert.throws(() => other.subscribe({}, () => {}), closed)
+  })
+
+  test('writers: only listed authors may write', async () => {
+    const writer = authors[3]
+    const guarded = await backend.open({ group: 'guarded', identity: me, writers: [writer.id] })
+    const g = groupId('guarded')
+    await guarded.ingest(encodeEvent({ kind: 1, group: g, payload: 'yes' }, writer))
+    await rejects(() => guarded.ingest(encodeEvent({ kind: 1, group: g, payload: 'no' }, authors[4])), isCode('E_NOT_WRITER'), 'ingest')
+    await rejects(() => guarded.append({ kind: 1, payload: 'no' }), isCode('E_NOT_WRITER'), 'append')
+    await guarded.flush()
+    assert.is(await guarded.count(), 1)
+    await guarded.close()
+  })
+
+  test.run()
+}
