@@ -5,11 +5,11 @@ import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { spareCores } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, decodeEvents, signEvent } from './event.js'
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, SIGNATURE_SIZE, decodeEvents, signEvent, unsignedEvent } from './event.js'
 import { groupId } from './group.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
-import { Validator } from './pipeline/validator.js'
+import { Pipeline } from './pipeline/pipeline.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_VERSION, META_WAL, SUBLEVELS,
@@ -76,6 +76,7 @@ export class Xaeroflux {
   private readonly pending = new Set<string>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private toValidate: Array<{ bytes: Bytes; resolve: (r: Uint8Array | XaeroError) => void; reject: (e: unknown) => void }> = []
+  private toSign: Array<{ id: Uint8Array; resolve: (signature: Uint8Array) => void; reject: (e: unknown) => void }> = []
   private deletedBefore = 0
 
   private constructor(
@@ -84,7 +85,7 @@ export class Xaeroflux {
     private readonly options: Required<Pick<OpenOptions, 'maxPayload' | 'maxSkew'>> & OpenOptions,
     private readonly db: DB,
     private readonly sub: Record<keyof typeof SUBLEVELS, Sub>,
-    private readonly validator: Validator,
+    private readonly pipeline: Pipeline,
     private readonly writers: Set<string> | undefined,
     private readonly wal: Wal | undefined,
   ) {}
@@ -111,9 +112,9 @@ export class Xaeroflux {
       [k, db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<keyof typeof SUBLEVELS, Sub>
     try {
       await checkFormat(sub.meta, groupBytes)
-      const validator = await Validator.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew })
+      const pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
       const wal = options.path === undefined ? undefined : await Wal.open(join(options.path, 'wal'), durability)
-      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew }, db, sub, validator, writers, wal)
+      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal)
       store.total = readU64((await sub.meta.get(META_COUNT)) ?? u64(0))
       await store.replay()
       return store
@@ -148,9 +149,30 @@ export class Xaeroflux {
     if (!identity) throw new TypeError('append needs the store opened with an identity')
     if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
-    const event = signEvent({ ...fields, group: this.groupBytes }, identity, { maxPayload: this.options.maxPayload })
+    const fieldsInGroup = { ...fields, group: this.groupBytes }
+    if (this.options.workers === 0) {
+      const event = signEvent(fieldsInGroup, identity, { maxPayload: this.options.maxPayload })
+      await this.log(event)
+      return event
+    }
+    // Signing is the costly part of an append: appends made together are signed by the workers.
+    const event = unsignedEvent(fieldsInGroup, identity.publicKey, { maxPayload: this.options.maxPayload })
+    const signature = await new Promise<Uint8Array>((resolve, reject) => {
+      if (this.toSign.push({ id: event.key.subarray(8), resolve, reject }) === 1) queueMicrotask(() => this.signQueued())
+    })
+    event.bytes.set(signature, event.bytes.length - SIGNATURE_SIZE)
     await this.log(event)
     return event
+  }
+
+  private async signQueued(): Promise<void> {
+    const batch = this.toSign.splice(0)
+    try {
+      const signatures = await this.pipeline.sign(batch.map((b) => b.id))
+      batch.forEach((b, i) => b.resolve(signatures[i]))
+    } catch (e) {
+      for (const b of batch) b.reject(e)
+    }
   }
 
   /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */
@@ -171,7 +193,7 @@ export class Xaeroflux {
   async ingestMany(envelopes: readonly Uint8Array[]): Promise<Array<Event | XaeroError>> {
     this.assertOpen()
     if (!Array.isArray(envelopes) || envelopes.some((e) => !(e instanceof Uint8Array))) throw new TypeError('ingestMany takes an array of envelopes')
-    const keys = await this.validator.validate(envelopes)
+    const keys = await this.pipeline.validate(envelopes)
     const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(envelopes[i].slice(), k)))
     const accepted = await this.accept(results.filter((r): r is Event => r instanceof Event))
     return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
@@ -180,7 +202,7 @@ export class Xaeroflux {
   private async validateQueued(): Promise<void> {
     const batch = this.toValidate.splice(0)
     try {
-      const keys = await this.validator.validate(batch.map((b) => b.bytes))
+      const keys = await this.pipeline.validate(batch.map((b) => b.bytes))
       batch.forEach((b, i) => b.resolve(keys[i]))
     } catch (e) {
       for (const b of batch) b.reject(e)
@@ -373,7 +395,7 @@ export class Xaeroflux {
       await this.flush()
     } finally {
       this.subscribers.clear()
-      await this.validator.close()
+      await this.pipeline.close()
       await this.wal?.close()
       await this.db.close()
     }

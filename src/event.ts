@@ -55,6 +55,13 @@ export function encodeEvent(fields: EventFields, identity: Identity, options: { 
 
 /** `encodeEvent`, returning the decoded Event too (its id is computed while signing). */
 export function signEvent(fields: EventFields, identity: Identity, options: { maxPayload?: number } = {}): Event {
+  const event = unsignedEvent(fields, identity.publicKey, options)
+  event.bytes.set(identity.sign(event.key.subarray(8)), event.bytes.length - SIGNATURE_SIZE)
+  return event
+}
+
+/** The envelope of an event by `author` with its id and key computed and its signature left zero. */
+export function unsignedEvent(fields: EventFields, author: Uint8Array, options: { maxPayload?: number } = {}): Event {
   const { kind, timestamp = Date.now() } = fields
   if (!Number.isInteger(kind) || kind < 0 || kind > 0xffff) throw new RangeError('kind must be an integer in 0..65535')
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError('timestamp must be a non-negative integer (ms)')
@@ -72,7 +79,7 @@ export function signEvent(fields: EventFields, identity: Identity, options: { ma
   dv.setUint32(4, Math.floor(timestamp / 2 ** 32))
   dv.setUint32(8, timestamp >>> 0)
   bytes.set(group, 12)
-  bytes.set(identity.publicKey, 44)
+  bytes.set(author, 44)
   dv.setUint32(76, payload.length)
   bytes.set(payload, HEADER_SIZE)
   const { core } = runtime
@@ -82,7 +89,6 @@ export function signEvent(fields: EventFields, identity: Identity, options: { ma
     core.exports.sha256(ptr, HEADER_SIZE + payload.length, out)
     return core.u8.slice(out, out + 32)
   })
-  bytes.set(identity.sign(id), HEADER_SIZE + payload.length)
   const key = new Uint8Array(40)
   key.set(bytes.subarray(4, 12))
   key.set(id, 8)

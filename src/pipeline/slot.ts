@@ -16,7 +16,9 @@ export const SLOT_BYTES = SLOT_DATA + SLOT_DATA_BYTES
 
 export const STATUS_BAD_SIGNATURE = 8
 
-export interface SlotJob {
+/** Validate the slot's envelopes: decode in the core, then check signatures. */
+export interface ValidateJob {
+  op: 'validate'
   slot: number
   count: number
   hasGroup: boolean
@@ -24,8 +26,17 @@ export interface SlotJob {
   maxTimestamp: number
 }
 
+/** Sign `count` 32-byte ids at SLOT_DATA, writing 64-byte signatures after them. */
+export interface SignJob {
+  op: 'sign'
+  slot: number
+  count: number
+}
+
+export type SlotJob = ValidateJob | SignJob
+
 /** Decodes the slot's envelopes in the core, then checks the signature of each one it accepted. */
-export function validateSlot(core: Core, job: SlotJob): void {
+export function validateSlot(core: Core, job: ValidateJob): void {
   const { slot, count } = job
   core.exports.decodeEvents(slot + SLOT_TABLE, count, slot + SLOT_DESCRIPTORS, job.hasGroup ? slot : 0, job.maxPayload, job.maxTimestamp)
   const u8 = core.u8, dv = core.dv
@@ -36,4 +47,10 @@ export function validateSlot(core: Core, job: SlotJob): void {
     const ok = ed25519.verify(u8.subarray(ptr + 44, ptr + 76), u8.subarray(d + 32, d + 64), u8.subarray(ptr + len - 64, ptr + len))
     if (!ok) dv.setUint32(d + 12, STATUS_BAD_SIGNATURE, true)
   }
+}
+
+/** Signs the ids of a SignJob with `sign`, in place in the shared memory. */
+export function signSlot(core: Core, job: SignJob, sign: (message: Uint8Array) => Uint8Array): void {
+  const ids = job.slot + SLOT_DATA, sigs = ids + job.count * 32
+  for (let i = 0; i < job.count; i++) core.u8.set(sign(core.u8.subarray(ids + i * 32, ids + i * 32 + 32)), sigs + i * 64)
 }

@@ -2,15 +2,18 @@ import { Worker } from 'node:worker_threads'
 import type { Runtime } from '../core/core.js'
 import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
-import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, validateSlot, type SlotJob } from './slot.js'
+import type { Identity } from '../identity.js'
+import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, signSlot, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
 
-export interface ValidatorOptions {
+export interface PipelineOptions {
   /** Worker threads; 0 validates on the calling thread. */
   workers: number
   /** The group id every event must carry. */
   group: Uint8Array
   maxPayload: number
   maxSkew: number
+  /** The store's identity: workers sign its appends. */
+  identity?: Identity
 }
 
 /** What validation found for one envelope: its 40-byte key, or why it was rejected. */
@@ -19,25 +22,26 @@ export type Validated = Uint8Array | XaeroError
 const SLOTS_PER_WORKER = 2
 
 /**
- * Validates envelopes (structure, group, size, time, id, key, signature) on worker threads
- * that share the core's memory. Batches go through a fixed set of slots: a caller that
- * outpaces the workers waits for a free slot, so memory stays bounded.
+ * The CPU-heavy stages on worker threads that share the core's memory: validating envelopes
+ * (structure, group, size, time, id, key, signature) and signing the store's appends. Batches
+ * go through a fixed set of slots: a caller that outpaces the workers waits for a free slot,
+ * so memory stays bounded. With no workers the same code runs inline.
  */
-export class Validator {
+export class Pipeline {
   private readonly free: number[] = []
   private readonly waiting: Array<(slot: number) => void> = []
   private readonly done = new Map<number, () => void>()
   private readonly owner = new Map<number, Worker>()
 
-  private constructor(private readonly runtime: Runtime, private readonly options: ValidatorOptions, private readonly workers: Worker[]) {}
+  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: Worker[]) {}
 
-  static async create(runtime: Runtime, options: ValidatorOptions): Promise<Validator> {
+  static async create(runtime: Runtime, options: PipelineOptions): Promise<Pipeline> {
     const workers = await Promise.all(Array.from({ length: options.workers }, async () => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace: runtime.workspaceFor() } })
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace: runtime.workspaceFor(), secretKey: options.identity?.secretKey } })
       await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject) })
       return worker
     }))
-    const v = new Validator(runtime, options, workers)
+    const v = new Pipeline(runtime, options, workers)
     const slots = Math.max(1, workers.length * SLOTS_PER_WORKER)
     for (let i = 0; i < slots; i++) {
       const slot = runtime.map.alloc(SLOT_BYTES)
@@ -76,14 +80,8 @@ export class Validator {
         dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, e.length, true)
         at += e.length
       })
-      const job: SlotJob = { slot, count: envelopes.length, hasGroup: true, maxPayload: this.options.maxPayload, maxTimestamp: Date.now() + this.options.maxSkew }
-      const worker = this.owner.get(slot)
-      if (worker) {
-        await new Promise<void>((resolve) => { this.done.set(slot, resolve); worker.postMessage(job) })
-        this.done.delete(slot)
-      } else {
-        validateSlot(core, job)
-      }
+      const job: ValidateJob = { op: 'validate', slot, count: envelopes.length, hasGroup: true, maxPayload: this.options.maxPayload, maxTimestamp: Date.now() + this.options.maxSkew }
+      await this.run(job)
       return envelopes.map((_, i) => {
         const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
         const status = core.dv.getUint32(d + 12, true)
@@ -92,6 +90,43 @@ export class Validator {
       })
     } finally {
       this.release(slot)
+    }
+  }
+
+  /** Ed25519 signatures by the pipeline's identity of each 32-byte id, in order. */
+  async sign(ids: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const identity = this.options.identity
+    if (!identity) throw new TypeError('the pipeline has no identity')
+    const out: Uint8Array[] = []
+    const chunks: Array<Promise<Uint8Array[]>> = []
+    for (let i = 0; i < ids.length; i += SLOT_EVENTS) chunks.push(this.signChunk(ids.slice(i, i + SLOT_EVENTS)))
+    for (const c of await Promise.all(chunks)) out.push(...c)
+    return out
+  }
+
+  private async signChunk(ids: Uint8Array[]): Promise<Uint8Array[]> {
+    const slot = await this.acquire()
+    try {
+      const { core } = this.runtime
+      ids.forEach((id, i) => core.u8.set(id, slot + SLOT_DATA + i * 32))
+      await this.run({ op: 'sign', slot, count: ids.length })
+      const sigs = slot + SLOT_DATA + ids.length * 32
+      return ids.map((_, i) => core.u8.slice(sigs + i * 64, sigs + i * 64 + 64))
+    } finally {
+      this.release(slot)
+    }
+  }
+
+  // Runs a job on the slot's worker, or inline.
+  private async run(job: SlotJob): Promise<void> {
+    const worker = this.owner.get(job.slot)
+    if (worker) {
+      await new Promise<void>((resolve) => { this.done.set(job.slot, resolve); worker.postMessage(job) })
+      this.done.delete(job.slot)
+    } else if (job.op === 'validate') {
+      validateSlot(this.runtime.core, job)
+    } else {
+      signSlot(this.runtime.core, job, (m) => this.options.identity!.sign(m))
     }
   }
 
