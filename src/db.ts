@@ -5,7 +5,7 @@ import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { spareCores } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, SIGNATURE_SIZE, decodeEvents, signEvent, unsignedEvent } from './event.js'
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, checkFields, decodeEvents, type CheckedFields } from './event.js'
 import { groupId } from './group.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
@@ -13,7 +13,7 @@ import { Pipeline } from './pipeline/pipeline.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_VERSION, META_WAL, SUBLEVELS,
-  concat, kindBytes, readU64, timestampBytes, u64,
+  concat, kindBytes, readU64, sublevelPrefix, timestampBytes, u64,
 } from './store/layout.js'
 
 type Bytes = Uint8Array
@@ -54,7 +54,12 @@ export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
 
 interface Queued { event: Event; end?: WalPosition }
 
+const PREFIX = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) => [k, sublevelPrefix(name)])) as Record<keyof typeof SUBLEVELS, Uint8Array>
+
 const INDEX_BATCH = 1000
+/** Events logged but not yet indexed, at most: beyond this, appends and ingests wait. */
+const MAX_UNINDEXED = 8192
+const MAX_UNINDEXED_BYTES = 32 << 20
 const READ_CHUNK = 128
 const MAX_TIME = 2 ** 53 - 1
 
@@ -76,8 +81,10 @@ export class Xaeroflux {
   private readonly pending = new Set<string>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private toValidate: Array<{ bytes: Bytes; resolve: (r: Uint8Array | XaeroError) => void; reject: (e: unknown) => void }> = []
-  private toSign: Array<{ id: Uint8Array; resolve: (signature: Uint8Array) => void; reject: (e: unknown) => void }> = []
+  private toSeal: Array<{ fields: CheckedFields; resolve: (event: Event) => void; reject: (e: unknown) => void }> = []
   private deletedBefore = 0
+  private unindexedBytes = 0
+  private readonly roomWaiters: Array<() => void> = []
 
   private constructor(
     readonly group: string,
@@ -135,7 +142,10 @@ export class Xaeroflux {
     const decoded = decodeEvents(records.map((r) => r.bytes), { group: this.groupBytes, maxPayload: this.options.maxPayload, now: MAX_TIME, maxSkew: 0, verify: false })
     decoded.forEach((r, i) => {
       if (r instanceof XaeroError) this.recovery.corrupt.push(new XaeroError('E_CORRUPT_WAL', `a logged record is not a valid event: ${r.code}`, { cause: r }))
-      else this.enqueue(r, records[i].end)
+      else {
+        this.unindexedBytes += r.bytes.length
+        this.enqueue(r, records[i].end)
+      }
     })
     await this.flush()
   }
@@ -147,29 +157,22 @@ export class Xaeroflux {
     this.assertOpen()
     const identity = this.options.identity
     if (!identity) throw new TypeError('append needs the store opened with an identity')
-    if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
-    const fieldsInGroup = { ...fields, group: this.groupBytes }
-    if (this.options.workers === 0) {
-      const event = signEvent(fieldsInGroup, identity, { maxPayload: this.options.maxPayload })
-      await this.log(event)
-      return event
-    }
-    // Signing is the costly part of an append: appends made together are signed by the workers.
-    const event = unsignedEvent(fieldsInGroup, identity.publicKey, { maxPayload: this.options.maxPayload })
-    const signature = await new Promise<Uint8Array>((resolve, reject) => {
-      if (this.toSign.push({ id: event.key.subarray(8), resolve, reject }) === 1) queueMicrotask(() => this.signQueued())
+    if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
+    const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
+    // Appends made together are sealed (id, key, signature) together, by the workers.
+    const event = await new Promise<Event>((resolve, reject) => {
+      if (this.toSeal.push({ fields: checked, resolve, reject }) === 1) setImmediate(() => this.sealQueued())
     })
-    event.bytes.set(signature, event.bytes.length - SIGNATURE_SIZE)
     await this.log(event)
     return event
   }
 
-  private async signQueued(): Promise<void> {
-    const batch = this.toSign.splice(0)
+  private async sealQueued(): Promise<void> {
+    const batch = this.toSeal.splice(0)
     try {
-      const signatures = await this.pipeline.sign(batch.map((b) => b.id))
-      batch.forEach((b, i) => b.resolve(signatures[i]))
+      const events = await this.pipeline.seal(batch.map((b) => b.fields))
+      batch.forEach((b, i) => b.resolve(events[i]))
     } catch (e) {
       for (const b of batch) b.reject(e)
     }
@@ -226,17 +229,29 @@ export class Xaeroflux {
   // Logs one event durably and queues it for indexing.
   private async log(event: Event): Promise<void> {
     this.pending.add(event.id)
+    await this.room(event.bytes.length)
     this.inflight++
+    this.unindexedBytes += event.bytes.length
     try {
       const end = this.wal ? await this.wal.append(event.bytes) : undefined
       this.enqueue(event, end)
     } catch (e) {
       this.pending.delete(event.id)
+      this.unindexedBytes -= event.bytes.length
       throw e
     } finally {
       this.inflight--
       this.settleIdle()
     }
+  }
+
+  // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
+  private async room(bytes: number): Promise<void> {
+    while (!this.indexError && this.inflight + this.queue.length > 0 &&
+      (this.inflight + this.queue.length >= MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
+    }
+    if (this.indexError) throw this.indexError
   }
 
   private enqueue(event: Event, end?: WalPosition): void {
@@ -254,6 +269,7 @@ export class Xaeroflux {
       this.indexError = e
     } finally {
       this.indexing = false
+      for (const wake of this.roomWaiters.splice(0)) wake()
       this.settleIdle()
     }
   }
@@ -263,27 +279,31 @@ export class Xaeroflux {
     const stored = await this.sub.events.getMany(batch.map((q) => q.event.key))
     const seen = new Set<string>()
     const fresh = batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
-    const { events, ids, byAuthor, byKind, meta } = this.sub
-    const ops: Array<{ type: 'put'; sublevel: Sub; key: Bytes; value: Bytes }> = []
+    const write = this.db.batch()
     for (const { event } of fresh) {
-      ops.push({ type: 'put', sublevel: events, key: event.key, value: event.bytes })
-      ops.push({ type: 'put', sublevel: ids, key: event.key.subarray(8), value: event.key.subarray(0, 8) })
-      ops.push({ type: 'put', sublevel: byAuthor, key: concat(event.bytes.subarray(44, 76), event.key), value: EMPTY_VALUE })
-      ops.push({ type: 'put', sublevel: byKind, key: concat(event.bytes.subarray(2, 4), event.key), value: EMPTY_VALUE })
+      const { key, bytes } = event
+      write.put(concat(PREFIX.events, key), bytes)
+      write.put(concat(PREFIX.ids, key.subarray(8)), key.subarray(0, 8))
+      write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
+      write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
     }
     const total = this.total + fresh.length
-    ops.push({ type: 'put', sublevel: meta, key: META_COUNT, value: u64(total) })
+    write.put(concat(PREFIX.meta, META_COUNT), u64(total))
     const end = batch.findLast((q) => q.end)?.end
-    if (end) ops.push({ type: 'put', sublevel: meta, key: META_WAL, value: concat(u64(end.segment), u64(end.offset)) })
+    if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
     // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
     const dropSegments = end !== undefined && end.segment > this.deletedBefore
-    await this.db.batch(ops as never, { sync: dropSegments } as never)
+    await write.write({ sync: dropSegments } as never)
     this.total = total
     if (dropSegments && this.wal) {
       await this.wal.deleteBefore(end)
       this.deletedBefore = end.segment
     }
-    for (const q of batch) this.pending.delete(q.event.id)
+    for (const q of batch) {
+      this.pending.delete(q.event.id)
+      this.unindexedBytes -= q.event.bytes.length
+    }
+    for (const wake of this.roomWaiters.splice(0)) wake()
     for (const { event } of fresh) this.advertise(event)
   }
 

@@ -60,34 +60,52 @@ export function signEvent(fields: EventFields, identity: Identity, options: { ma
   return event
 }
 
-/** The envelope of an event by `author` with its id and key computed and its signature left zero. */
-export function unsignedEvent(fields: EventFields, author: Uint8Array, options: { maxPayload?: number } = {}): Event {
+/** An event's fields, checked and normalized by `checkFields`. */
+export interface CheckedFields { kind: number; timestamp: number; group: Uint8Array; payload: Uint8Array }
+
+/** Checks an event's fields: RangeError/TypeError for misuse, E_PAYLOAD_TOO_LARGE over the limit. */
+export function checkFields(fields: EventFields, maxPayload = DEFAULT_MAX_PAYLOAD): CheckedFields {
+  if (!fields || typeof fields !== 'object') throw new TypeError('event fields must be { kind, payload, timestamp?, group }')
   const { kind, timestamp = Date.now() } = fields
   if (!Number.isInteger(kind) || kind < 0 || kind > 0xffff) throw new RangeError('kind must be an integer in 0..65535')
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError('timestamp must be a non-negative integer (ms)')
   const group = bytes32(fields.group, 'group')
   const payload = typeof fields.payload === 'string' ? new TextEncoder().encode(fields.payload) : fields.payload
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array or a string')
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
   if (payload.length > maxPayload) {
     throw new XaeroError('E_PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the limit of ${maxPayload}`, { details: { length: payload.length, maxPayload } })
   }
-  const bytes = new Uint8Array(HEADER_SIZE + payload.length + SIGNATURE_SIZE)
-  const dv = new DataView(bytes.buffer)
-  bytes[0] = VERSION
-  dv.setUint16(2, kind)
-  dv.setUint32(4, Math.floor(timestamp / 2 ** 32))
-  dv.setUint32(8, timestamp >>> 0)
-  bytes.set(group, 12)
-  bytes.set(author, 44)
-  dv.setUint32(76, payload.length)
-  bytes.set(payload, HEADER_SIZE)
+  return { kind, timestamp, group, payload }
+}
+
+/** Writes the envelope of `f` by `author` at `at` in `target`, its signature zero; returns its length. */
+export function writeEnvelope(target: Uint8Array, at: number, f: CheckedFields, author: Uint8Array): number {
+  const length = HEADER_SIZE + f.payload.length + SIGNATURE_SIZE
+  const dv = new DataView(target.buffer, target.byteOffset + at, HEADER_SIZE)
+  target[at] = VERSION
+  target[at + 1] = 0
+  dv.setUint16(2, f.kind)
+  dv.setUint32(4, Math.floor(f.timestamp / 2 ** 32))
+  dv.setUint32(8, f.timestamp >>> 0)
+  target.set(f.group, at + 12)
+  target.set(author, at + 44)
+  dv.setUint32(76, f.payload.length)
+  target.set(f.payload, at + HEADER_SIZE)
+  target.fill(0, at + length - SIGNATURE_SIZE, at + length)
+  return length
+}
+
+/** The envelope of an event by `author` with its id and key computed and its signature left zero. */
+export function unsignedEvent(fields: EventFields, author: Uint8Array, options: { maxPayload?: number } = {}): Event {
+  const f = checkFields(fields, options.maxPayload)
+  const bytes = new Uint8Array(HEADER_SIZE + f.payload.length + SIGNATURE_SIZE)
+  writeEnvelope(bytes, 0, f, author)
+  const signed = HEADER_SIZE + f.payload.length
   const { core } = runtime
-  const id = runtime.withRegion(HEADER_SIZE + payload.length + 32, (ptr) => {
-    core.u8.set(bytes.subarray(0, HEADER_SIZE + payload.length), ptr)
-    const out = ptr + HEADER_SIZE + payload.length
-    core.exports.sha256(ptr, HEADER_SIZE + payload.length, out)
-    return core.u8.slice(out, out + 32)
+  const id = runtime.withRegion(signed + 32, (ptr) => {
+    core.u8.set(bytes.subarray(0, signed), ptr)
+    core.exports.sha256(ptr, signed, ptr + signed)
+    return core.u8.slice(ptr + signed, ptr + signed + 32)
   })
   const key = new Uint8Array(40)
   key.set(bytes.subarray(4, 12))

@@ -2,8 +2,9 @@ import { Worker } from 'node:worker_threads'
 import type { Runtime } from '../core/core.js'
 import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
+import { Event, writeEnvelope, type CheckedFields } from '../event.js'
 import type { Identity } from '../identity.js'
-import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, signSlot, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
+import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, sealSlot, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
 
 export interface PipelineOptions {
   /** Worker threads; 0 validates on the calling thread. */
@@ -93,25 +94,41 @@ export class Pipeline {
     }
   }
 
-  /** Ed25519 signatures by the pipeline's identity of each 32-byte id, in order. */
-  async sign(ids: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    const identity = this.options.identity
-    if (!identity) throw new TypeError('the pipeline has no identity')
-    const out: Uint8Array[] = []
-    const chunks: Array<Promise<Uint8Array[]>> = []
-    for (let i = 0; i < ids.length; i += SLOT_EVENTS) chunks.push(this.signChunk(ids.slice(i, i + SLOT_EVENTS)))
-    for (const c of await Promise.all(chunks)) out.push(...c)
-    return out
+  /**
+   * Builds and signs events by the pipeline's identity: envelopes are written into a slot, and
+   * the worker computes their ids (four at a time in the core) and signs them where they lie.
+   */
+  async seal(events: readonly CheckedFields[]): Promise<Event[]> {
+    if (!this.options.identity) throw new TypeError('the pipeline has no identity')
+    const chunks: Array<Promise<Event[]>> = []
+    let start = 0
+    while (start < events.length) {
+      let end = start, bytes = 0
+      while (end < events.length && end - start < SLOT_EVENTS && (end === start || bytes + events[end].payload.length + 144 <= SLOT_DATA_BYTES)) bytes += events[end++].payload.length + 144
+      chunks.push(this.sealChunk(events.slice(start, end)))
+      start = end
+    }
+    return (await Promise.all(chunks)).flat()
   }
 
-  private async signChunk(ids: Uint8Array[]): Promise<Uint8Array[]> {
+  private async sealChunk(events: CheckedFields[]): Promise<Event[]> {
     const slot = await this.acquire()
     try {
       const { core } = this.runtime
-      ids.forEach((id, i) => core.u8.set(id, slot + SLOT_DATA + i * 32))
-      await this.run({ op: 'sign', slot, count: ids.length })
-      const sigs = slot + SLOT_DATA + ids.length * 32
-      return ids.map((_, i) => core.u8.slice(sigs + i * 64, sigs + i * 64 + 64))
+      const author = this.options.identity!.publicKey
+      let at = slot + SLOT_DATA
+      const places = events.map((f, i) => {
+        const length = writeEnvelope(core.u8, at, f, author)
+        core.dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
+        core.dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, length, true)
+        at += length
+        return [at - length, at]
+      })
+      await this.run({ op: 'seal', slot, count: events.length, maxPayload: this.options.maxPayload })
+      return places.map(([from, to], i) => {
+        const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
+        return new Event(core.u8.slice(from, to), core.u8.slice(d + 24, d + 24 + KEY_SIZE))
+      })
     } finally {
       this.release(slot)
     }
@@ -126,7 +143,7 @@ export class Pipeline {
     } else if (job.op === 'validate') {
       validateSlot(this.runtime.core, job)
     } else {
-      signSlot(this.runtime.core, job, (m) => this.options.identity!.sign(m))
+      sealSlot(this.runtime.core, job, (m) => this.options.identity!.sign(m))
     }
   }
 

@@ -26,14 +26,15 @@ export interface ValidateJob {
   maxTimestamp: number
 }
 
-/** Sign `count` 32-byte ids at SLOT_DATA, writing 64-byte signatures after them. */
-export interface SignJob {
-  op: 'sign'
+/** Seal the slot's unsigned envelopes (signature bytes zero): compute ids and keys, then sign. */
+export interface SealJob {
+  op: 'seal'
   slot: number
   count: number
+  maxPayload: number
 }
 
-export type SlotJob = ValidateJob | SignJob
+export type SlotJob = ValidateJob | SealJob
 
 /** Decodes the slot's envelopes in the core, then checks the signature of each one it accepted. */
 export function validateSlot(core: Core, job: ValidateJob): void {
@@ -49,8 +50,15 @@ export function validateSlot(core: Core, job: ValidateJob): void {
   }
 }
 
-/** Signs the ids of a SignJob with `sign`, in place in the shared memory. */
-export function signSlot(core: Core, job: SignJob, sign: (message: Uint8Array) => Uint8Array): void {
-  const ids = job.slot + SLOT_DATA, sigs = ids + job.count * 32
-  for (let i = 0; i < job.count; i++) core.u8.set(sign(core.u8.subarray(ids + i * 32, ids + i * 32 + 32)), sigs + i * 64)
+/** Computes the ids of a SealJob's envelopes in the core, and signs each one in place. */
+export function sealSlot(core: Core, job: SealJob, sign: (message: Uint8Array) => Uint8Array): void {
+  const { slot, count } = job
+  core.exports.decodeEvents(slot + SLOT_TABLE, count, slot + SLOT_DESCRIPTORS, slot, job.maxPayload, Infinity)
+  const u8 = core.u8, dv = core.dv
+  for (let i = 0; i < count; i++) {
+    const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
+    if (dv.getUint32(d + 12, true) !== 0) continue
+    const end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true)
+    u8.set(sign(u8.subarray(d + 32, d + 64)), end - 64)
+  }
 }

@@ -12,6 +12,15 @@ export const FORMAT_VERSION = 1
 
 export const SUBLEVELS = { events: 'events', ids: 'ids', byAuthor: 'by-author', byKind: 'by-kind', meta: 'meta' } as const
 
+/**
+ * The key prefix abstract-level gives a sublevel's keys in its parent. Index batches write
+ * prefixed keys straight to the root database: twice as fast as sublevel operations (measured:
+ * 160k vs 82k events/s of four puts each on classic-level).
+ */
+export function sublevelPrefix(name: string): Uint8Array {
+  return new TextEncoder().encode(`!${name}!`)
+}
+
 export const META_VERSION = new TextEncoder().encode('version')
 export const META_COUNT = new TextEncoder().encode('count')
 export const META_WAL = new TextEncoder().encode('wal')
