@@ -1,0 +1,127 @@
+import type { Runtime } from '../core/core.js'
+import { KEY_SIZE, PAGE_SIZE } from '../core/exports.js'
+import { XaeroError } from '../errors.js'
+
+/** What a child slot of a page holds. */
+export const EMPTY = 0, LEAF = 1, PAGE = 2
+
+/** A page's address: its depth and its prefix (the `depth` bytes its keys share). */
+export function pageAddress(depth: number, prefix: Uint8Array): Uint8Array {
+  const a = new Uint8Array(1 + depth)
+  a[0] = depth
+  a.set(prefix.subarray(0, depth), 1)
+  return a
+}
+
+const KEYS_OFFSET = PAGE_SIZE
+/** A page in memory: 16 KiB of slots the core hashes in place, then the 256 leaf keys (40 bytes each). */
+export const PAGE_RECORD = PAGE_SIZE + 256 * KEY_SIZE
+
+/**
+ * One page of the Merkle index in the core's memory, with the kind of each child. Slots
+ * 256..511 hold child hashes: leaf(key) for a leaf, the child page's hash for a page.
+ */
+export class Page {
+  readonly kinds = new Uint8Array(256)
+  dirty = false
+
+  constructor(private readonly runtime: Runtime, readonly depth: number, readonly prefix: Uint8Array, readonly ptr: number) {}
+
+  get address(): Uint8Array { return pageAddress(this.depth, this.prefix) }
+
+  /** Forgets every child (the record is reused for another page). */
+  clear(): void {
+    this.kinds.fill(0)
+    this.runtime.core.u8.fill(0, this.ptr, this.ptr + PAGE_RECORD)
+  }
+
+  slot(i: number): Uint8Array {
+    const at = this.ptr + i * 32
+    return this.runtime.core.u8.subarray(at, at + 32)
+  }
+
+  /** The 32-byte page hash (slot 1); call `rehash` after changes. */
+  hash(): Uint8Array { return this.slot(1).slice() }
+
+  leafKey(b: number): Uint8Array {
+    const at = this.ptr + KEYS_OFFSET + b * KEY_SIZE
+    return this.runtime.core.u8.subarray(at, at + KEY_SIZE)
+  }
+
+  setLeaf(b: number, key: Uint8Array): void {
+    const { core } = this.runtime
+    const at = this.ptr + KEYS_OFFSET + b * KEY_SIZE
+    core.u8.set(key, at)
+    core.exports.merkleLeaf(at, this.ptr + (256 + b) * 32)
+    this.kinds[b] = LEAF
+    this.dirty = true
+  }
+
+  setChildPage(b: number, hash: Uint8Array): void {
+    this.runtime.core.u8.set(hash, this.ptr + (256 + b) * 32)
+    this.runtime.core.u8.fill(0, this.ptr + KEYS_OFFSET + b * KEY_SIZE, this.ptr + KEYS_OFFSET + (b + 1) * KEY_SIZE)
+    this.kinds[b] = PAGE
+    this.dirty = true
+  }
+
+  /** Recomputes slots 0..255 (header bitmap, internal nodes) from the children. */
+  rehash(): void {
+    this.runtime.core.exports.hashPage(this.ptr)
+  }
+
+  /** The 8 sibling hashes on the path from child `b` up to slot 1, lowest first (8 × 32 bytes). */
+  siblings(b: number): Uint8Array {
+    const out = new Uint8Array(8 * 32)
+    for (let s = 256 + b, level = 0; s > 1; s >>= 1, level++) out.set(this.slot(s ^ 1), level * 32)
+    return out
+  }
+
+  /**
+   * The stored form: version 1, occupancy bitmap (32), page-kind bitmap (32), then for each
+   * non-empty child in order its key (40) if a leaf or its hash (32) if a page. Internal nodes
+   * are recomputed on load, so equal sets give byte-identical stored pages.
+   */
+  encode(): Uint8Array {
+    let size = 65
+    for (const k of this.kinds) size += k === LEAF ? KEY_SIZE : k === PAGE ? 32 : 0
+    const out = new Uint8Array(size)
+    out[0] = 1
+    let at = 65
+    for (let b = 0; b < 256; b++) {
+      const k = this.kinds[b]
+      if (k === EMPTY) continue
+      out[1 + (b >> 3)] |= 1 << (b & 7)
+      if (k === PAGE) {
+        out[33 + (b >> 3)] |= 1 << (b & 7)
+        out.set(this.slot(256 + b), at)
+        at += 32
+      } else {
+        out.set(this.leafKey(b), at)
+        at += KEY_SIZE
+      }
+    }
+    return out
+  }
+
+  /** Fills this (cleared) page from its stored form; E_CORRUPT_INDEX if it cannot be one. */
+  decode(bytes: Uint8Array): void {
+    if (bytes.length < 65 || bytes[0] !== 1) throw corrupt(this, 'bad header')
+    let at = 65
+    for (let b = 0; b < 256; b++) {
+      if (!((bytes[1 + (b >> 3)] >> (b & 7)) & 1)) continue
+      const isPage = (bytes[33 + (b >> 3)] >> (b & 7)) & 1
+      const size = isPage ? 32 : KEY_SIZE
+      if (at + size > bytes.length) throw corrupt(this, 'truncated')
+      if (isPage) this.setChildPage(b, bytes.subarray(at, at + 32))
+      else this.setLeaf(b, bytes.subarray(at, at + KEY_SIZE))
+      at += size
+    }
+    if (at !== bytes.length) throw corrupt(this, 'trailing bytes')
+    this.rehash()
+    this.dirty = false
+  }
+}
+
+function corrupt(page: Page, what: string): XaeroError {
+  return new XaeroError('E_CORRUPT_INDEX', `Merkle page at depth ${page.depth} is corrupt: ${what}`, { details: { depth: page.depth } })
+}

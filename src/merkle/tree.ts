@@ -1,0 +1,256 @@
+import type { Runtime } from '../core/core.js'
+import { KEY_SIZE } from '../core/exports.js'
+import { XaeroError } from '../errors.js'
+import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, pageAddress } from './pages.js'
+import { encodeProof, PROOF_ABSENT_EMPTY, PROOF_ABSENT_LEAF, PROOF_PRESENT } from './proof.js'
+
+/** Where pages are read from; writes go into the caller's batch (`takeWrites`). */
+export interface PageSource {
+  getMany(addresses: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
+}
+
+const ZERO = new Uint8Array(32)
+const NO_PREFIX = new Uint8Array(0)
+
+/** Root slot as stored in meta: kind (1), then the leaf key (40) or the root page hash (32). */
+export function encodeRoot(kind: number, value?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + (value?.length ?? 0))
+  out[0] = kind
+  if (value) out.set(value, 1)
+  return out
+}
+
+/**
+ * The paged Merkle index of DESIGN.md over a growing set of keys: pages are loaded on demand
+ * into a bounded cache in the core's memory, updated in place by `insert`, and handed back
+ * as compact writes for the caller's atomic batch.
+ */
+export class MerkleTree {
+  private readonly cache = new Map<string, Page>()
+  private rootKind = EMPTY
+  private rootValue: Uint8Array = ZERO // the leaf key, or the root page's hash
+
+  /** @param capacity pages kept in memory between operations (each takes 26 KiB of the core's memory) */
+  constructor(private readonly runtime: Runtime, private readonly source: PageSource, private readonly capacity: number) {}
+
+  /** Restores the root slot stored by `takeWrites`. */
+  setRoot(stored: Uint8Array | undefined): void {
+    if (!stored) return
+    this.rootKind = stored[0]
+    this.rootValue = stored.slice(1)
+  }
+
+  /** The 32-byte root: EMPTY, leaf(key) or the root page's hash. */
+  root(): Uint8Array {
+    if (this.rootKind === EMPTY) return ZERO
+    if (this.rootKind === PAGE) return this.rootValue
+    return this.leafHash(this.rootValue)
+  }
+
+  /** Adds keys that are not in the set yet (sorted, unique): only the pages on their paths change. */
+  async insert(keys: Uint8Array[]): Promise<void> {
+    if (keys.length === 0) return
+    if (this.rootKind !== PAGE) {
+      const all = this.rootKind === LEAF ? mergeSorted(keys, [this.rootValue]) : keys
+      if (all.length === 1) {
+        this.rootKind = LEAF
+        this.rootValue = all[0].slice()
+      } else {
+        this.rootKind = PAGE
+        this.rootValue = this.build(0, NO_PREFIX, all).hash()
+      }
+      return
+    }
+    type Work = { page: Page; keys: Uint8Array[]; parent?: Page; b: number }
+    const levels: Work[][] = []
+    let level: Work[] = [{ page: (await this.load([[0, NO_PREFIX]]))[0], keys, b: 0 }]
+    while (level.length > 0) {
+      levels.push(level)
+      const next: Array<Omit<Work, 'page'> & { prefix: Uint8Array; depth: number }> = []
+      for (const { page, keys } of level) {
+        const d = page.depth
+        for (const [b, group] of groupByByte(keys, d)) {
+          const kind = page.kinds[b]
+          if (kind === PAGE) next.push({ depth: d + 1, prefix: group[0].subarray(0, d + 1), keys: group, parent: page, b })
+          else if (kind === EMPTY && group.length === 1) page.setLeaf(b, group[0])
+          else {
+            const set = kind === LEAF ? mergeSorted(group, [page.leafKey(b).slice()]) : group
+            page.setChildPage(b, this.build(d + 1, group[0], set).hash())
+          }
+        }
+      }
+      const pages = await this.load(next.map((n) => [n.depth, n.prefix]))
+      level = next.map((n, i) => ({ page: pages[i], keys: n.keys, parent: n.parent, b: n.b }))
+    }
+    // Children first, so that each parent hashes its children's new hashes.
+    for (let i = levels.length - 1; i >= 0; i--) {
+      for (const { page, parent, b } of levels[i]) {
+        page.rehash()
+        page.dirty = true
+        if (parent) parent.setChildPage(b, page.slot(1))
+      }
+    }
+    this.rootValue = levels[0][0].page.hash()
+  }
+
+  /** A new page for `keys` (≥ 2, sharing `depth` bytes), with new pages below it as needed. */
+  private build(depth: number, prefix: Uint8Array, keys: Uint8Array[]): Page {
+    const page = this.adopt(depth, prefix)
+    for (const [b, group] of groupByByte(keys, depth)) {
+      if (group.length === 1) page.setLeaf(b, group[0])
+      else page.setChildPage(b, this.build(depth + 1, group[0], group).hash())
+    }
+    page.rehash()
+    page.dirty = true
+    return page
+  }
+
+  /** The changed pages as { address, stored form } and the root slot; afterwards the cache is trimmed. */
+  takeWrites(): { pages: Array<{ key: Uint8Array; value: Uint8Array }>; root: Uint8Array } {
+    const pages: Array<{ key: Uint8Array; value: Uint8Array }> = []
+    for (const page of this.cache.values()) {
+      if (!page.dirty) continue
+      pages.push({ key: page.address, value: page.encode() })
+      page.dirty = false
+    }
+    this.trim()
+    return { pages, root: encodeRoot(this.rootKind, this.rootKind === EMPTY ? undefined : this.rootValue) }
+  }
+
+  /** Drops cached pages (for instance after a repair replaced them on disk). */
+  forget(): void {
+    for (const page of this.cache.values()) this.runtime.map.release(page.ptr)
+    this.cache.clear()
+  }
+
+  /**
+   * Serialized proof that `key` is in the set (or, if it is not, that it is absent): the
+   * sibling hashes of each page on its path (see proof.ts).
+   */
+  async prove(key: Uint8Array): Promise<Uint8Array> {
+    if (this.rootKind === EMPTY) return encodeProof(PROOF_ABSENT_EMPTY, key, [])
+    if (this.rootKind === LEAF) {
+      return equal(this.rootValue, key) ? encodeProof(PROOF_PRESENT, key, []) : encodeProof(PROOF_ABSENT_LEAF, key, [], this.rootValue)
+    }
+    const groups: Uint8Array[] = []
+    let [page] = await this.load([[0, NO_PREFIX]])
+    for (;;) {
+      const b = key[page.depth]
+      groups.push(page.siblings(b))
+      const kind = page.kinds[b]
+      if (kind === PAGE) {
+        ;[page] = await this.load([[page.depth + 1, key.subarray(0, page.depth + 1)]])
+        continue
+      }
+      const result = kind === EMPTY ? encodeProof(PROOF_ABSENT_EMPTY, key, groups)
+        : equal(page.leafKey(b), key) ? encodeProof(PROOF_PRESENT, key, groups)
+        : encodeProof(PROOF_ABSENT_LEAF, key, groups, page.leafKey(b).slice())
+      this.trim()
+      return result
+    }
+  }
+
+  /** Loads pages (cache first, then one batched read), in the order asked. */
+  async load(addresses: Array<[number, Uint8Array]>): Promise<Page[]> {
+    const out: Page[] = new Array(addresses.length)
+    const missing: number[] = []
+    addresses.forEach(([depth, prefix], i) => {
+      const id = addressId(depth, prefix)
+      const page = this.cache.get(id)
+      if (page) {
+        this.cache.delete(id) // most recently used last
+        this.cache.set(id, page)
+        out[i] = page
+      } else missing.push(i)
+    })
+    if (missing.length === 0) return out
+    const stored = await this.source.getMany(missing.map((i) => pageAddress(addresses[i][0], addresses[i][1])))
+    missing.forEach((i, j) => {
+      const [depth, prefix] = addresses[i]
+      const bytes = stored[j]
+      if (!bytes) throw new XaeroError('E_CORRUPT_INDEX', `Merkle page at depth ${depth} is missing`, { details: { depth } })
+      const page = this.cache.get(addressId(depth, prefix)) ?? this.adopt(depth, prefix)
+      if (!page.dirty) {
+        page.clear()
+        try {
+          page.decode(bytes)
+        } catch (e) {
+          this.cache.delete(addressId(depth, prefix))
+          this.runtime.map.release(page.ptr)
+          throw e
+        }
+      }
+      out[i] = page
+    })
+    return out
+  }
+
+  // A cleared page record for (depth, prefix), cached as most recently used.
+  private adopt(depth: number, prefix: Uint8Array): Page {
+    const id = addressId(depth, prefix)
+    const old = this.cache.get(id)
+    if (old) {
+      old.clear()
+      return old
+    }
+    const page = new Page(this.runtime, depth, prefix.slice(0, depth), this.runtime.map.alloc(PAGE_RECORD))
+    page.clear()
+    this.cache.set(id, page)
+    return page
+  }
+
+  // Evicts least recently used clean pages down to the capacity.
+  private trim(): void {
+    for (const [id, page] of this.cache) {
+      if (this.cache.size <= this.capacity) return
+      if (page.dirty) continue
+      this.cache.delete(id)
+      this.runtime.map.release(page.ptr)
+    }
+  }
+
+  private leafHash(key: Uint8Array): Uint8Array {
+    const { core, map } = this.runtime
+    const ptr = map.alloc(KEY_SIZE + 32)
+    try {
+      core.u8.set(key, ptr)
+      core.exports.merkleLeaf(ptr, ptr + KEY_SIZE)
+      return core.u8.slice(ptr + KEY_SIZE, ptr + KEY_SIZE + 32)
+    } finally {
+      map.release(ptr)
+    }
+  }
+}
+
+function addressId(depth: number, prefix: Uint8Array): string {
+  let s = String.fromCharCode(depth)
+  for (let i = 0; i < depth; i++) s += String.fromCharCode(prefix[i])
+  return s
+}
+
+/** Runs of sorted keys that share byte `d`, as [byte, keys]. */
+function* groupByByte(keys: Uint8Array[], d: number): Generator<[number, Uint8Array[]]> {
+  let i = 0
+  while (i < keys.length) {
+    const b = keys[i][d]
+    let j = i + 1
+    while (j < keys.length && keys[j][d] === b) j++
+    yield [b, keys.slice(i, j)]
+    i = j
+  }
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]
+  return 0
+}
+
+function mergeSorted(a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
+  return [...a, ...b].sort(compare)
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && compare(a, b) === 0
+}
+
+export { compare as compareKeys }

@@ -1,0 +1,108 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { randomBytes } from 'node:crypto'
+import { merkleRoot } from '../src/index.js'
+import { runtime } from '../src/core/default.js'
+import { MerkleTree } from '../src/merkle/tree.js'
+import { verifyProof, verifyAbsence } from '../src/merkle/proof.js'
+import { makeKey, rng, shuffle } from './helpers/keys.js'
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const byKey = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b)
+
+/** A tree over an in-memory page store that applies each batch of writes, as the store does. */
+function memoryTree(capacity = 64) {
+  const stored = new Map<string, Uint8Array>()
+  const tree = new MerkleTree(runtime, { getMany: async (addresses) => addresses.map((a) => stored.get(hex(a))) }, capacity)
+  const insert = async (keys: Uint8Array[]) => {
+    await tree.insert(keys.slice().sort(byKey))
+    for (const { key, value } of tree.takeWrites().pages) stored.set(hex(key), value)
+  }
+  return { tree, stored, insert }
+}
+
+const random = rng(77)
+const T0 = 1_790_000_000_000
+const keys = Array.from({ length: 20_000 }, () => makeKey(T0 + Math.floor(random() * 600_000)))
+
+test('the root equals merkleRoot after every batch, whatever the batch sizes and order', async () => {
+  const { tree, insert } = memoryTree()
+  assert.is(hex(tree.root()), '00'.repeat(32))
+  const order = shuffle(keys, random)
+  let inserted: Uint8Array[] = []
+  for (const size of [1, 1, 2, 7, 300, 1, 5000, 2000, 12_688]) {
+    const batch = order.slice(inserted.length, inserted.length + size)
+    await insert(batch)
+    inserted = inserted.concat(batch)
+    assert.is(hex(tree.root()), merkleRoot(inserted), `after ${inserted.length} keys`)
+  }
+})
+
+test('different orders and late arrivals give byte-identical stored pages', async () => {
+  const a = memoryTree(), b = memoryTree(8)
+  const sorted = keys.slice().sort(byKey)
+  for (let i = 0; i < sorted.length; i += 1000) await a.insert(sorted.slice(i, i + 1000))
+  // b: newest first, in small batches, then a few very old (late) keys arrive last
+  const late = Array.from({ length: 50 }, () => makeKey(T0 - 86_400_000 * 365 + Math.floor(random() * 1000)))
+  const reversed = sorted.slice().reverse()
+  for (let i = 0; i < reversed.length; i += 333) await b.insert(reversed.slice(i, i + 333))
+  await a.insert(late)
+  for (const k of late) await b.insert([k])
+  assert.is(hex(a.tree.root()), hex(b.tree.root()))
+  assert.is(hex(a.tree.root()), merkleRoot([...keys, ...late]))
+  assert.is(a.stored.size, b.stored.size)
+  for (const [address, page] of a.stored) assert.is(hex(b.stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
+})
+
+test('every proof verifies; any flipped byte, or another root, fails it', async () => {
+  const { tree, insert } = memoryTree(16)
+  const some = keys.slice(0, 3000)
+  await insert(some)
+  const root = tree.root()
+  const other = randomBytes(32)
+  for (const k of some.slice(0, 500)) {
+    const proof = await tree.prove(k)
+    assert.ok(verifyProof(proof, root))
+    assert.ok(verifyProof(proof, hex(root)))
+    assert.not.ok(verifyAbsence(proof, root))
+    assert.not.ok(verifyProof(proof, other))
+  }
+  const proof = await tree.prove(some[0])
+  for (let i = 0; i < proof.length; i++) {
+    const bad = proof.slice()
+    bad[i] ^= 0x10
+    if (verifyProof(bad, root)) assert.unreachable(`flipped byte ${i} still verifies`)
+  }
+  assert.not.ok(verifyProof(proof.subarray(0, proof.length - 1), root))
+  assert.not.ok(verifyProof(new Uint8Array([...proof, 0]), root))
+})
+
+test('absence proofs verify for random missing keys, and never for present ones', async () => {
+  const { tree, insert } = memoryTree()
+  const present = keys.slice(0, 5000)
+  await insert(present)
+  const root = tree.root()
+  for (let i = 0; i < 300; i++) {
+    // missing keys near present ones (same timestamp) and far away
+    const k = i % 2 ? makeKey(Number(Buffer.from(present[i]).readBigUInt64BE(0))) : makeKey(T0 + 10 ** 9 + i)
+    const proof = await tree.prove(k)
+    assert.ok(verifyAbsence(proof, root), `absence of key ${i}`)
+    assert.not.ok(verifyProof(proof, root))
+  }
+})
+
+test('tiny sets: empty, one key, two keys', async () => {
+  const { tree, insert } = memoryTree()
+  const [k1, k2, k3] = keys
+  assert.ok(verifyAbsence(await tree.prove(k1), tree.root()))
+  await insert([k1])
+  assert.is(hex(tree.root()), merkleRoot([k1]))
+  assert.ok(verifyProof(await tree.prove(k1), tree.root()))
+  assert.ok(verifyAbsence(await tree.prove(k2), tree.root()))
+  await insert([k2])
+  assert.is(hex(tree.root()), merkleRoot([k1, k2]))
+  assert.ok(verifyProof(await tree.prove(k2), tree.root()))
+  assert.ok(verifyAbsence(await tree.prove(k3), tree.root()))
+})
+
+test.run()
