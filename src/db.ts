@@ -10,9 +10,12 @@ import { groupId } from './group.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
 import { Pipeline } from './pipeline/pipeline.js'
+import { MerkleTree, compareKeys, encodeRoot } from './merkle/tree.js'
+import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
+import { PAGE_RECORD } from './merkle/pages.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
-  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_VERSION, META_WAL, SUBLEVELS,
+  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_ROOT, META_VERSION, META_WAL, SUBLEVELS,
   concat, kindBytes, readU64, sublevelPrefix, timestampBytes, u64,
 } from './store/layout.js'
 
@@ -33,6 +36,8 @@ export interface OpenOptions {
   workers?: number
   /** If given, only these authors (public keys, bytes or hex) may write to the group. */
   writers?: ReadonlyArray<Uint8Array | string>
+  /** Memory for cached Merkle pages, in bytes. @default 8 MiB */
+  pageCache?: number
   /** Largest payload accepted. @default 1 MiB */
   maxPayload?: number
   /** How far in the future a timestamp may be, in ms. @default 10 minutes */
@@ -95,7 +100,12 @@ export class Xaeroflux {
     private readonly pipeline: Pipeline,
     private readonly writers: Set<string> | undefined,
     private readonly wal: Wal | undefined,
-  ) {}
+  ) {
+    const pages = Math.max(16, Math.floor((options.pageCache ?? 8 << 20) / PAGE_RECORD))
+    this.tree = new MerkleTree(runtime, sub.pages, pages)
+  }
+
+  private readonly tree: MerkleTree
 
   /** Opens (or creates) the store, replays its write-ahead log, and indexes what it finds there. */
   static async open(options: OpenOptions): Promise<Xaeroflux> {
@@ -122,7 +132,9 @@ export class Xaeroflux {
       const pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
       const wal = options.path === undefined ? undefined : await Wal.open(join(options.path, 'wal'), durability)
       const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal)
-      store.total = readU64((await sub.meta.get(META_COUNT)) ?? u64(0))
+      const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
+      store.total = readU64(count ?? u64(0))
+      store.tree.setRoot(root)
       await store.replay()
       return store
     } catch (e) {
@@ -287,15 +299,23 @@ export class Xaeroflux {
       write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
       write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
     }
-    const total = this.total + fresh.length
-    write.put(concat(PREFIX.meta, META_COUNT), u64(total))
-    const end = batch.findLast((q) => q.end)?.end
-    if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
-    // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
-    const dropSegments = end !== undefined && end.segment > this.deletedBefore
-    await write.write({ sync: dropSegments } as never)
+    // The Merkle pages on the new keys' paths change in the same atomic batch.
+    const { total, end, dropSegments } = await this.tree.exclusive(async () => {
+      await this.tree.insert(fresh.map((q) => q.event.key).sort(compareKeys))
+      const merkle = this.tree.takeWrites()
+      for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
+      write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
+      const total = this.total + fresh.length
+      write.put(concat(PREFIX.meta, META_COUNT), u64(total))
+      const end = batch.findLast((q) => q.end)?.end
+      if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
+      // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
+      const dropSegments = end !== undefined && end.segment > this.deletedBefore
+      await write.write({ sync: dropSegments } as never)
+      return { total, end, dropSegments }
+    })
     this.total = total
-    if (dropSegments && this.wal) {
+    if (dropSegments && end && this.wal) {
       await this.wal.deleteBefore(end)
       this.deletedBefore = end.segment
     }
@@ -344,6 +364,62 @@ export class Xaeroflux {
     const key = concat(ts, idBytes)
     const bytes = await this.sub.events.get(key)
     return bytes ? new Event(plain(bytes), key) : undefined
+  }
+
+  /** The Merkle root (hex) of every stored event's key: equal sets of events give equal roots. */
+  async root(): Promise<string> {
+    this.assertOpen()
+    return this.tree.exclusive(() => toHex(this.tree.root()))
+  }
+
+  /**
+   * A proof (bytes) about one event against `root()`: for a stored event's id, that it is in
+   * the set (`verifyProof`); for a 40-byte key, that it is in the set or that it is not
+   * (`verifyAbsence`). An id alone has no place in the tree (keys start with the timestamp), so
+   * the absence of an event is proven for its key. Throws E_NOT_FOUND for an unknown id.
+   */
+  async prove(idOrKey: Uint8Array | string): Promise<Uint8Array> {
+    this.assertOpen()
+    const bytes = typeof idOrKey === 'string' ? fromHex(idOrKey) : idOrKey
+    if (!(bytes instanceof Uint8Array) || (bytes.length !== 32 && bytes.length !== 40)) throw new TypeError('prove takes an id (32 bytes) or a key (40 bytes)')
+    let key = bytes
+    if (bytes.length === 32) {
+      const ts = await this.sub.ids.get(bytes)
+      if (!ts) throw new XaeroError('E_NOT_FOUND', `no event ${toHex(bytes)} is stored`)
+      key = concat(ts, bytes)
+    }
+    return this.tree.exclusive(() => this.tree.prove(key))
+  }
+
+  /**
+   * Recomputes the Merkle pages that cover events in [from, to) from the stored events,
+   * rewrites those that differ, and reports what it found. Indexing waits meanwhile.
+   */
+  async rebuildIndex(options: { from?: number; to?: number } = {}): Promise<RebuildReport> {
+    this.assertOpen()
+    const { from, to } = checkRange(options)
+    await this.flush()
+    return this.tree.exclusive(async () => {
+      const write = this.db.batch()
+      const bound = (ms: number) => concat(timestampBytes(ms), new Uint8Array(32))
+      const { root, report } = await rebuildRange(runtime, bound(from), bound(to), {
+        keysUnder: async (prefix, limit) => {
+          const keys: Uint8Array[] = []
+          const end = prefixEnd(prefix)
+          const range = { ...(prefix.length ? { gte: prefix } : {}), ...(end ? { lt: end } : {}), ...(limit ? { limit } : {}) }
+          for await (const key of this.sub.events.keys(range)) keys.push(plain(key))
+          return keys
+        },
+        storedPage: (address) => this.sub.pages.get(address),
+        repair: (address, page) => write.put(concat(PREFIX.pages, address), page),
+      }, this.tree.rootSlot())
+      const rootBytes = encodeRoot(root.kind, root.value)
+      write.put(concat(PREFIX.meta, META_ROOT), rootBytes)
+      await write.write({ sync: true } as never)
+      this.tree.forget()
+      this.tree.setRoot(rootBytes)
+      return report
+    })
   }
 
   /** Events stored (indexed) so far. */
@@ -427,6 +503,15 @@ export class Xaeroflux {
 }
 
 type Filter = (e: Event) => boolean
+
+/** The first key after every key with this prefix, or undefined when there is none. */
+function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  const end = prefix.slice()
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 255) { end[i]++; return end.subarray(0, i + 1) }
+  }
+  return undefined
+}
 
 /** LevelDB hands back Buffers; events carry plain Uint8Array views of the same bytes. */
 function plain(b: Uint8Array): Uint8Array {

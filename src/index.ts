@@ -6,4 +6,6 @@ export { encodeEvent, decodeEvent, decodeEvents, Event, type EventFields, type D
 export { frameRecords, scanFrames, findNextFrame, crc32c } from './wal/frame.js'
 export { toHex, fromHex } from './hex.js'
 export { Xaeroflux, type OpenOptions, type RangeOptions, type SubscribeFilter } from './db.js'
+export type { RebuildReport } from './merkle/rebuild.js'
 export type { Durability } from './store/wal.js'
+export { verifyProof, verifyAbsence, proofKey } from './merkle/proof.js'

@@ -1,7 +1,7 @@
 // The store's conformance suite: the same tests on disk and in memory, inline and with workers.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Identity, encodeEvent, groupId, XaeroError, type Event, type Xaeroflux, type XaeroErrorCode } from '../src/index.js'
+import { Identity, encodeEvent, groupId, merkleRoot, verifyProof, verifyAbsence, XaeroError, type Event, type Xaeroflux, type XaeroErrorCode } from '../src/index.js'
 import { backends } from './helpers/store.js'
 import { rng } from './helpers/keys.js'
 
@@ -82,6 +82,22 @@ for (const backend of backends()) {
     }
   })
 
+  test('root() equals merkleRoot of every stored key; stored events prove, missing keys prove absent', async () => {
+    const stored = await collect(db.range())
+    const root = await db.root()
+    assert.is(root, merkleRoot(stored.map((e) => e.key)))
+    for (const e of stored.filter((_, i) => i % 500 === 0)) {
+      const proof = await db.prove(e.id)
+      assert.ok(verifyProof(proof, root))
+      assert.ok(verifyProof(await db.prove(e.key), root))
+    }
+    const missing = new Uint8Array(stored[0].key)
+    missing[39] ^= 1
+    assert.ok(verifyAbsence(await db.prove(missing), root))
+    await rejects(() => db.prove(missing.subarray(8)), isCode('E_NOT_FOUND'), 'prove(unknown id)')
+    await rejects(() => db.prove(new Uint8Array(7)), (e) => e instanceof TypeError, 'prove(7 bytes)')
+  })
+
   test('subscribe filters by kind and author; stop ends delivery', async () => {
     const other = authors[0]
     const got: Event[] = []
@@ -139,6 +155,8 @@ for (const backend of backends()) {
     await rejects(() => other.ingestMany([corpus[0]]), closed, 'ingestMany')
     await rejects(() => other.get(groupId('x')), closed, 'get')
     await rejects(() => other.count(), closed, 'count')
+    await rejects(() => other.root(), closed, 'root')
+    await rejects(() => other.prove(groupId('x')), closed, 'prove')
     await rejects(() => collect(other.range()), closed, 'range')
     assert.throws(() => other.subscribe({}, () => {}), closed)
   })

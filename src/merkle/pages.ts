@@ -24,15 +24,33 @@ export const PAGE_RECORD = PAGE_SIZE + 256 * KEY_SIZE
 export class Page {
   readonly kinds = new Uint8Array(256)
   dirty = false
+  /** Children changed since the last rehash; undefined means rehash everything. */
+  private changed?: Set<number>
+  /** Leaves whose hash is still to compute (batched four at a time in `rehash`). */
+  private unhashed: number[] = []
 
   constructor(private readonly runtime: Runtime, readonly depth: number, readonly prefix: Uint8Array, readonly ptr: number) {}
 
   get address(): Uint8Array { return pageAddress(this.depth, this.prefix) }
 
-  /** Forgets every child (the record is reused for another page). */
+  /** Forgets every child. Only the child slots in use are zeroed: the rest already are. */
   clear(): void {
+    const u8 = this.runtime.core.u8
+    for (let b = 0; b < 256; b++) if (this.kinds[b] !== EMPTY) u8.fill(0, this.ptr + (256 + b) * 32, this.ptr + (257 + b) * 32)
     this.kinds.fill(0)
-    this.runtime.core.u8.fill(0, this.ptr, this.ptr + PAGE_RECORD)
+    this.changed = undefined
+    this.unhashed = []
+  }
+
+  /** A record fresh from the allocator holds anything: zero its child slots once. */
+  init(): void {
+    this.runtime.core.u8.fill(0, this.ptr + 256 * 32, this.ptr + PAGE_SIZE)
+    this.kinds.fill(0)
+  }
+
+  private touch(b: number): void {
+    this.changed?.add(b)
+    this.dirty = true
   }
 
   slot(i: number): Uint8Array {
@@ -48,25 +66,36 @@ export class Page {
     return this.runtime.core.u8.subarray(at, at + KEY_SIZE)
   }
 
+  /** Puts the leaf of `key` in child `b`; its hash is computed by the next `rehash`. */
   setLeaf(b: number, key: Uint8Array): void {
-    const { core } = this.runtime
-    const at = this.ptr + KEYS_OFFSET + b * KEY_SIZE
-    core.u8.set(key, at)
-    core.exports.merkleLeaf(at, this.ptr + (256 + b) * 32)
+    this.runtime.core.u8.set(key, this.ptr + KEYS_OFFSET + b * KEY_SIZE)
+    this.unhashed.push(b)
     this.kinds[b] = LEAF
-    this.dirty = true
+    this.touch(b)
   }
 
   setChildPage(b: number, hash: Uint8Array): void {
     this.runtime.core.u8.set(hash, this.ptr + (256 + b) * 32)
-    this.runtime.core.u8.fill(0, this.ptr + KEYS_OFFSET + b * KEY_SIZE, this.ptr + KEYS_OFFSET + (b + 1) * KEY_SIZE)
     this.kinds[b] = PAGE
-    this.dirty = true
+    this.touch(b)
   }
 
-  /** Recomputes slots 0..255 (header bitmap, internal nodes) from the children. */
+  /**
+   * Recomputes slots 0..255 (header bitmap, internal nodes) from the children: only the paths
+   * of changed children when the rest is current, else the whole page.
+   */
   rehash(): void {
-    this.runtime.core.exports.hashPage(this.ptr)
+    const { exports } = this.runtime.core
+    const leaves = this.unhashed
+    for (let i = 0; i < leaves.length; i += 4) {
+      const [k0, k1 = k0, k2 = k0, k3 = k0] = leaves.slice(i, i + 4).map((b) => this.ptr + KEYS_OFFSET + b * KEY_SIZE)
+      const [d0, d1 = d0, d2 = d0, d3 = d0] = leaves.slice(i, i + 4).map((b) => this.ptr + (256 + b) * 32)
+      exports.sha256Leaf4(k0, k1, k2, k3, d0, d1, d2, d3)
+    }
+    this.unhashed = []
+    if (this.changed && this.changed.size <= 16) for (const b of this.changed) exports.hashPath(this.ptr, b)
+    else exports.hashPage(this.ptr)
+    this.changed = new Set()
   }
 
   /** The 8 sibling hashes on the path from child `b` up to slot 1, lowest first (8 × 32 bytes). */

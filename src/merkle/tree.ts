@@ -29,15 +29,33 @@ export class MerkleTree {
   private readonly cache = new Map<string, Page>()
   private rootKind = EMPTY
   private rootValue: Uint8Array = ZERO // the leaf key, or the root page's hash
+  private queue: Promise<unknown> = Promise.resolve()
 
   /** @param capacity pages kept in memory between operations (each takes 26 KiB of the core's memory) */
   constructor(private readonly runtime: Runtime, private readonly source: PageSource, private readonly capacity: number) {}
 
+  /**
+   * Runs `fn` alone: an insert, its writes and their commit must not interleave with a proof,
+   * or a page evicted before the commit could be read back stale.
+   */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(fn)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
   /** Restores the root slot stored by `takeWrites`. */
   setRoot(stored: Uint8Array | undefined): void {
+    this.rootKind = EMPTY
+    this.rootValue = ZERO
     if (!stored) return
     this.rootKind = stored[0]
     this.rootValue = stored.slice(1)
+  }
+
+  /** The root slot: its kind and the leaf key or root page hash. */
+  rootSlot(): { kind: number; value?: Uint8Array } {
+    return { kind: this.rootKind, value: this.rootKind === EMPTY ? undefined : this.rootValue }
   }
 
   /** The 32-byte root: EMPTY, leaf(key) or the root page's hash. */
@@ -194,7 +212,7 @@ export class MerkleTree {
       return old
     }
     const page = new Page(this.runtime, depth, prefix.slice(0, depth), this.runtime.map.alloc(PAGE_RECORD))
-    page.clear()
+    page.init()
     this.cache.set(id, page)
     return page
   }

@@ -4,13 +4,15 @@
 //   ids        id (32)                         → timestamp (8)
 //   by-author  author (32) ‖ key (40)          → empty
 //   by-kind    kind (2) ‖ key (40)             → empty
+//   pages      depth (1) ‖ prefix (depth)      → a stored Merkle page (src/merkle/pages.ts)
 //   meta       'version'                       → u32
 //              'count'                         → u64: events stored
 //              'wal'                           → { segment u64, offset u64 }: WAL checkpoint
+//              'root'                          → the Merkle root slot (src/merkle/tree.ts)
 
 export const FORMAT_VERSION = 1
 
-export const SUBLEVELS = { events: 'events', ids: 'ids', byAuthor: 'by-author', byKind: 'by-kind', meta: 'meta' } as const
+export const SUBLEVELS = { events: 'events', ids: 'ids', byAuthor: 'by-author', byKind: 'by-kind', pages: 'pages', meta: 'meta' } as const
 
 /**
  * The key prefix abstract-level gives a sublevel's keys in its parent. Index batches write
@@ -24,6 +26,7 @@ export function sublevelPrefix(name: string): Uint8Array {
 export const META_VERSION = new TextEncoder().encode('version')
 export const META_COUNT = new TextEncoder().encode('count')
 export const META_WAL = new TextEncoder().encode('wal')
+export const META_ROOT = new TextEncoder().encode('root')
 
 export const EMPTY_VALUE = new Uint8Array(0)
 

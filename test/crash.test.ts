@@ -1,0 +1,185 @@
+// Crash safety: a writer process is killed with SIGKILL twenty times in a row on the same store,
+// in each durability mode. After every kill the store is reopened and checked: every append or
+// ingest the writer saw resolve is there, each event is stored once, `count()` is exact, and the
+// indexes agree with the raw events (read back with a plain classic-level).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Level } from 'level'
+import { Xaeroflux, Identity, groupId, toHex, type Durability } from '../src/index.js'
+import { rng } from './helpers/keys.js'
+
+const KILLS = 20
+const MODES: Durability[] = ['sync', 'batch', 'none']
+const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url))
+const GROUP = groupId('crash')
+// The writer's own author (one per mode) and the author of the events it ingests (its fixed seed).
+const OTHER = Identity.fromSecretKey(new Uint8Array(32).fill(0x5a)).id
+const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000)
+const random = rng(seed)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+
+interface Run { acked: string[]; lines: number; stderr: string; ms: number }
+
+/** Starts the writer, lets it print a few ids, waits 50–400 ms more, kills it with SIGKILL. */
+async function runAndKill(path: string, durability: Durability, secret: string): Promise<Run> {
+  const start = Date.now()
+  const child = spawn(process.execPath, [WRITER, path, durability, secret], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = '', stderr = '', lines = 0
+  let started: () => void
+  const printed = new Promise<void>((resolve) => { started = resolve })
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk
+    for (let i = out.length - chunk.length; i < out.length; i++) if (out.charCodeAt(i) === 10) lines++
+    if (lines >= 5) started()
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
+  const early = await Promise.race([printed.then(() => undefined), closed, sleep(30_000).then(() => ({ code: null, signal: 'timeout' }))])
+  if (early) {
+    child.kill('SIGKILL')
+    await closed
+    assert.unreachable(`the writer stopped before printing 5 ids (${JSON.stringify(early)}): ${stderr}`)
+  }
+  await sleep(50 + Math.floor(random() * 350))
+  child.kill('SIGKILL')
+  const exit = await closed
+  assert.is(exit.signal, 'SIGKILL', `the writer was killed, not ended by itself: ${stderr}`)
+  // Only whole lines: the last one may have been cut by the kill.
+  const whole = out.slice(0, out.lastIndexOf('\n') + 1).split('\n').filter((l) => l.length > 0)
+  for (const l of whole) assert.ok(/^[0-9a-f]{64}$/.test(l), `the writer printed an id: ${JSON.stringify(l)}`)
+  return { acked: whole, lines: whole.length, stderr, ms: Date.now() - start }
+}
+
+/** Reopens the store and checks it through the API; returns the keys range() gave, in order. */
+async function checkThroughApi(path: string, acked: readonly string[]): Promise<{ count: number; keys: string[]; replayed: number; torn: number }> {
+  const db = await Xaeroflux.open({ path, group: 'crash', workers: 0 })
+  try {
+    assert.equal(db.recovery.corrupt.map((e) => e.message), [], 'a killed process leaves no corrupt record, at most a torn tail')
+    for (const id of acked) {
+      const e = await db.get(id)
+      assert.ok(e, `acknowledged event ${id} is stored`)
+      assert.is(e!.id, id)
+    }
+    const keys: string[] = []
+    for await (const e of db.range()) keys.push(hex(e.key))
+    for (let i = 1; i < keys.length; i++) assert.ok(keys[i - 1] < keys[i], `range() is in strict key order at ${i}`)
+    return { count: await db.count(), keys, replayed: db.recovery.replayed, torn: db.recovery.tornBytes }
+  } finally {
+    await db.close()
+  }
+}
+
+/** Reads the raw LevelDB and checks the indexes against the events; returns the stored ids. */
+async function checkRaw(path: string, authors: Set<string>): Promise<{ keys: string[]; ids: Set<string>; count: number }> {
+  const level = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
+  await level.open()
+  try {
+    const sub = (name: string) => level.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' })
+    const events = new Map<string, Uint8Array>()
+    for await (const [k, v] of sub('events').iterator()) {
+      assert.is(k.length, 40, 'an events key is 40 bytes')
+      const key = hex(k)
+      assert.not.ok(events.has(key))
+      events.set(key, Uint8Array.from(v))
+      // The key is the event's own timestamp ‖ id, and the event is of this group.
+      assert.is(hex(v.subarray(4, 12)), key.slice(0, 16), `timestamp of ${key}`)
+      assert.is(createHash('sha256').update(v.subarray(0, v.length - 64)).digest('hex'), key.slice(16), `id of ${key}`)
+      assert.is(hex(v.subarray(12, 44)), GROUP)
+      assert.ok(authors.has(hex(v.subarray(44, 76))), `author of ${key} is one of the writers`)
+    }
+    const ids = new Map<string, string>()
+    for await (const [k, v] of sub('ids').iterator()) {
+      assert.is(k.length, 32)
+      assert.is(v.length, 8)
+      const id = hex(k)
+      assert.ok(events.has(hex(v) + id), `ids entry ${id} points to a stored event`)
+      ids.set(id, hex(v))
+    }
+    const byAuthor = new Set<string>()
+    for await (const k of sub('by-author').keys()) {
+      assert.is(k.length, 72)
+      const key = hex(k.subarray(32))
+      const event = events.get(key)
+      assert.ok(event, `by-author entry ${key} points to a stored event`)
+      assert.is(hex(k.subarray(0, 32)), hex(event!.subarray(44, 76)), `by-author entry ${key} has the event's author`)
+      byAuthor.add(key)
+    }
+    const byKind = new Set<string>()
+    for await (const k of sub('by-kind').keys()) {
+      assert.is(k.length, 42)
+      const key = hex(k.subarray(2))
+      const event = events.get(key)
+      assert.ok(event, `by-kind entry ${key} points to a stored event`)
+      assert.is(hex(k.subarray(0, 2)), hex(event!.subarray(2, 4)), `by-kind entry ${key} has the event's kind`)
+      byKind.add(key)
+    }
+    // Each event has exactly one entry in each index (the index maps are keyed by event key).
+    assert.is(ids.size, events.size, 'one ids entry per event')
+    assert.is(byAuthor.size, events.size, 'one by-author entry per event')
+    assert.is(byKind.size, events.size, 'one by-kind entry per event')
+    for (const key of events.keys()) {
+      assert.is(ids.get(key.slice(16)), key.slice(0, 16), `ids entry of ${key}`)
+      assert.ok(byAuthor.has(key) && byKind.has(key), `index entries of ${key}`)
+    }
+    const count = await sub('meta').get(new TextEncoder().encode('count'))
+    assert.ok(count && count.length === 8, 'meta count is a u64')
+    assert.is(Buffer.from(count!).readBigUInt64BE(0), BigInt(events.size), "meta 'count' equals the number of events")
+    return { keys: [...events.keys()], ids: new Set(ids.keys()), count: events.size }
+  } finally {
+    await level.close()
+  }
+}
+
+for (const [m, durability] of MODES.entries()) {
+  test(`${durability}: ${KILLS} kill -9s of a writer lose no acknowledged event and leave the indexes exact`, async () => {
+    const path = mkdtempSync(join(tmpdir(), `xaeroflux-crash-${durability}-`))
+    const me = Identity.fromSecretKey(new Uint8Array(32).fill(0x10 + m))
+    const authors = new Set([me.id, OTHER])
+    const acked = new Set<string>()
+    const started = Date.now()
+    let killMs = 0, checkMs = 0, stored = 0, torn = 0, replayed = 0, maxSegments = 0
+    try {
+      for (let round = 0; round < KILLS; round++) {
+        const run = await runAndKill(path, durability, toHex(me.secretKey))
+        killMs += run.ms
+        const fresh = run.acked.filter((id) => !acked.has(id))
+        for (const id of run.acked) acked.add(id)
+        const t = Date.now()
+        if (process.env.SNAP) { const { execSync } = await import('node:child_process'); execSync(`rm -rf ${path}.snap && cp -r ${path} ${path}.snap`) }
+        const api = await checkThroughApi(path, fresh).catch((e) => {
+          const m = /event ([0-9a-f]{64})/.exec(String(e.message))
+          if (m) console.error('DIAG round', round, 'lost', m[1], 'positions', run.acked.flatMap((id, i) => id === m[1] ? [i] : []), 'of', run.acked.length)
+          throw e
+        })
+        if (api.torn > 0) torn++
+        replayed += api.replayed
+        const raw = await checkRaw(path, authors)
+        assert.is(api.count, raw.count, `round ${round}: count() equals the events stored`)
+        assert.equal(api.keys, raw.keys, `round ${round}: range() returns each stored event once, in key order`)
+        for (const id of acked) if (!raw.ids.has(id)) assert.unreachable(`round ${round}: acknowledged ${id} is lost (seed ${seed})`)
+        assert.ok(raw.count >= stored, 'no event disappears')
+        stored = raw.count
+        checkMs += Date.now() - t
+        const segments = readdirSync(join(path, 'wal'))
+        maxSegments = Math.max(maxSegments, segments.length)
+        assert.ok(segments.length <= 6, `round ${round}: WAL segments before the checkpoint are deleted: ${segments}`)
+      }
+    } catch (e) {
+      console.error(`crash test (${durability}) failed with CRASH_SEED=${seed}`)
+      throw e
+    } finally {
+      rmSync(path, { recursive: true, force: true })
+    }
+    console.log(`  ${durability}: ${KILLS} kills, ${acked.size} acknowledged, ${stored} stored, ${replayed} replayed, ${torn} torn tails, at most ${maxSegments} WAL segments; ` +
+      `writers ${killMs} ms, checks ${checkMs} ms, total ${Date.now() - started} ms`)
+  })
+}
+
+test.run()
