@@ -66,6 +66,7 @@ const INDEX_BATCH = 1000
 const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
 const READ_CHUNK = 128
+const DONE = Promise.resolve()
 const MAX_TIME = 2 ** 53 - 1
 
 /**
@@ -83,7 +84,8 @@ export class Xaeroflux {
   private inflight = 0
   private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   private indexError?: unknown
-  private readonly pending = new Set<string>()
+  /** Events logged (or being logged) and not yet indexed, by id: each with the promise of its durability. */
+  private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private toValidate: Array<{ bytes: Bytes; resolve: (r: Uint8Array | XaeroError) => void; reject: (e: unknown) => void }> = []
   private toSeal: Array<{ fields: CheckedFields; resolve: (event: Event) => void; reject: (e: unknown) => void }> = []
@@ -224,23 +226,31 @@ export class Xaeroflux {
     }
   }
 
-  // Checks writers, drops events already stored or on their way, logs the rest.
+  // Checks writers, and logs what is neither stored nor on its way. An event on its way is
+  // waited for: an ingest resolves only once its event is durable, whoever logged it.
   private async accept(events: Event[]): Promise<Map<Event, XaeroError>> {
     const rejected = new Map<Event, XaeroError>()
     const fresh: Event[] = []
+    const durable: Array<Promise<void>> = []
     for (const e of events) {
       if (this.writers && !this.writers.has(e.author)) rejected.set(e, new XaeroError('E_NOT_WRITER', `${e.author} is not a writer of this group`))
-      else if (!this.pending.has(e.id)) fresh.push(e)
+      else durable.push(this.pending.get(e.id) ?? (fresh.push(e), DONE))
     }
     const stored = fresh.length ? await this.sub.ids.getMany(fresh.map((e) => e.key.subarray(8))) : []
-    await Promise.all(fresh.filter((_, i) => stored[i] === undefined && !this.pending.has(fresh[i].id)).map((e) => this.log(e)))
+    fresh.forEach((e, i) => { if (stored[i] === undefined) durable.push(this.pending.get(e.id) ?? this.log(e)) })
+    await Promise.all(durable)
     if (rejected.size === events.length && events.length === 1) throw rejected.get(events[0])
     return rejected
   }
 
-  // Logs one event durably and queues it for indexing.
-  private async log(event: Event): Promise<void> {
-    this.pending.add(event.id)
+  // Logs one event durably and queues it for indexing; the event is pending until indexed.
+  private log(event: Event): Promise<void> {
+    const durable = this.write(event)
+    this.pending.set(event.id, durable)
+    return durable
+  }
+
+  private async write(event: Event): Promise<void> {
     await this.room(event.bytes.length)
     this.inflight++
     this.unindexedBytes += event.bytes.length
@@ -267,7 +277,7 @@ export class Xaeroflux {
   }
 
   private enqueue(event: Event, end?: WalPosition): void {
-    this.pending.add(event.id)
+    if (!this.pending.has(event.id)) this.pending.set(event.id, DONE)
     this.queue.push({ event, end })
     if (!this.indexing) { this.indexing = true; queueMicrotask(() => this.indexLoop()) }
   }
