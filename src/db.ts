@@ -10,6 +10,8 @@ import { groupId } from './group.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
 import { Pipeline } from './pipeline/pipeline.js'
+import { Batcher } from './pipeline/batcher.js'
+import { SLOT_DATA_BYTES } from './pipeline/slot.js'
 import { MerkleTree, compareKeys, encodeRoot } from './merkle/tree.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { PAGE_RECORD } from './merkle/pages.js'
@@ -38,7 +40,7 @@ export interface OpenOptions {
   writers?: ReadonlyArray<Uint8Array | string>
   /** Memory for cached Merkle pages, in bytes. @default 8 MiB */
   pageCache?: number
-  /** Largest payload accepted. @default 1 MiB */
+  /** Largest payload accepted, at most 2 MiB − 144 bytes. @default 1 MiB */
   maxPayload?: number
   /** How far in the future a timestamp may be, in ms. @default 10 minutes */
   maxSkew?: number
@@ -67,6 +69,8 @@ const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
 const READ_CHUNK = 128
 const DONE = Promise.resolve()
+/** The largest maxPayload: an event must fit one pipeline slot. */
+const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
 const MAX_TIME = 2 ** 53 - 1
 
 /**
@@ -87,8 +91,8 @@ export class Xaeroflux {
   /** Events logged (or being logged) and not yet indexed, by id: each with the promise of its durability. */
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
-  private toValidate: Array<{ bytes: Bytes; resolve: (r: Uint8Array | XaeroError) => void; reject: (e: unknown) => void }> = []
-  private toSeal: Array<{ fields: CheckedFields; resolve: (event: Event) => void; reject: (e: unknown) => void }> = []
+  private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes))
+  private readonly toSeal = new Batcher((fields: CheckedFields[]) => this.pipeline.seal(fields))
   private deletedBefore = 0
   private unindexedBytes = 0
   private readonly roomWaiters: Array<() => void> = []
@@ -115,7 +119,7 @@ export class Xaeroflux {
     const durability = options.durability ?? 'sync'
     if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-    if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > 16 << 20) throw new RangeError('maxPayload must be 0..16 MiB')
+    if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > MAX_PAYLOAD_LIMIT) throw new RangeError(`maxPayload must be 0..${MAX_PAYLOAD_LIMIT}`)
     const maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW
     const workers = options.workers ?? Math.min(2, spareCores())
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError('workers must be a whole number')
@@ -175,31 +179,17 @@ export class Xaeroflux {
     if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
     // Appends made together are sealed (id, key, signature) together, by the workers.
-    const event = await new Promise<Event>((resolve, reject) => {
-      if (this.toSeal.push({ fields: checked, resolve, reject }) === 1) setImmediate(() => this.sealQueued())
-    })
+    const event = await this.toSeal.add(checked)
     await this.log(event)
     return event
-  }
-
-  private async sealQueued(): Promise<void> {
-    const batch = this.toSeal.splice(0)
-    try {
-      const events = await this.pipeline.seal(batch.map((b) => b.fields))
-      batch.forEach((b, i) => b.resolve(events[i]))
-    } catch (e) {
-      for (const b of batch) b.reject(e)
-    }
   }
 
   /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */
   async ingest(bytes: Uint8Array): Promise<Event> {
     this.assertOpen()
     if (!(bytes instanceof Uint8Array)) throw new TypeError('ingest takes the bytes of an envelope')
-    const key = await new Promise<Uint8Array | XaeroError>((resolve, reject) => {
-      // Calls made together are validated together: one batch through the workers.
-      if (this.toValidate.push({ bytes, resolve, reject }) === 1) queueMicrotask(() => this.validateQueued())
-    })
+    // Calls made together are validated together: one batch through the workers.
+    const key = await this.toValidate.add(bytes)
     if (key instanceof XaeroError) throw key
     const event = new Event(bytes.slice(), key)
     await this.accept([event])
@@ -214,16 +204,6 @@ export class Xaeroflux {
     const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(envelopes[i].slice(), k)))
     const accepted = await this.accept(results.filter((r): r is Event => r instanceof Event))
     return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
-  }
-
-  private async validateQueued(): Promise<void> {
-    const batch = this.toValidate.splice(0)
-    try {
-      const keys = await this.pipeline.validate(batch.map((b) => b.bytes))
-      batch.forEach((b, i) => b.resolve(keys[i]))
-    } catch (e) {
-      for (const b of batch) b.reject(e)
-    }
   }
 
   // Checks writers, and logs what is neither stored nor on its way. An event on its way is

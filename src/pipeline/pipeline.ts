@@ -57,16 +57,7 @@ export class Pipeline {
 
   /** One result per envelope, in order. */
   async validate(envelopes: readonly Uint8Array[]): Promise<Validated[]> {
-    const chunks: Array<Promise<Validated[]>> = []
-    let start = 0
-    while (start < envelopes.length) {
-      let end = start, bytes = 0
-      while (end < envelopes.length && end - start < SLOT_EVENTS && bytes + envelopes[end].length <= SLOT_DATA_BYTES) bytes += envelopes[end++].length
-      if (end === start) { chunks.push(Promise.resolve([tooLarge(envelopes[start])])); start++; continue }
-      chunks.push(this.validateChunk(envelopes.slice(start, end)))
-      start = end
-    }
-    return (await Promise.all(chunks)).flat()
+    return inSlots(envelopes, (e) => e.length, (chunk) => this.validateChunk(chunk), tooLarge)
   }
 
   private async validateChunk(envelopes: Uint8Array[]): Promise<Validated[]> {
@@ -100,15 +91,7 @@ export class Pipeline {
    */
   async seal(events: readonly CheckedFields[]): Promise<Event[]> {
     if (!this.options.identity) throw new TypeError('the pipeline has no identity')
-    const chunks: Array<Promise<Event[]>> = []
-    let start = 0
-    while (start < events.length) {
-      let end = start, bytes = 0
-      while (end < events.length && end - start < SLOT_EVENTS && (end === start || bytes + events[end].payload.length + 144 <= SLOT_DATA_BYTES)) bytes += events[end++].payload.length + 144
-      chunks.push(this.sealChunk(events.slice(start, end)))
-      start = end
-    }
-    return (await Promise.all(chunks)).flat()
+    return inSlots(events, (f) => f.payload.length + 144, (chunk) => this.sealChunk(chunk))
   }
 
   private async sealChunk(events: CheckedFields[]): Promise<Event[]> {
@@ -161,6 +144,27 @@ export class Pipeline {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()))
   }
+}
+
+/**
+ * Splits `items` into chunks that fit a slot (count and bytes) and runs them concurrently, one
+ * slot each; results come back in input order. An item too large for any slot gets `tooLarge`.
+ */
+async function inSlots<T, R>(items: readonly T[], size: (item: T) => number, run: (chunk: T[]) => Promise<R[]>, tooLarge?: (item: T) => R): Promise<R[]> {
+  const chunks: Array<Promise<R[]>> = []
+  let start = 0
+  while (start < items.length) {
+    let end = start, bytes = 0
+    while (end < items.length && end - start < SLOT_EVENTS && bytes + size(items[end]) <= SLOT_DATA_BYTES) bytes += size(items[end++])
+    if (end === start) {
+      if (!tooLarge) throw new RangeError('an item does not fit a slot')
+      chunks.push(Promise.resolve([tooLarge(items[start++])]))
+      continue
+    }
+    chunks.push(run(items.slice(start, end)))
+    start = end
+  }
+  return (await Promise.all(chunks)).flat()
 }
 
 // An envelope larger than a slot cannot be valid: a slot holds the largest allowed event.
