@@ -14,6 +14,7 @@ import { Batcher } from './pipeline/batcher.js'
 import { SLOT_DATA_BYTES } from './pipeline/slot.js'
 import { MerkleTree, compareKeys, encodeRoot } from './merkle/tree.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
+import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
@@ -393,13 +394,7 @@ export class Xaeroflux {
       const write = this.db.batch()
       const bound = (ms: number) => concat(timestampBytes(ms), new Uint8Array(32))
       const { root, report } = await rebuildRange(runtime, bound(from), bound(to), {
-        keysUnder: async (prefix, limit) => {
-          const keys: Uint8Array[] = []
-          const end = prefixEnd(prefix)
-          const range = { ...(prefix.length ? { gte: prefix } : {}), ...(end ? { lt: end } : {}), ...(limit ? { limit } : {}) }
-          for await (const key of this.sub.events.keys(range)) keys.push(plain(key))
-          return keys
-        },
+        keysUnder: (prefix, limit) => this.keysUnder(prefix, limit),
         storedPage: (address) => this.sub.pages.get(address),
         repair: (address, page) => write.put(concat(PREFIX.pages, address), page),
       }, this.tree.rootSlot())
@@ -410,6 +405,31 @@ export class Xaeroflux {
       this.tree.setRoot(rootBytes)
       return report
     })
+  }
+
+  /** Every stored key with this prefix, in order, at most `limit`. */
+  private async keysUnder(prefix: Uint8Array, limit?: number): Promise<Uint8Array[]> {
+    const keys: Uint8Array[] = []
+    const end = prefixEnd(prefix)
+    const range = { ...(prefix.length ? { gte: prefix } : {}), ...(end ? { lt: end } : {}), ...(limit ? { limit } : {}) }
+    for await (const key of this.sub.events.keys(range)) keys.push(plain(key))
+    return keys
+  }
+
+  /**
+   * One side of a set reconciliation with another store (docs/SYNC.md), optionally limited to
+   * timestamps in [from, to): `open()` makes the first message, `receive(message)` the reply
+   * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
+   */
+  reconcile(options: { from?: number; to?: number } = {}): Reconciliation {
+    this.assertOpen()
+    const { from, to } = checkRange(options)
+    const tree = this.tree
+    return new Reconciliation({
+      slot: (prefix) => tree.exclusive(() => tree.slotAt(prefix)),
+      keysUnder: (prefix, limit) => this.keysUnder(prefix, limit),
+      hasKeys: async (keys) => (await this.sub.events.getMany(keys)).map((v) => v !== undefined),
+    }, from, to)
   }
 
   /** Events stored (indexed) so far. */

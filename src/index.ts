@@ -9,3 +9,4 @@ export { Xaeroflux, type OpenOptions, type RangeOptions, type SubscribeFilter } 
 export type { RebuildReport } from './merkle/rebuild.js'
 export type { Durability } from './store/wal.js'
 export { verifyProof, verifyAbsence, proofKey } from './merkle/proof.js'
+export { Reconciliation } from './merkle/reconcile.js'

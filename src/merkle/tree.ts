@@ -168,6 +168,27 @@ export class MerkleTree {
     }
   }
 
+  /** The slot holding everything under `prefix`: EMPTY, a leaf (its key), or a page (its children). */
+  async slotAt(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; children: Array<[number, Uint8Array]> }> {
+    const under = (key: Uint8Array) => prefix.every((x, i) => key[i] === x)
+    if (this.rootKind === EMPTY) return { kind: 'empty' }
+    if (this.rootKind === LEAF) return under(this.rootValue) ? { kind: 'leaf', key: this.rootValue, hash: this.root() } : { kind: 'empty' }
+    let [page] = await this.load([[0, NO_PREFIX]])
+    for (let d = 0; d < prefix.length; d++) {
+      const b = prefix[d], kind = page.kinds[b]
+      if (kind === EMPTY) return { kind: 'empty' }
+      if (kind === LEAF) {
+        const key = page.leafKey(b).slice()
+        return under(key) ? { kind: 'leaf', key, hash: page.slot(256 + b).slice() } : { kind: 'empty' }
+      }
+      ;[page] = await this.load([[d + 1, prefix.subarray(0, d + 1)]])
+    }
+    const children: Array<[number, Uint8Array]> = []
+    for (let b = 0; b < 256; b++) if (page.kinds[b] !== EMPTY) children.push([b, page.slot(256 + b).slice()])
+    this.trim()
+    return { kind: 'page', hash: page.hash(), children }
+  }
+
   /** Loads pages (cache first, then one batched read), in the order asked. */
   async load(addresses: Array<[number, Uint8Array]>): Promise<Page[]> {
     const out: Page[] = new Array(addresses.length)

@@ -1,0 +1,119 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Identity, Xaeroflux, encodeEvent, groupId, decodeEvent, XaeroError, type Reconciliation } from '../src/index.js'
+import { rng, shuffle } from './helpers/keys.js'
+
+const group = groupId('sync')
+const random = rng(2024)
+const T0 = Date.now() - 24 * 3_600_000
+const authors = Array.from({ length: 4 }, (_, i) => Identity.fromSecretKey(new Uint8Array(32).fill(40 + i)))
+const corpus = Array.from({ length: 10_000 }, (_, i) =>
+  encodeEvent({ kind: i % 3, timestamp: T0 + Math.floor(random() * 24 * 3_600_000), group, payload: `s${i}` }, authors[i % 4]))
+const ids = corpus.map((e) => decodeEvent(e, { verify: false }).id)
+
+async function storeWith(envelopes: Uint8Array[]): Promise<Xaeroflux> {
+  const db = await Xaeroflux.open({ group: 'sync', workers: 0 })
+  await db.ingestMany(envelopes)
+  await db.flush()
+  return db
+}
+
+/** Runs a reconciliation with the messages passed in memory; returns rounds and bytes. */
+async function run(a: Reconciliation, b: Reconciliation) {
+  let rounds = 0, bytes = 0
+  let msg: Uint8Array | undefined = await a.open()
+  while (msg) {
+    rounds++
+    bytes += msg.length
+    const reply: Uint8Array | undefined = await b.receive(msg)
+    if (!reply) break
+    bytes += reply.length
+    msg = await a.receive(reply)
+  }
+  return { rounds, bytes }
+}
+
+const sorted = (xs: string[]) => xs.slice().sort()
+
+for (const d of [0, 1, 100, 5000]) {
+  test(`10k events, ${d} differences split between the sides: each side learns exactly the other's`, async () => {
+    const order = shuffle([...corpus.keys()], random)
+    const onlyA = order.slice(0, Math.ceil(d / 2)), onlyB = order.slice(Math.ceil(d / 2), d)
+    const skipA = new Set(onlyB), skipB = new Set(onlyA)
+    const a = await storeWith(corpus.filter((_, i) => !skipA.has(i)))
+    const b = await storeWith(corpus.filter((_, i) => !skipB.has(i)))
+    const ra = a.reconcile(), rb = b.reconcile()
+    const { rounds, bytes } = await run(ra, rb)
+    assert.equal(sorted(ra.need), sorted(onlyB.map((i) => ids[i])), 'a needs what only b has')
+    assert.equal(sorted(ra.have), sorted(onlyA.map((i) => ids[i])), 'a has what only a has')
+    assert.equal(sorted(rb.need), sorted(ra.have), 'b needs what a has')
+    assert.equal(sorted(rb.have), sorted(ra.need), 'b has what a needs')
+    if (d === 0) assert.is(rounds, 1, 'equal roots settle at once')
+    console.log(`    d=${d}: ${rounds} round trips, ${bytes} bytes`)
+    // sending what each lacks makes the sets equal
+    for (const id of ra.need) await a.ingest((await b.get(id))!.bytes)
+    for (const id of ra.have) await b.ingest((await a.get(id))!.bytes)
+    await a.flush(); await b.flush()
+    assert.is(await a.root(), await b.root())
+    await a.close(); await b.close()
+  })
+}
+
+test('a time-limited reconciliation covers only its range', async () => {
+  const order = shuffle([...corpus.keys()], random)
+  const onlyA = order.slice(0, 300)
+  const a = await storeWith(corpus)
+  const b = await storeWith(corpus.filter((_, i) => !onlyA.includes(i)))
+  const from = T0 + 6 * 3_600_000, to = T0 + 12 * 3_600_000
+  const ra = a.reconcile({ from, to }), rb = b.reconcile({ from, to })
+  await run(ra, rb)
+  const expected = onlyA.filter((i) => { const t = decodeEvent(corpus[i], { verify: false }).timestamp; return t >= from && t < to }).map((i) => ids[i])
+  assert.ok(expected.length > 0 && expected.length < 300)
+  assert.equal(sorted(ra.have), sorted(expected))
+  assert.equal(ra.need, [])
+  assert.equal(sorted(rb.need), sorted(expected))
+  // the two sides must agree on the range
+  await assert.not.throws(() => undefined)
+  const other = b.reconcile({ from, to: to + 1 })
+  try { await other.receive(await a.reconcile({ from, to }).open()); assert.unreachable('ranges differ') } catch (e) { assert.ok(e instanceof XaeroError && e.code === 'E_BAD_MESSAGE') }
+  await a.close(); await b.close()
+})
+
+test('fuzz: malformed messages are E_BAD_MESSAGE, never a crash', async () => {
+  const a = await storeWith(corpus.slice(0, 2000))
+  const b = await storeWith(corpus.slice(0, 1990))
+  const fuzz = rng(31)
+  // real messages of a conversation, to mutate
+  const ra = a.reconcile(), rb = b.reconcile()
+  const samples: Uint8Array[] = []
+  let msg: Uint8Array | undefined = await ra.open()
+  while (msg) {
+    samples.push(msg)
+    const reply: Uint8Array | undefined = await rb.receive(msg)
+    if (!reply) break
+    samples.push(reply)
+    msg = await ra.receive(reply)
+  }
+  let rejected = 0
+  for (let i = 0; i < 3000; i++) {
+    const base = samples[i % samples.length]
+    let m = base.slice()
+    const op = Math.floor(fuzz() * 4)
+    if (op === 0) m[Math.floor(fuzz() * m.length)] ^= 1 << Math.floor(fuzz() * 8)
+    else if (op === 1) m = m.subarray(0, Math.floor(fuzz() * m.length))
+    else if (op === 2) m = Uint8Array.from({ length: Math.floor(fuzz() * 200) }, () => Math.floor(fuzz() * 256))
+    else for (let k = 0; k < 6; k++) m[Math.floor(fuzz() * m.length)] = Math.floor(fuzz() * 256)
+    try {
+      await b.reconcile().receive(m)
+    } catch (e) {
+      if (!(e instanceof XaeroError) || e.code !== 'E_BAD_MESSAGE') throw e
+      rejected++
+    }
+  }
+  assert.ok(rejected > 2000)
+  await assert.not.throws(() => undefined)
+  try { await b.reconcile().receive(new Uint8Array(70_000)); assert.unreachable() } catch (e) { assert.ok(e instanceof XaeroError && e.code === 'E_BAD_MESSAGE') }
+  await a.close(); await b.close()
+})
+
+test.run()
