@@ -4,10 +4,10 @@ import { performance } from 'node:perf_hooks'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Identity, Xaeroflux, groupId, encodeEvent, merkleRoot, XaeroError } from './index.js'
+import { Identity, Xaeroflux, groupId, encodeEvent, merkleRoot, verifyProof, XaeroError } from './index.js'
 
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<void> | void }> = {
-  demo: { summary: 'a store on disk: appends, ingests (with tampered events), queries, reopen, Merkle root', run: demo },
+  demo: { summary: 'a store on disk: appends, ingests (tampered too), queries, reopen, proofs, reconciliation with a peer', run: demo },
   help: { summary: 'list the commands', run: help },
 }
 
@@ -59,6 +59,33 @@ async function demo(args: string[]): Promise<void> {
     const root = merkleRoot(keys)
     report('Merkle root over', keys.length, t)
     console.log(`root = ${root} (equal sets give equal roots on every peer: ${merkleRoot(keys.slice().reverse()) === root})`)
+    const proof = await db.prove(keys[keys.length - 1])
+    console.log(`proof that the latest event is stored: ${proof.length} bytes, verifies: ${verifyProof(proof, await db.root())}`)
+
+    // A second peer holds every other event and 300 of its own; reconciliation finds the difference.
+    const peer = await Xaeroflux.open({ group: 'demo', identity: bob })
+    const mine: Uint8Array[] = []
+    let i = 0
+    for await (const e of db.range()) if (i++ % 2 === 0) mine.push(e.bytes)
+    await peer.ingestMany(mine)
+    for (let j = 0; j < 300; j++) await peer.append({ kind: 2, payload: `only on the peer ${j}` })
+    await peer.flush()
+    t = performance.now()
+    const a = db.reconcile(), b = peer.reconcile()
+    let msg: Uint8Array | undefined = await a.open(), rounds = 0, bytes = 0
+    while (msg) {
+      rounds++; bytes += msg.length
+      const reply: Uint8Array | undefined = await b.receive(msg)
+      bytes += reply?.length ?? 0
+      msg = reply && await a.receive(reply)
+    }
+    console.log(`reconciled ${await db.count()} and ${await peer.count()} events in ${rounds} round trips, ${bytes} bytes, ${(performance.now() - t).toFixed(0)} ms: ` +
+      `this side lacks ${a.need.length}, the peer lacks ${a.have.length}`)
+    for (const id of a.need) await db.ingest((await peer.get(id))!.bytes)
+    await peer.ingestMany(await Promise.all(a.have.map(async (id) => (await db.get(id))!.bytes)))
+    await db.flush(); await peer.flush()
+    console.log(`after exchanging them: ${await db.count()} events each, equal roots: ${(await db.root()) === (await peer.root())}`)
+    await peer.close()
     await db.close()
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -501,6 +501,7 @@ export class Xaeroflux {
       await this.flush()
     } finally {
       this.subscribers.clear()
+      await this.tree.exclusive(() => this.tree.forget())
       await this.pipeline.close()
       await this.wal?.close()
       await this.db.close()

@@ -49,4 +49,17 @@ test('reopening gives the same events, count and order; another group is refused
   }
 })
 
+test('closing a store returns its memory: page cache, slots, workspaces', async () => {
+  const { runtime } = await import('../src/core/default.js')
+  const before = runtime.map.used
+  const me = Identity.generate()
+  const db = await Xaeroflux.open({ group: 'memory', identity: me, workers: 2 })
+  for (let i = 0; i < 300; i++) await db.append({ kind: 1, payload: `m${i}` })
+  await db.flush()
+  await db.prove((await db.range({ limit: 1 }).next()).value!.id)
+  assert.ok(runtime.map.used > before)
+  await db.close()
+  assert.is(runtime.map.used, before)
+})
+
 test.run()

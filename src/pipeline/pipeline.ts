@@ -34,15 +34,16 @@ export class Pipeline {
   private readonly done = new Map<number, () => void>()
   private readonly owner = new Map<number, Worker>()
 
-  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: Worker[]) {}
+  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: Worker[], private readonly workspaces: number[]) {}
 
   static async create(runtime: Runtime, options: PipelineOptions): Promise<Pipeline> {
-    const workers = await Promise.all(Array.from({ length: options.workers }, async () => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace: runtime.workspaceFor(), secretKey: options.identity?.secretKey } })
+    const workspaces = Array.from({ length: options.workers }, () => runtime.workspaceFor())
+    const workers = await Promise.all(workspaces.map(async (workspace) => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace, secretKey: options.identity?.secretKey } })
       await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject) })
       return worker
     }))
-    const v = new Pipeline(runtime, options, workers)
+    const v = new Pipeline(runtime, options, workers, workspaces)
     const slots = Math.max(1, workers.length * SLOTS_PER_WORKER)
     for (let i = 0; i < slots; i++) {
       const slot = runtime.map.alloc(SLOT_BYTES)
@@ -141,8 +142,12 @@ export class Pipeline {
     else this.free.push(slot)
   }
 
+  /** Stops the workers and returns their workspaces and the slots to the memory map. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()))
+    for (const region of [...this.free, ...this.workspaces]) this.runtime.map.release(region)
+    this.free.length = 0
+    this.workspaces.length = 0
   }
 }
 
