@@ -153,7 +153,7 @@ export class Xaeroflux {
   private async replay(): Promise<void> {
     if (!this.wal) return
     const stored = await this.sub.meta.get(META_WAL)
-    const from = stored ? { segment: readU64(stored), offset: readU64(stored, 8) } : { segment: 0, offset: 0 }
+    const from = stored ? { segment: readU64(stored), offset: readU64(stored, 8) } : { segment: 1, offset: 0 }
     this.deletedBefore = from.segment
     const records: Array<{ bytes: Bytes; end: WalPosition }> = []
     this.recovery = await this.wal.replay(from, (bytes, end) => records.push({ bytes: bytes.slice(), end }))
@@ -167,6 +167,11 @@ export class Xaeroflux {
       }
     })
     await this.flush()
+    // All before the new segment is indexed or reported: check it no more, and let it go.
+    const start = this.wal.position()
+    await this.sub.meta.put(META_WAL, concat(u64(start.segment), u64(start.offset)), { sync: true } as never)
+    await this.wal.deleteBefore(start)
+    this.deletedBefore = start.segment
   }
 
   // --- writing -------------------------------------------------------------------------------

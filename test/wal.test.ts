@@ -5,7 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
-import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, frameRecords, scanFrames, type Event } from '../src/index.js'
 import { tempDir } from './helpers/store.js'
@@ -95,7 +95,8 @@ test('a torn tail is cut off the last segment; every event before it is kept', a
     try {
       assert.is(db.recovery.tornBytes, torn.length, 'the torn bytes are reported')
       assert.equal(db.recovery.corrupt, [], 'a torn tail is not corruption')
-      assert.is(statSync(file).size, size, 'the torn bytes are cut off')
+      // Cut off, then, every record before the new segment being indexed, deleted with its segment.
+      assert.not.ok(existsSync(file), 'the replayed segment is gone')
       assert.is(await db.count(), ids.length)
       for (const id of ids) assert.is((await db.get(id))?.id, id, `event ${id} is kept`)
       ids.push(await worksAfter(db))
@@ -256,6 +257,61 @@ test('several missing segments are each reported once', async () => {
       await db.close()
     }
     await reopenClean(dir, kept)
+  } finally {
+    remove()
+  }
+})
+
+test('damage before a later segment is reported once, not at every open', async () => {
+  const { dir, remove } = tempDir()
+  try {
+    const ids = await writeEvents(dir, 10)
+    dropDatabase(dir)
+    writeFileSync(join(dir, 'wal', segmentName(segments(dir).at(-1)! + 1)), new Uint8Array(0)) // a later, empty segment
+    const first = segments(dir)[0]
+    const recs = records(dir, first)
+    const file = join(dir, 'wal', segmentName(first))
+    const buf = readFileSync(file)
+    buf[recs.at(-1)!.offset + 20] ^= 1
+    writeFileSync(file, buf)
+    let db = await open(dir)
+    assert.is(db.recovery.corrupt.length, 1)
+    assert.is(await db.count(), ids.length - 1)
+    await db.close()
+    db = await open(dir)
+    assert.equal(db.recovery.corrupt, [], 'reported once')
+    assert.is(await db.count(), ids.length - 1)
+    await db.close()
+  } finally {
+    remove()
+  }
+})
+
+test("a missing checkpoint segment is reported: acknowledged records were in it", async () => {
+  const { dir, remove } = tempDir()
+  try {
+    let db = await open(dir)
+    for (let i = 0; i < 5; i++) await db.append({ kind: 1, payload: `i${i}` })
+    await db.close()
+    const segment = segments(dir).at(-1)!
+    rmSync(join(dir, 'wal', segmentName(segment)))
+    db = await open(dir)
+    assert.is(db.recovery.corrupt.length, 1)
+    isCorrupt(db.recovery.corrupt[0], { segment }, 'the missing checkpoint segment')
+    assert.is(await db.count(), 5, 'what was indexed stays')
+    await db.close()
+  } finally {
+    remove()
+  }
+})
+
+test('opening and closing without writing leaves no segment files', async () => {
+  const { dir, remove } = tempDir()
+  try {
+    await writeEvents(dir, 3)
+    const before = segments(dir)
+    for (let i = 0; i < 5; i++) await (await open(dir)).close()
+    assert.ok(segments(dir).length <= before.length, `segments: ${segments(dir)}`)
   } finally {
     remove()
   }

@@ -40,7 +40,7 @@ interface Pending { bytes: Uint8Array; resolve: (p: WalPosition) => void; reject
  * past a checkpoint, cutting a torn tail and skipping corrupt records.
  */
 export class Wal {
-  private file!: FileHandle
+  private file?: FileHandle // opened by the first write to a segment, so idle opens leave no empty files
   private segment = 0
   private size = 0
   private queue: Pending[] = []
@@ -68,18 +68,24 @@ export class Wal {
 
   /**
    * Reads every record past `from` (segments before it are ignored), cutting a torn tail off
-   * the last segment. Then starts a new segment for appends.
+   * the last segment. Appends then go to a new segment.
    */
   async replay(from: WalPosition, onRecord: (payload: Uint8Array, end: WalPosition) => void): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
     const segments = (await this.segments()).filter((s) => s >= from.segment)
+    // Segments are numbered without gaps from the checkpoint's on; one written past its offset must be there.
+    if (segments.length === 0 && from.offset > 0) segments.push(from.segment)
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]
-      const expected = i === 0 ? segment : segments[i - 1] + 1
+      const expected = i === 0 ? from.segment : segments[i - 1] + 1
       for (let missing = expected; missing < segment; missing++) {
         report.corrupt.push(new XaeroError('E_CORRUPT_WAL', `write-ahead log segment ${missing} is missing`, { details: { segment: missing } }))
       }
-      const buf = await readFile(this.path(segment))
+      const buf = await readFile(this.path(segment)).catch(() => undefined)
+      if (!buf) {
+        report.corrupt.push(new XaeroError('E_CORRUPT_WAL', `write-ahead log segment ${segment} is missing`, { details: { segment } }))
+        continue
+      }
       let at = segment === from.segment ? from.offset : 0
       for (;;) {
         const scan = scanFrames(buf, at, MAX_RECORD)
@@ -103,10 +109,14 @@ export class Wal {
         at = next
       }
     }
-    this.segment = (segments.at(-1) ?? from.segment) + 1
-    this.file = await open(this.path(this.segment), 'a')
+    this.segment = Math.max((segments.at(-1) ?? 0) + 1, from.segment)
     this.size = 0
     return report
+  }
+
+  /** Where the next record will go. */
+  position(): WalPosition {
+    return { segment: this.segment, offset: this.size }
   }
 
   /** Appends one record; resolves with the position past it, as `durability` says. */
@@ -130,7 +140,7 @@ export class Wal {
         if (this.size > 0 && this.size + bytes > SEGMENT_BYTES) await this.roll()
         const ends = await this.write(batch, bytes)
         const settle = (e?: unknown) => batch.forEach((p, i) => (e === undefined ? p.resolve(ends[i]) : p.reject(e)))
-        if (this.durability === 'sync') await this.file.datasync()
+        if (this.durability === 'sync') await this.file?.datasync()
         // 'batch' keeps writing while the timed fsync that will cover this write is pending
         if (this.durability === 'batch') this.syncSoon().then(() => settle(), settle)
         else settle()
@@ -156,6 +166,7 @@ export class Wal {
         ends.push({ segment: this.segment, offset: this.size + (at - ptr) })
       }
       let done = 0
+      this.file ??= await open(this.path(this.segment), 'a')
       while (done < bytes) done += (await this.file.write(core.u8, ptr + done, bytes - done)).bytesWritten
       this.size += bytes
       return ends
@@ -180,7 +191,7 @@ export class Wal {
       while (this.unsynced.length > 0) {
         const waiting = this.unsynced.splice(0)
         try {
-          await this.file.datasync()
+          await this.file?.datasync()
           for (const w of waiting) w.resolve()
         } catch (e) {
           for (const w of waiting) w.reject(e)
@@ -192,11 +203,11 @@ export class Wal {
   }
 
   private async roll(): Promise<void> {
-    await this.file.datasync()
-    await this.file.close()
+    await this.file?.datasync()
+    await this.file?.close()
+    this.file = undefined
     this.segment++
     this.size = 0
-    this.file = await open(this.path(this.segment), 'a')
   }
 
   /** Deletes the segments wholly before `position`: their records are in the database. */

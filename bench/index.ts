@@ -1,0 +1,85 @@
+// `npm run bench`: the core's microbenchmarks next to their JS, WASM and native counterparts,
+// all measured in this one run (the machine is noisy; only same-run figures compare), printed
+// as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes;
+// `--quick` shortens them, `--core` skips them).
+import { spawn } from 'node:child_process'
+import { cpus, availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { sha256Bench } from './sha256.js'
+import { merkleRootBench, pageBench } from './merkle.js'
+import { eventBench } from './event.js'
+import { target } from './util.js'
+
+const progress = (what: string) => process.stderr.write(`bench: ${what}\n`)
+const quick = process.argv.includes('--quick')
+
+// The store figures run in a child process of their own: its peak RSS must not count the
+// memory the microbenchmarks grew (a WebAssembly.Memory never shrinks), and its LevelDB
+// threads and workers must not disturb the microbenchmarks.
+// The peak RSS has a process of its own too, so that no other phase's memory counts.
+if (process.argv.includes('--store-only')) {
+  const { storeBench } = await import('./store.js')
+  console.log(JSON.stringify(await storeBench({ quick })))
+  process.exit(0)
+}
+if (process.argv.includes('--rss-only')) {
+  const { peakRss } = await import('./store.js')
+  console.log(JSON.stringify(await peakRss(quick ? 100_000 : 1_000_000)))
+  process.exit(0)
+}
+
+type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
+type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
+
+function inChild<T>(flag: string): Promise<T> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), flag, ...(quick ? ['--quick'] : [])],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+  return new Promise((resolve, reject) => child.once('error', reject).once('close', (code) =>
+    code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${flag} exited with ${code}`))))
+}
+
+progress('sha256')
+const sha = sha256Bench()
+progress('merkle pages')
+const merklePage = pageBench()
+progress('merkleRoot of 1M keys')
+const root = merkleRootBench(sha.raw.coreBatchedRaw)
+progress('event decoding')
+const events = eventBench()
+let store: StoreFigures | undefined, rss: RssFigures | undefined
+if (!process.argv.includes('--core')) {
+  progress('store (end to end, own process)')
+  store = await inChild<StoreFigures>('--store-only')
+  progress('peak RSS while ingesting (own process)')
+  rss = await inChild<RssFigures>('--rss-only')
+}
+
+const results = {
+  sha256: sha.results,
+  merklePage,
+  merkleRoot: root.results,
+  decodeEvents: events.results,
+  ...(store && { store: { ...store.results, ingestPeakRss: rss } }),
+}
+const targets = {
+  sha256Batch64VsAsSha256Batched: target(sha.raw.coreBatchedRaw / sha.raw.asSha256HashInto, 1,
+    'sha256.msg64HashesPerSec: coreBatchedRaw / asSha256HashInto'),
+  // Judged against node's faster one-shot of the two, crypto.hash, the stricter comparison.
+  sha256Batch64VsNodeCryptoOneShot: target(sha.raw.coreBatchedRaw / Math.max(sha.raw.nodeCryptoOneShot, sha.raw.nodeCryptoHashOneShot), 1.7,
+    'sha256.msg64HashesPerSec: coreBatchedRaw / max(nodeCryptoOneShot, nodeCryptoHashOneShot)'),
+  merkleRootHashesVsBatch64: target(root.rawHashesVsBatch64, 0.8,
+    'merkleRoot.raw.hashesPerSec / sha256.msg64HashesPerSec.coreBatchedRaw'),
+  decodeEventsPerSec: target(events.rawPerSec, 1e6,
+    'decodeEvents.rawCoreNoVerifyPerSec (the core export the ingest pipeline calls)'),
+  ...store?.targets,
+  ...(rss && { peakRssMB: target(rss.peakRssMB, 300, `peak RSS (MB) while ingesting ${rss.events} events, below the threshold`, true) }),
+}
+
+console.log(JSON.stringify({
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
+  results,
+  targets,
+}, null, 2))

@@ -1,0 +1,148 @@
+// End-to-end figures of the store, each next to its ceiling measured in the same run:
+// appends per durability mode vs raw classic-level batched writes and Ed25519 signing on all
+// cores; ingest of events signed elsewhere with 0, 1 and 2 workers; and (in a process of its
+// own, so that no other phase's memory counts) the peak RSS while ingesting 1M events.
+import { Worker } from 'node:worker_threads'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { ClassicLevel } from 'classic-level'
+import { Xaeroflux, Identity, encodeEvent, groupId, type Durability } from '../src/index.js'
+
+const PAYLOAD = 200
+const ENVELOPE = 144 + PAYLOAD
+
+function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'xaeroflux-bench-'))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Raw classic-level: one put per event (40-byte key, 344-byte value), batches of 1000. */
+async function classicLevelCeiling(sync: boolean, events: number): Promise<number> {
+  const { dir, remove } = tempDir()
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const value = randomBytes(ENVELOPE)
+  const t = performance.now()
+  for (let done = 0; done < events; done += 1000) {
+    const batch = db.batch()
+    for (let i = 0; i < 1000; i++) batch.put(randomBytes(40), value)
+    await batch.write({ sync } as never)
+  }
+  const rate = events / ((performance.now() - t) / 1000)
+  await db.close()
+  remove()
+  return rate
+}
+
+const SIGNER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { generateKeyPairSync, sign } = require('node:crypto')
+const { privateKey } = generateKeyPairSync('ed25519')
+const message = Buffer.alloc(32)
+let n = 0
+const t = performance.now()
+while (performance.now() - t < workerData.ms) { message.writeUInt32BE(n); sign(null, message, privateKey); n++ }
+parentPort.postMessage(n / ((performance.now() - t) / 1000))`
+
+/** node:crypto Ed25519 signatures of 32-byte ids per second, one thread per core. */
+async function signingAllCores(ms: number): Promise<number> {
+  const rates = await Promise.all(Array.from({ length: availableParallelism() }, () =>
+    new Promise<number>((resolve, reject) => new Worker(SIGNER, { eval: true, workerData: { ms } }).once('message', resolve).once('error', reject))))
+  return rates.reduce((a, b) => a + b, 0)
+}
+
+/** Appends from `concurrency` callers at once, each awaiting its own append, until `events` are indexed. */
+async function appendRate(durability: Durability, events: number, concurrency = 1024): Promise<number> {
+  const { dir, remove } = tempDir()
+  const db = await Xaeroflux.open({ path: dir, group: 'bench', identity: Identity.generate(), durability })
+  let next = 0
+  const t = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < events) {
+      const payload = randomBytes(PAYLOAD) // distinct payloads: equal events would be deduplicated
+      next++
+      await db.append({ kind: next % 4, payload })
+    }
+  }))
+  await db.flush()
+  const rate = events / ((performance.now() - t) / 1000)
+  await db.close()
+  remove()
+  return rate
+}
+
+function signedElsewhere(events: number): Uint8Array[] {
+  const authors = Array.from({ length: 20 }, () => Identity.generate())
+  const group = groupId('bench')
+  return Array.from({ length: events }, (_, i) => encodeEvent({ kind: i % 4, group, payload: randomBytes(PAYLOAD) }, authors[i % authors.length]))
+}
+
+/** ingestMany in chunks of 1000, four chunks in flight. */
+async function ingestRate(envelopes: Uint8Array[], workers: number): Promise<number> {
+  const { dir, remove } = tempDir()
+  const db = await Xaeroflux.open({ path: dir, group: 'bench', durability: 'batch', workers })
+  let next = 0
+  const t = performance.now()
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < envelopes.length) {
+      const start = next
+      next += 1000
+      await db.ingestMany(envelopes.slice(start, start + 1000))
+    }
+  }))
+  await db.flush()
+  const rate = envelopes.length / ((performance.now() - t) / 1000)
+  await db.close()
+  remove()
+  return rate
+}
+
+/** Ingests `events` events signed on the fly (one chunk held at a time) and samples the RSS. */
+export async function peakRss(events: number): Promise<{ events: number; seconds: number; peakRssMB: number }> {
+  const { dir, remove } = tempDir()
+  const authors = Array.from({ length: 50 }, () => Identity.generate())
+  const group = groupId('bench')
+  const db = await Xaeroflux.open({ path: dir, group: 'bench', durability: 'batch' })
+  let peak = 0
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 20)
+  const t = performance.now()
+  let previous: Promise<unknown> | undefined
+  for (let start = 0; start < events; start += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, events - start) }, (_, i) =>
+      encodeEvent({ kind: i % 4, timestamp: Date.now() - events + start + i, group, payload: randomBytes(PAYLOAD) }, authors[i % authors.length]))
+    await previous
+    previous = db.ingestMany(chunk)
+  }
+  await previous
+  await db.flush()
+  clearInterval(sampler)
+  const stored = await db.count()
+  const seconds = (performance.now() - t) / 1000
+  await db.close()
+  remove()
+  return { events: stored, seconds, peakRssMB: Math.round(peak / 2 ** 20) }
+}
+
+export async function storeBench(options: { quick?: boolean } = {}) {
+  const n = options.quick ? 10_000 : 40_000
+  const ceiling = {
+    classicLevelBatched: await classicLevelCeiling(false, 200_000),
+    classicLevelSyncPerBatch: await classicLevelCeiling(true, 100_000),
+    ed25519SignAllCores: await signingAllCores(1500),
+  }
+  const append: Record<string, number> = {}
+  for (const mode of ['sync', 'batch', 'none'] as const) append[mode] = await appendRate(mode, n)
+  const envelopes = signedElsewhere(n)
+  const ingest: Record<string, number> = {}
+  for (const workers of [0, 1, 2]) ingest[`workers${workers}`] = await ingestRate(envelopes, workers)
+  const appendCeiling = Math.min(ceiling.classicLevelBatched, ceiling.ed25519SignAllCores)
+  return {
+    results: { ceiling, appendEventsPerSec: append, ingestEventsPerSec: ingest },
+    targets: {
+      batchAppendVsCeiling: { value: append.batch / appendCeiling, threshold: 0.6, pass: append.batch / appendCeiling >= 0.6 },
+      ingestWorkers2VsWorkers0: { value: ingest.workers2 / ingest.workers0, threshold: 1.6, pass: ingest.workers2 / ingest.workers0 >= 1.6 },
+    },
+  }
+}
