@@ -12,7 +12,8 @@ import type { Identity } from './identity.js'
 import { Pipeline } from './pipeline/pipeline.js'
 import { Batcher } from './pipeline/batcher.js'
 import { SLOT_DATA_BYTES } from './pipeline/slot.js'
-import { MerkleTree, compareKeys, encodeRoot } from './merkle/tree.js'
+import { MerkleTree, encodeRoot } from './merkle/tree.js'
+import { compareKeys, timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
@@ -397,8 +398,7 @@ export class Xaeroflux {
     await this.flush()
     return this.tree.exclusive(async () => {
       const write = this.db.batch()
-      const bound = (ms: number) => concat(timestampBytes(ms), new Uint8Array(32))
-      const { root, report } = await rebuildRange(runtime, bound(from), bound(to), {
+      const { root, report } = await rebuildRange(runtime, timeBound(from), timeBound(to), {
         keysUnder: (prefix, limit) => this.keysUnder(prefix, limit),
         storedPage: (address) => this.sub.pages.get(address),
         repair: (address, page) => write.put(concat(PREFIX.pages, address), page),

@@ -1,7 +1,7 @@
 import type { Runtime } from '../core/core.js'
-import { KEY_SIZE } from '../core/exports.js'
 import { toHex } from '../hex.js'
 import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, pageAddress } from './pages.js'
+import { prefixPosition } from './keys.js'
 
 /** What `rebuildIndex` found and did. */
 export interface RebuildReport {
@@ -34,8 +34,8 @@ type Slot = { kind: number; value?: Uint8Array }
 export async function rebuildRange(runtime: Runtime, lo: Uint8Array, hi: Uint8Array, source: RebuildSource, storedRoot: Slot): Promise<{ root: Slot; report: RebuildReport }> {
   const report: RebuildReport = { pagesChecked: 0, pagesRepaired: [], rootRepaired: false }
 
-  const inside = (p: Uint8Array) => compareBound(p, 0x00, lo) >= 0 && compareBound(p, 0xff, hi) < 0
-  const outside = (p: Uint8Array) => compareBound(p, 0xff, lo) < 0 || compareBound(p, 0x00, hi) >= 0
+  const inside = (p: Uint8Array) => prefixPosition(p, lo, hi) === 'inside'
+  const outside = (p: Uint8Array) => prefixPosition(p, lo, hi) === 'outside'
 
   // A page record in the core's memory for the duration of `fn`.
   async function withPage<T>(depth: number, prefix: Uint8Array, fn: (page: Page) => Promise<T>): Promise<T> {
@@ -123,13 +123,4 @@ function storedSlot(page: Page, b: number): Slot {
   if (kind === LEAF) return { kind, value: page.leafKey(b).slice() }
   if (kind === PAGE) return { kind, value: page.slot(256 + b).slice() }
   return { kind: EMPTY }
-}
-
-/** Compares prefix ‖ fill… (40 bytes) with the 40-byte bound. */
-function compareBound(prefix: Uint8Array, fill: number, bound: Uint8Array): number {
-  for (let i = 0; i < KEY_SIZE; i++) {
-    const x = i < prefix.length ? prefix[i] : fill
-    if (x !== bound[i]) return x - bound[i]
-  }
-  return 0
 }

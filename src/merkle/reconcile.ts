@@ -1,6 +1,7 @@
 import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { toHex } from '../hex.js'
+import { compareKeys, equalBytes, prefixPosition, startsWith, timeBound } from './keys.js'
 
 /**
  * Set reconciliation over the paged Merkle index (docs/SYNC.md): two sides exchange messages,
@@ -53,8 +54,8 @@ export class Reconciliation {
   private readonly hi: Uint8Array
 
   constructor(private readonly source: ReconcileSource, readonly from: number, readonly to: number) {
-    this.lo = bound(from)
-    this.hi = bound(to)
+    this.lo = timeBound(from)
+    this.hi = timeBound(to)
   }
 
   /** Ids (hex) this side lacks. */
@@ -83,7 +84,7 @@ export class Reconciliation {
     if (this.position(item.prefix) === 'outside') return
     if (item.type === HASH) {
       const mine = await this.source.slot(item.prefix)
-      if (!equal(slotHash(mine), item.hash)) await this.describe(item.prefix, mine)
+      if (!equalBytes(slotHash(mine), item.hash)) await this.describe(item.prefix, mine)
     } else if (item.type === CHILDREN) {
       const mine = await this.source.slot(item.prefix)
       const theirs = new Map(item.children.map(([b, h]) => [b, h]))
@@ -94,7 +95,7 @@ export class Reconciliation {
         if (!t && !o) continue
         const child = extend(item.prefix, b)
         if (this.position(child) === 'outside') continue
-        if (t && o && equal(t, o)) continue // equal subtrees: nothing to learn there
+        if (t && o && equalBytes(t, o)) continue // equal subtrees: nothing to learn there
         await this.describe(child)
       }
     } else {
@@ -203,13 +204,11 @@ export class Reconciliation {
   // --- the time range ----------------------------------------------------------------------------
 
   private inRange(key: Uint8Array): boolean {
-    return compare(key, this.lo) >= 0 && compare(key, this.hi) < 0
+    return compareKeys(key, this.lo) >= 0 && compareKeys(key, this.hi) < 0
   }
 
   private position(prefix: Uint8Array): 'inside' | 'outside' | 'straddles' {
-    if (compareBound(prefix, 0xff, this.lo) < 0 || compareBound(prefix, 0x00, this.hi) >= 0) return 'outside'
-    if (compareBound(prefix, 0x00, this.lo) >= 0 && compareBound(prefix, 0xff, this.hi) < 0) return 'inside'
-    return 'straddles'
+    return prefixPosition(prefix, this.lo, this.hi)
   }
 }
 
@@ -241,33 +240,4 @@ function extend(prefix: Uint8Array, b: number): Uint8Array {
   out.set(prefix)
   out[prefix.length] = b
   return out
-}
-
-function bound(ms: number): Uint8Array {
-  const out = new Uint8Array(KEY_SIZE)
-  new DataView(out.buffer).setUint32(0, Math.floor(ms / 2 ** 32))
-  new DataView(out.buffer).setUint32(4, ms >>> 0)
-  return out
-}
-
-function compare(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i]
-  return a.length - b.length
-}
-
-function compareBound(prefix: Uint8Array, fill: number, bound: Uint8Array): number {
-  for (let i = 0; i < KEY_SIZE; i++) {
-    const x = i < prefix.length ? prefix[i] : fill
-    if (x !== bound[i]) return x - bound[i]
-  }
-  return 0
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compare(a, b) === 0
-}
-
-function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
-  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false
-  return true
 }

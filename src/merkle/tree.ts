@@ -2,6 +2,7 @@ import type { Runtime } from '../core/core.js'
 import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, pageAddress } from './pages.js'
+import { compareKeys, equalBytes, startsWith } from './keys.js'
 import { encodeProof, PROOF_ABSENT_EMPTY, PROOF_ABSENT_LEAF, PROOF_PRESENT } from './proof.js'
 
 /** Where pages are read from; writes go into the caller's batch (`takeWrites`). */
@@ -148,7 +149,7 @@ export class MerkleTree {
   async prove(key: Uint8Array): Promise<Uint8Array> {
     if (this.rootKind === EMPTY) return encodeProof(PROOF_ABSENT_EMPTY, key, [])
     if (this.rootKind === LEAF) {
-      return equal(this.rootValue, key) ? encodeProof(PROOF_PRESENT, key, []) : encodeProof(PROOF_ABSENT_LEAF, key, [], this.rootValue)
+      return equalBytes(this.rootValue, key) ? encodeProof(PROOF_PRESENT, key, []) : encodeProof(PROOF_ABSENT_LEAF, key, [], this.rootValue)
     }
     const groups: Uint8Array[] = []
     let [page] = await this.load([[0, NO_PREFIX]])
@@ -161,7 +162,7 @@ export class MerkleTree {
         continue
       }
       const result = kind === EMPTY ? encodeProof(PROOF_ABSENT_EMPTY, key, groups)
-        : equal(page.leafKey(b), key) ? encodeProof(PROOF_PRESENT, key, groups)
+        : equalBytes(page.leafKey(b), key) ? encodeProof(PROOF_PRESENT, key, groups)
         : encodeProof(PROOF_ABSENT_LEAF, key, groups, page.leafKey(b).slice())
       this.trim()
       return result
@@ -170,7 +171,7 @@ export class MerkleTree {
 
   /** The slot holding everything under `prefix`: EMPTY, a leaf (its key), or a page (its children). */
   async slotAt(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; children: Array<[number, Uint8Array]> }> {
-    const under = (key: Uint8Array) => prefix.every((x, i) => key[i] === x)
+    const under = (key: Uint8Array) => startsWith(key, prefix)
     if (this.rootKind === EMPTY) return { kind: 'empty' }
     if (this.rootKind === LEAF) return under(this.rootValue) ? { kind: 'leaf', key: this.rootValue, hash: this.root() } : { kind: 'empty' }
     let [page] = await this.load([[0, NO_PREFIX]])
@@ -279,17 +280,6 @@ function* groupByByte(keys: Uint8Array[], d: number): Generator<[number, Uint8Ar
   }
 }
 
-function compare(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i]
-  return 0
-}
-
 function mergeSorted(a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
-  return [...a, ...b].sort(compare)
+  return [...a, ...b].sort(compareKeys)
 }
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compare(a, b) === 0
-}
-
-export { compare as compareKeys }
