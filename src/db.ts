@@ -135,9 +135,10 @@ export class Xaeroflux {
     await db.open()
     const sub = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) =>
       [k, db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<keyof typeof SUBLEVELS, Sub>
+    let pipeline: Pipeline | undefined
     try {
       await checkFormat(sub.meta, groupBytes)
-      const pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
+      pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
       const wal = options.path === undefined ? undefined : await Wal.open(join(options.path, 'wal'), durability)
       const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal)
       const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
@@ -146,6 +147,7 @@ export class Xaeroflux {
       await store.replay()
       return store
     } catch (e) {
+      await pipeline?.close()
       await db.close()
       throw e
     }
