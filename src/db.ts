@@ -19,9 +19,10 @@ import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
-  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_ROOT, META_VERSION, META_WAL, SUBLEVELS,
-  concat, kindBytes, readU64, sublevelPrefix, timestampBytes, u64,
+  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_VERSION, META_WAL, SUBLEVELS,
+  kindBytes, sublevelPrefix,
 } from './store/layout.js'
+import { concat, readU64, u64 } from './bytes.js'
 
 type Bytes = Uint8Array
 type DB = AbstractLevel<Bytes, Bytes, Bytes>
@@ -453,7 +454,7 @@ export class Xaeroflux {
     this.assertOpen()
     const { from, to, author, kind, limit, reverse } = checkRange(options)
     if (limit === 0) return
-    const lo = timestampBytes(from), hi = timestampBytes(to)
+    const lo = u64(from), hi = u64(to)
     let n = 0
     if (author === undefined && kind === undefined) {
       for await (const [key, bytes] of this.sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) {
@@ -550,10 +551,9 @@ function checkRange(o: RangeOptions) {
 }
 
 async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
-  const GROUP = new TextEncoder().encode('group')
-  const [version, storedGroup] = await meta.getMany([META_VERSION, GROUP])
+  const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])
   if (version === undefined) {
-    await meta.batch([{ type: 'put', key: META_VERSION, value: u64(FORMAT_VERSION) }, { type: 'put', key: GROUP, value: group }])
+    await meta.batch([{ type: 'put', key: META_VERSION, value: u64(FORMAT_VERSION) }, { type: 'put', key: META_GROUP, value: group }])
     return
   }
   if (readU64(version) !== FORMAT_VERSION) throw new XaeroError('E_STORE_MISMATCH', `store format ${readU64(version)}, this version reads ${FORMAT_VERSION}`)

@@ -1,8 +1,9 @@
 import { runtime } from './core/default.js'
-import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from './core/exports.js'
+import { readU64 } from './bytes.js'
 import { XaeroError } from './errors.js'
 import { bytes32, toHex } from './hex.js'
-import { type Identity, verifySignature } from './identity.js'
+import type { Identity } from './identity.js'
+import { SLOT_BYTES, fillSlot, slotChunks, slotResult, validateSlot } from './pipeline/slot.js'
 
 /** Bytes of an envelope before the payload, and of the signature after it (DESIGN.md, v1). */
 export const HEADER_SIZE = 80
@@ -22,7 +23,7 @@ export class Event {
   get id(): string { return (this._id ??= toHex(this.key.subarray(8))) }
   get kind(): number { return (this.bytes[2] << 8) | this.bytes[3] }
   /** Milliseconds since the Unix epoch. */
-  get timestamp(): number { return readTimestamp(this.key) }
+  get timestamp(): number { return readU64(this.key) }
   get group(): string { return toHex(this.bytes.subarray(12, 44)) }
   get author(): string { return toHex(this.bytes.subarray(44, 76)) }
   get payload(): Uint8Array { return this.bytes.subarray(HEADER_SIZE, this.bytes.length - SIGNATURE_SIZE) }
@@ -31,11 +32,6 @@ export class Event {
   toJSON() {
     return { id: this.id, kind: this.kind, timestamp: this.timestamp, group: this.group, author: this.author, payload: toHex(this.payload) }
   }
-}
-
-export function readTimestamp(key: Uint8Array): number {
-  const dv = new DataView(key.buffer, key.byteOffset, 8)
-  return dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
 }
 
 export interface EventFields {
@@ -116,7 +112,7 @@ export function unsignedEvent(fields: EventFields, author: Uint8Array, options: 
 export interface DecodeOptions {
   /** Reject events of any other group (id, 32 bytes or hex). */
   group?: Uint8Array | string
-  /** @default 1 MiB */
+  /** @default 1 MiB; at most 2 MiB − 144 bytes (an envelope must fit one slot) */
   maxPayload?: number
   /** Latest acceptable timestamp is `now + maxSkew`. @default Date.now() */
   now?: number
@@ -133,66 +129,34 @@ export function decodeEvent(bytes: Uint8Array, options: DecodeOptions = {}): Eve
   return result
 }
 
-/** Envelopes per call into the core: bounds the memory a batch takes. */
-const CHUNK_EVENTS = 2048
-const CHUNK_BYTES = 4 << 20
-
 /**
  * Validates many envelopes: structure, id and key in the WebAssembly core (SIMD, four ids at
- * a time), then signatures. Returns one Event or XaeroError per input, in order; inputs are
- * copied, never kept.
+ * a time), then signatures, through the same slots as the ingest pipeline, on this thread.
+ * Returns one Event or XaeroError per input, in order; inputs are copied, never kept.
  */
 export function decodeEvents(envelopes: readonly Uint8Array[], options: DecodeOptions = {}): Array<Event | XaeroError> {
-  const results: Array<Event | XaeroError> = []
-  let start = 0
-  while (start < envelopes.length) {
-    let end = start, bytes = 0
-    while (end < envelopes.length && end - start < CHUNK_EVENTS && (end === start || bytes + envelopes[end].length <= CHUNK_BYTES)) {
-      if (!(envelopes[end] instanceof Uint8Array)) throw new TypeError(`envelope ${end} is not a Uint8Array`)
-      bytes += envelopes[end].length
-      end++
-    }
-    decodeChunk(envelopes.slice(start, end), bytes, options, results)
-    start = end
-  }
-  return results
-}
-
-function decodeChunk(envelopes: readonly Uint8Array[], bytes: number, options: DecodeOptions, results: Array<Event | XaeroError>): void {
+  envelopes.forEach((e, i) => { if (!(e instanceof Uint8Array)) throw new TypeError(`envelope ${i} is not a Uint8Array`) })
   const { core } = runtime
-  const n = envelopes.length
   const group = options.group === undefined ? undefined : bytes32(options.group, 'group')
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-  const maxTimestamp = (options.now ?? Date.now()) + (options.maxSkew ?? DEFAULT_MAX_SKEW)
-  runtime.withRegion(32 + n * 8 + n * EVENT_DESCRIPTOR_SIZE + bytes, (region) => {
-    const table = region + 32, out = table + n * 8, data = out + n * EVENT_DESCRIPTOR_SIZE
-    const u8 = core.u8, dv = core.dv
-    if (group) u8.set(group, region)
-    for (let i = 0, at = data; i < n; i++) {
-      u8.set(envelopes[i], at)
-      dv.setUint32(table + i * 8, at, true)
-      dv.setUint32(table + i * 8 + 4, envelopes[i].length, true)
-      at += envelopes[i].length
-    }
-    core.exports.decodeEvents(table, n, out, group ? region : 0, maxPayload, maxTimestamp)
-    for (let i = 0; i < n; i++) {
-      const d = out + i * EVENT_DESCRIPTOR_SIZE
-      const status = dv.getUint32(d + 12, true)
-      if (status !== 0) {
-        const code = DECODE_STATUS[status] ?? 'E_TRUNCATED'
-        results.push(new XaeroError(code, undefined, { details: { index: results.length } }))
+  const results: Array<Event | XaeroError> = []
+  return runtime.withRegion(SLOT_BYTES, (slot) => {
+    if (group) core.u8.set(group, slot)
+    for (const { start, end, fits } of slotChunks(envelopes, (e) => e.length)) {
+      if (!fits) {
+        results.push(new XaeroError('E_PAYLOAD_TOO_LARGE', `an envelope of ${envelopes[start].length} bytes is over any payload limit`, { details: { index: start } }))
         continue
       }
-      const bytes = envelopes[i].slice()
-      const key = u8.slice(d + 24, d + 24 + KEY_SIZE)
-      if (options.verify !== false) {
-        const sigAt = bytes.length - SIGNATURE_SIZE
-        if (!verifySignature(bytes.subarray(44, 76), key.subarray(8), bytes.subarray(sigAt))) {
-          results.push(new XaeroError('E_BAD_SIGNATURE', undefined, { details: { index: results.length, id: toHex(key.subarray(8)) } }))
-          continue
-        }
-      }
-      results.push(new Event(bytes, key))
+      const chunk = envelopes.slice(start, end)
+      fillSlot(core, slot, chunk)
+      validateSlot(core, {
+        op: 'validate', slot, count: chunk.length, hasGroup: group !== undefined, verify: options.verify !== false,
+        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD, maxTimestamp: (options.now ?? Date.now()) + (options.maxSkew ?? DEFAULT_MAX_SKEW),
+      })
+      chunk.forEach((e, i) => {
+        const result = slotResult(core, slot, i)
+        results.push(typeof result === 'string' ? new XaeroError(result, undefined, { details: { index: start + i } }) : new Event(e.slice(), result))
+      })
     }
+    return results
   })
 }

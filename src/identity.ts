@@ -40,8 +40,3 @@ export class Identity {
     return this._sign(message)
   }
 }
-
-/** Whether `signature` is `publicKey`'s Ed25519 signature of `message`; false for a malformed key. */
-export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  return ed25519.verify(publicKey, message, signature)
-}

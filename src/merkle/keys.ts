@@ -1,4 +1,5 @@
 import { KEY_SIZE } from '../core/exports.js'
+import { u64 } from '../bytes.js'
 
 /** Byte-wise order of keys (and prefixes: a prefix sorts before its extensions). */
 export function compareKeys(a: Uint8Array, b: Uint8Array): number {
@@ -18,9 +19,7 @@ export function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
 /** The smallest key with this timestamp (ms): the bound of a time range in key order. */
 export function timeBound(ms: number): Uint8Array {
   const out = new Uint8Array(KEY_SIZE)
-  const dv = new DataView(out.buffer)
-  dv.setUint32(0, Math.floor(ms / 2 ** 32))
-  dv.setUint32(4, ms >>> 0)
+  out.set(u64(ms))
   return out
 }
 

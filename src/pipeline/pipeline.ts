@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads'
 import type { Runtime } from '../core/core.js'
-import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { Event, writeEnvelope, type CheckedFields } from '../event.js'
 import type { Identity } from '../identity.js'
-import { SLOT_BYTES, SLOT_DATA, SLOT_DATA_BYTES, SLOT_DESCRIPTORS, SLOT_EVENTS, SLOT_TABLE, sealSlot, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
+import { SLOT_BYTES, SLOT_DATA, SLOT_TABLE, fillSlot, sealSlot, slotChunks, slotResult, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
 
 export interface PipelineOptions {
   /** Worker threads; 0 validates on the calling thread. */
@@ -64,22 +63,15 @@ export class Pipeline {
   private async validateChunk(envelopes: Uint8Array[]): Promise<Validated[]> {
     const slot = await this.acquire()
     try {
-      const { core } = this.runtime
-      const u8 = core.u8, dv = core.dv
-      let at = slot + SLOT_DATA
-      envelopes.forEach((e, i) => {
-        u8.set(e, at)
-        dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
-        dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, e.length, true)
-        at += e.length
-      })
-      const job: ValidateJob = { op: 'validate', slot, count: envelopes.length, hasGroup: true, maxPayload: this.options.maxPayload, maxTimestamp: Date.now() + this.options.maxSkew }
+      fillSlot(this.runtime.core, slot, envelopes)
+      const job: ValidateJob = {
+        op: 'validate', slot, count: envelopes.length, hasGroup: true, verify: true,
+        maxPayload: this.options.maxPayload, maxTimestamp: Date.now() + this.options.maxSkew,
+      }
       await this.run(job)
       return envelopes.map((_, i) => {
-        const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
-        const status = core.dv.getUint32(d + 12, true)
-        if (status === 0) return core.u8.slice(d + 24, d + 24 + KEY_SIZE)
-        return new XaeroError(DECODE_STATUS[status] ?? 'E_TRUNCATED')
+        const result = slotResult(this.runtime.core, slot, i)
+        return typeof result === 'string' ? new XaeroError(result) : result
       })
     } finally {
       this.release(slot)
@@ -110,8 +102,9 @@ export class Pipeline {
       })
       await this.run({ op: 'seal', slot, count: events.length, maxPayload: this.options.maxPayload })
       return places.map(([from, to], i) => {
-        const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
-        return new Event(core.u8.slice(from, to), core.u8.slice(d + 24, d + 24 + KEY_SIZE))
+        const key = slotResult(core, slot, i)
+        if (typeof key === 'string') throw new Error(`the core rejected an envelope it built: ${key}`) // a bug, not bad input
+        return new Event(core.u8.slice(from, to), key)
       })
     } finally {
       this.release(slot)
@@ -157,17 +150,10 @@ export class Pipeline {
  */
 async function inSlots<T, R>(items: readonly T[], size: (item: T) => number, run: (chunk: T[]) => Promise<R[]>, tooLarge?: (item: T) => R): Promise<R[]> {
   const chunks: Array<Promise<R[]>> = []
-  let start = 0
-  while (start < items.length) {
-    let end = start, bytes = 0
-    while (end < items.length && end - start < SLOT_EVENTS && bytes + size(items[end]) <= SLOT_DATA_BYTES) bytes += size(items[end++])
-    if (end === start) {
-      if (!tooLarge) throw new RangeError('an item does not fit a slot')
-      chunks.push(Promise.resolve([tooLarge(items[start++])]))
-      continue
-    }
-    chunks.push(run(items.slice(start, end)))
-    start = end
+  for (const { start, end, fits } of slotChunks(items, size)) {
+    if (fits) chunks.push(run(items.slice(start, end)))
+    else if (tooLarge) chunks.push(Promise.resolve([tooLarge(items[start])]))
+    else throw new RangeError('an item does not fit a slot')
   }
   return (await Promise.all(chunks)).flat()
 }

@@ -1,6 +1,7 @@
 import { ed25519 } from '#platform'
 import type { Core } from '../core/core.js'
-import { EVENT_DESCRIPTOR_SIZE } from '../core/exports.js'
+import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
+import type { XaeroErrorCode } from '../errors.js'
 
 /**
  * A slot is one batch of envelopes in the shared memory, filled by the ingesting thread and
@@ -24,6 +25,8 @@ export interface ValidateJob {
   hasGroup: boolean
   maxPayload: number
   maxTimestamp: number
+  /** Check signatures too (structure, id and key are always checked). */
+  verify: boolean
 }
 
 /** Seal the slot's unsigned envelopes (signature bytes zero): compute ids and keys, then sign. */
@@ -40,6 +43,7 @@ export type SlotJob = ValidateJob | SealJob
 export function validateSlot(core: Core, job: ValidateJob): void {
   const { slot, count } = job
   core.exports.decodeEvents(slot + SLOT_TABLE, count, slot + SLOT_DESCRIPTORS, job.hasGroup ? slot : 0, job.maxPayload, job.maxTimestamp)
+  if (!job.verify) return
   const u8 = core.u8, dv = core.dv
   for (let i = 0; i < count; i++) {
     const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
@@ -60,5 +64,38 @@ export function sealSlot(core: Core, job: SealJob, sign: (message: Uint8Array) =
     if (dv.getUint32(d + 12, true) !== 0) continue
     const end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true)
     u8.set(sign(u8.subarray(d + 32, d + 64)), end - 64)
+  }
+}
+
+/** Copies envelopes into the slot's data area and lists them in its table. */
+export function fillSlot(core: Core, slot: number, envelopes: readonly Uint8Array[]): void {
+  const u8 = core.u8, dv = core.dv
+  let at = slot + SLOT_DATA
+  envelopes.forEach((e, i) => {
+    u8.set(e, at)
+    dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
+    dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, e.length, true)
+    at += e.length
+  })
+}
+
+/** The outcome for envelope `i` of a validated slot: its 40-byte key, or the code that rejected it. */
+export function slotResult(core: Core, slot: number, i: number): Uint8Array | XaeroErrorCode {
+  const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
+  const status = core.dv.getUint32(d + 12, true)
+  return status === 0 ? core.u8.slice(d + 24, d + 24 + KEY_SIZE) : DECODE_STATUS[status] ?? 'E_TRUNCATED'
+}
+
+/**
+ * Splits items into runs that fit one slot (count and bytes), as [start, end) ranges; an item
+ * too large for any slot is a range of its own with `fits: false`.
+ */
+export function* slotChunks<T>(items: readonly T[], size: (item: T) => number): Generator<{ start: number; end: number; fits: boolean }> {
+  let start = 0
+  while (start < items.length) {
+    let end = start, bytes = 0
+    while (end < items.length && end - start < SLOT_EVENTS && bytes + size(items[end]) <= SLOT_DATA_BYTES) bytes += size(items[end++])
+    if (end === start) yield { start, end: ++start, fits: false }
+    else { yield { start, end, fits: true }; start = end }
   }
 }
