@@ -286,22 +286,20 @@ export class Xaeroflux {
     }
   }
 
-  // One atomic LevelDB batch: events, their indexes, the count and the WAL checkpoint.
+  // One atomic LevelDB batch: events, their indexes, the Merkle pages on their paths, the count
+  // and the WAL checkpoint. The tree tells which events are new: its pages commit with them.
   private async indexBatch(batch: Queued[]): Promise<void> {
-    const stored = await this.sub.events.getMany(batch.map((q) => q.event.key))
-    const seen = new Set<string>()
-    const fresh = batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
     const write = this.db.batch()
-    for (const { event } of fresh) {
-      const { key, bytes } = event
-      write.put(concat(PREFIX.events, key), bytes)
-      write.put(concat(PREFIX.ids, key.subarray(8)), key.subarray(0, 8))
-      write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
-      write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
-    }
-    // The Merkle pages on the new keys' paths change in the same atomic batch.
-    const { total, end, dropSegments } = await this.tree.exclusive(async () => {
-      await this.tree.insert(fresh.map((q) => q.event.key).sort(compareKeys))
+    const { fresh, total, end, dropSegments } = await this.tree.exclusive(async () => {
+      const added = new Set(await this.tree.insert(batch.map((q) => q.event.key).sort(compareKeys)))
+      const fresh = batch.filter((q) => added.has(q.event.key))
+      for (const { event } of fresh) {
+        const { key, bytes } = event
+        write.put(concat(PREFIX.events, key), bytes)
+        write.put(concat(PREFIX.ids, key.subarray(8)), key.subarray(0, 8))
+        write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
+        write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
+      }
       const merkle = this.tree.takeWrites()
       for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
       write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
@@ -312,7 +310,7 @@ export class Xaeroflux {
       // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
       const dropSegments = end !== undefined && end.segment > this.deletedBefore
       await write.write({ sync: dropSegments } as never)
-      return { total, end, dropSegments }
+      return { fresh, total, end, dropSegments }
     })
     this.total = total
     if (dropSegments && end && this.wal) {

@@ -54,6 +54,27 @@ test('different orders and late arrivals give byte-identical stored pages', asyn
   for (const [address, page] of a.stored) assert.is(hex(b.stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
 })
 
+test('insert skips keys already in the set and repeats, and returns exactly the new ones', async () => {
+  const { tree, insert } = memoryTree(8)
+  const first = keys.slice(0, 5000)
+  await insert(first)
+  const rootBefore = hex(tree.root())
+  // Old keys (some twice), a new key twice, and new keys that land next to old leaves.
+  const fresh = keys.slice(5000, 5400)
+  const mixed = [...first.slice(0, 700), ...first.slice(0, 30), fresh[0], ...fresh].sort(byKey)
+  const added = await tree.insert(mixed)
+  assert.equal(added.map(hex).sort(), fresh.map(hex).sort())
+  assert.ok(added.every((k) => mixed.some((m) => m === k)), 'the added keys are the objects given')
+  assert.is.not(hex(tree.root()), rootBefore)
+  assert.is(hex(tree.root()), merkleRoot([...first, ...fresh]))
+  assert.equal(await tree.insert(first.slice().sort(byKey)), [], 'nothing is new the second time')
+  // A tree holding a single leaf at its root
+  const single = memoryTree()
+  assert.equal((await single.tree.insert([keys[0], keys[0]])).length, 1)
+  assert.equal(await single.tree.insert([keys[0]]), [])
+  assert.is(hex(single.tree.root()), merkleRoot([keys[0]]))
+})
+
 test('every proof verifies; any flipped byte, or another root, fails it', async () => {
   const { tree, insert } = memoryTree(16)
   const some = keys.slice(0, 3000)

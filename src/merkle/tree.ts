@@ -66,11 +66,18 @@ export class MerkleTree {
     return this.leafHash(this.rootValue)
   }
 
-  /** Adds keys that are not in the set yet (sorted, unique): only the pages on their paths change. */
-  async insert(keys: Uint8Array[]): Promise<void> {
-    if (keys.length === 0) return
+  /**
+   * Adds sorted keys to the set; keys already in it (or repeated) are skipped. Only the pages on
+   * the new keys' paths change. Returns the keys added, the same objects as given: the tree is
+   * the authority on what is stored, since its pages commit in the same batch as the events.
+   */
+  async insert(sorted: Uint8Array[]): Promise<Uint8Array[]> {
+    const keys = sorted.filter((k, i) => i === 0 || !equalBytes(sorted[i - 1], k))
+    if (keys.length === 0) return keys
     if (this.rootKind !== PAGE) {
-      const all = this.rootKind === LEAF ? mergeSorted(keys, [this.rootValue]) : keys
+      const fresh = this.rootKind === LEAF ? keys.filter((k) => !equalBytes(k, this.rootValue)) : keys
+      if (fresh.length === 0) return fresh
+      const all = this.rootKind === LEAF ? mergeSorted(fresh, [this.rootValue]) : fresh
       if (all.length === 1) {
         this.rootKind = LEAF
         this.rootValue = all[0].slice()
@@ -78,8 +85,9 @@ export class MerkleTree {
         this.rootKind = PAGE
         this.rootValue = this.build(0, NO_PREFIX, all).hash()
       }
-      return
+      return fresh
     }
+    const added: Uint8Array[] = []
     type Work = { page: Page; keys: Uint8Array[]; parent?: Page; b: number }
     const levels: Work[][] = []
     let level: Work[] = [{ page: (await this.load([[0, NO_PREFIX]]))[0], keys, b: 0 }]
@@ -90,26 +98,31 @@ export class MerkleTree {
         const d = page.depth
         for (const [b, group] of groupByByte(keys, d)) {
           const kind = page.kinds[b]
-          if (kind === PAGE) next.push({ depth: d + 1, prefix: group[0].subarray(0, d + 1), keys: group, parent: page, b })
-          else if (kind === EMPTY && group.length === 1) page.setLeaf(b, group[0])
+          if (kind === PAGE) { next.push({ depth: d + 1, prefix: group[0].subarray(0, d + 1), keys: group, parent: page, b }); continue }
+          const fresh = kind === LEAF ? group.filter((k) => !equalBytes(k, page.leafKey(b))) : group
+          if (fresh.length === 0) continue
+          added.push(...fresh)
+          if (kind === EMPTY && fresh.length === 1) page.setLeaf(b, fresh[0])
           else {
-            const set = kind === LEAF ? mergeSorted(group, [page.leafKey(b).slice()]) : group
-            page.setChildPage(b, this.build(d + 1, group[0], set).hash())
+            const set = kind === LEAF ? mergeSorted(fresh, [page.leafKey(b).slice()]) : fresh
+            page.setChildPage(b, this.build(d + 1, set[0], set).hash())
           }
         }
       }
       const pages = await this.load(next.map((n) => [n.depth, n.prefix]))
       level = next.map((n, i) => ({ page: pages[i], keys: n.keys, parent: n.parent, b: n.b }))
     }
-    // Children first, so that each parent hashes its children's new hashes.
+    // Children first, so that each parent hashes its children's new hashes. A page none of
+    // whose keys was new has not changed.
     for (let i = levels.length - 1; i >= 0; i--) {
       for (const { page, parent, b } of levels[i]) {
+        if (!page.dirty) continue
         page.rehash()
-        page.dirty = true
         if (parent) parent.setChildPage(b, page.slot(1))
       }
     }
     this.rootValue = levels[0][0].page.hash()
+    return added
   }
 
   /** A new page for `keys` (≥ 2, sharing `depth` bytes), with new pages below it as needed. */
@@ -169,8 +182,12 @@ export class MerkleTree {
     }
   }
 
-  /** The slot holding everything under `prefix`: EMPTY, a leaf (its key), or a page (its children). */
-  async slotAt(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; children: Array<[number, Uint8Array]> }> {
+  /**
+   * The slot holding everything under `prefix`: EMPTY, a leaf (its key), or a page: a copy of its
+   * record (512 slots of 32 bytes, slot 1 the page hash, 256..511 the children, then the 256 leaf
+   * keys of 40 bytes, meaningful where `kinds[b]` is LEAF) and of its child kinds.
+   */
+  async slotAt(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; record: Uint8Array; kinds: Uint8Array }> {
     const under = (key: Uint8Array) => startsWith(key, prefix)
     if (this.rootKind === EMPTY) return { kind: 'empty' }
     if (this.rootKind === LEAF) return under(this.rootValue) ? { kind: 'leaf', key: this.rootValue, hash: this.root() } : { kind: 'empty' }
@@ -184,10 +201,9 @@ export class MerkleTree {
       }
       ;[page] = await this.load([[d + 1, prefix.subarray(0, d + 1)]])
     }
-    const children: Array<[number, Uint8Array]> = []
-    for (let b = 0; b < 256; b++) if (page.kinds[b] !== EMPTY) children.push([b, page.slot(256 + b).slice()])
+    const record = this.runtime.core.u8.slice(page.ptr, page.ptr + PAGE_RECORD), kinds = page.kinds.slice()
     this.trim()
-    return { kind: 'page', hash: page.hash(), children }
+    return { kind: 'page', hash: page.hash(), record, kinds }
   }
 
   /** Loads pages (cache first, then one batched read), in the order asked. */
