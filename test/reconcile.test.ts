@@ -35,26 +35,56 @@ async function run(a: Reconciliation, b: Reconciliation) {
 
 const sorted = (xs: string[]) => xs.slice().sort()
 
-for (const d of [0, 1, 100, 5000]) {
-  test(`10k events, ${d} differences split between the sides: each side learns exactly the other's`, async () => {
-    const order = shuffle([...corpus.keys()], random)
-    const onlyA = order.slice(0, Math.ceil(d / 2)), onlyB = order.slice(Math.ceil(d / 2), d)
-    const skipA = new Set(onlyB), skipB = new Set(onlyA)
-    const a = await storeWith(corpus.filter((_, i) => !skipA.has(i)))
-    const b = await storeWith(corpus.filter((_, i) => !skipB.has(i)))
-    const ra = a.reconcile(), rb = b.reconcile()
-    const { rounds, bytes } = await run(ra, rb)
-    assert.equal(sorted(ra.need), sorted(onlyB.map((i) => ids[i])), 'a needs what only b has')
-    assert.equal(sorted(ra.have), sorted(onlyA.map((i) => ids[i])), 'a has what only a has')
-    assert.equal(sorted(rb.need), sorted(ra.have), 'b needs what a has')
-    assert.equal(sorted(rb.have), sorted(ra.need), 'b has what a needs')
-    if (d === 0) assert.is(rounds, 1, 'equal roots settle at once')
-    console.log(`    d=${d}: ${rounds} round trips, ${bytes} bytes`)
-    // sending what each lacks makes the sets equal
-    for (const id of ra.need) await a.ingest((await b.get(id))!.bytes)
-    for (const id of ra.have) await b.ingest((await a.get(id))!.bytes)
+// The grid of issue 4: n base events on both sides, then d differences split between them, d
+// growing case by case (the extras of a smaller d are part of those of a larger one), so that
+// each side's store is built once per n. The extras are events of their own, not in any base.
+const EXTRAS = 10_000
+const extras = Array.from({ length: EXTRAS }, (_, i) =>
+  encodeEvent({ kind: 7, timestamp: T0 + Math.floor(random() * 24 * 3_600_000), group, payload: `x${i}` }, authors[(i + 1) % 4]))
+const extraIds = extras.map((e) => decodeEvent(e, { verify: false }).id)
+
+function baseOf(n: number): Uint8Array[] {
+  if (n <= corpus.length) return corpus.slice(0, n)
+  return [...corpus, ...Array.from({ length: n - corpus.length }, (_, i) =>
+    encodeEvent({ kind: i % 3, timestamp: T0 + Math.floor(random() * 24 * 3_600_000), group, payload: `b${i}` }, authors[i % 4]))]
+}
+
+for (const n of [10_000, 100_000]) {
+  test(`${n} events, d in 0, 1, 100, 10k differences split between the sides: each side learns exactly the other's`, async () => {
+    const t = performance.now()
+    const base = baseOf(n)
+    const [a, b] = await Promise.all([storeWith(base), storeWith(base)])
+    const built = performance.now() - t
+    let given = 0
+    for (const d of [0, 1, 100, 10_000]) {
+      // extras [0, ⌈d/2⌉) go to a, [EXTRAS/2, EXTRAS/2 + ⌊d/2⌋) to b
+      const toA = extras.slice(0, Math.ceil(d / 2)), toB = extras.slice(EXTRAS / 2, EXTRAS / 2 + Math.floor(d / 2))
+      await a.ingestMany(toA.slice(Math.ceil(given / 2)))
+      await b.ingestMany(toB.slice(Math.floor(given / 2)))
+      await a.flush(); await b.flush()
+      given = d
+      const onlyA = extraIds.slice(0, toA.length), onlyB = extraIds.slice(EXTRAS / 2, EXTRAS / 2 + toB.length)
+      const ra = a.reconcile(), rb = b.reconcile()
+      const c = performance.now()
+      const { rounds, bytes } = await run(ra, rb)
+      assert.equal(sorted(ra.need), sorted(onlyB), 'a needs what only b has')
+      assert.equal(sorted(ra.have), sorted(onlyA), 'a has what only a has')
+      assert.equal(sorted(rb.need), sorted(onlyA), 'b needs what only a has')
+      assert.equal(sorted(rb.have), sorted(onlyB), 'b has what only b has')
+      assert.is(ra.stats.bytesSent + rb.stats.bytesSent, bytes)
+      if (d === 0) assert.is(rounds, 1, 'equal sets settle at once')
+      if (d === 1 && n === 100_000) assert.ok(rounds <= 4 && bytes <= 4096, `one difference: ${rounds} round trips, ${bytes} bytes`)
+      console.log(`    n=${n} d=${d}: ${rounds} round trips, ${bytes} bytes (${ra.stats.bytesSent} a→b, ${rb.stats.bytesSent} b→a), ${Math.round(performance.now() - c)} ms`)
+    }
+    // sending what each lacks makes both the union
+    await a.ingestMany(await Promise.all(extraIds.slice(EXTRAS / 2).map(async (id) => (await b.get(id))!.bytes)))
+    await b.ingestMany(await Promise.all(extraIds.slice(0, EXTRAS / 2).map(async (id) => (await a.get(id))!.bytes)))
     await a.flush(); await b.flush()
+    assert.is(await a.count(), n + EXTRAS)
     assert.is(await a.root(), await b.root())
+    const again = await run(a.reconcile(), b.reconcile())
+    assert.is(again.rounds, 1)
+    console.log(`    n=${n}: stores built in ${Math.round(built)} ms, whole test ${Math.round(performance.now() - t)} ms`)
     await a.close(); await b.close()
   })
 }
