@@ -67,6 +67,8 @@ interface Queued { event: Event; end?: WalPosition }
 const PREFIX = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) => [k, sublevelPrefix(name)])) as Record<keyof typeof SUBLEVELS, Uint8Array>
 
 const INDEX_BATCH = 1000
+/** Single appends and ingests go through the workers in batches of at most this many. */
+const PIPELINE_BATCH = 128
 /** Events logged but not yet indexed, at most: beyond this, appends and ingests wait. */
 const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
@@ -94,8 +96,8 @@ export class Xaeroflux {
   /** Events logged (or being logged) and not yet indexed, by id: each with the promise of its durability. */
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
-  private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes))
-  private readonly toSeal = new Batcher((fields: CheckedFields[]) => this.pipeline.seal(fields))
+  private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
+  private readonly toSeal = new Batcher((fields: CheckedFields[]) => this.pipeline.seal(fields), PIPELINE_BATCH)
   private deletedBefore = 0
   private unindexedBytes = 0
   private readonly roomWaiters: Array<() => void> = []

@@ -1,12 +1,14 @@
 /**
- * Gathers single calls made close together into one batch call: `add` resolves with this
- * item's result once `run` has handled the batch it joined. The batch runs on the next turn of
- * the event loop (setImmediate), so callers resumed by the same I/O event share one batch.
+ * Gathers single calls made close together into batch calls: `add` resolves with this item's
+ * result once `run` has handled the batch it joined. Batches form on the next turn of the event
+ * loop (setImmediate), so callers resumed by the same I/O event share them; a gathering larger
+ * than `maxBatch` runs as several batches at once, each settling on its own, so the first
+ * results move on down the pipeline while later ones are still being worked on.
  */
 export class Batcher<T, R> {
   private items: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = []
 
-  constructor(private readonly run: (items: T[]) => Promise<R[]>) {}
+  constructor(private readonly run: (items: T[]) => Promise<R[]>, private readonly maxBatch = Infinity) {}
 
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
@@ -14,9 +16,13 @@ export class Batcher<T, R> {
     })
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.items
+  private flush(): void {
+    const all = this.items
     this.items = []
+    for (let start = 0; start < all.length; start += this.maxBatch) void this.runBatch(all.slice(start, start + this.maxBatch))
+  }
+
+  private async runBatch(batch: typeof this.items): Promise<void> {
     try {
       const results = await this.run(batch.map((b) => b.item))
       batch.forEach((b, i) => b.resolve(results[i]))
