@@ -1,7 +1,8 @@
 // `npm run bench`: the core's microbenchmarks next to their JS, WASM and native counterparts,
 // all measured in this one run (the machine is noisy; only same-run figures compare), printed
-// as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes;
-// `--quick` shortens them, `--core` skips them).
+// as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes) and the
+// reconciliation grid against negentropy (bench/reconcile.ts, n up to 1M; `--quick` shortens
+// both, `--core` skips them).
 import { spawn } from 'node:child_process'
 import { cpus, availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +23,11 @@ if (process.argv.includes('--store-only')) {
   console.log(JSON.stringify(await storeBench({ quick })))
   process.exit(0)
 }
+if (process.argv.includes('--reconcile-only')) {
+  const { reconcileBench } = await import('./reconcile.js')
+  console.log(JSON.stringify(await reconcileBench({ quick })))
+  process.exit(0)
+}
 if (process.argv.includes('--rss-only')) {
   const { peakRss } = await import('./store.js')
   console.log(JSON.stringify(await peakRss(quick ? 100_000 : 1_000_000)))
@@ -30,6 +36,7 @@ if (process.argv.includes('--rss-only')) {
 
 type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
 type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
+type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
 
 function inChild<T>(flag: string): Promise<T> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), flag, ...(quick ? ['--quick'] : [])],
@@ -48,12 +55,14 @@ progress('merkleRoot of 1M keys')
 const root = merkleRootBench(sha.raw.coreBatchedRaw)
 progress('event decoding')
 const events = eventBench()
-let store: StoreFigures | undefined, rss: RssFigures | undefined
+let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined
 if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
   store = await inChild<StoreFigures>('--store-only')
   progress('peak RSS while ingesting (own process)')
   rss = await inChild<RssFigures>('--rss-only')
+  progress('reconciliation vs negentropy (own process)')
+  reconcile = await inChild<ReconcileFigures>('--reconcile-only')
 }
 
 const results = {
@@ -62,6 +71,7 @@ const results = {
   merkleRoot: root.results,
   decodeEvents: events.results,
   ...(store && { store: { ...store.results, ingestPeakRss: rss } }),
+  ...(reconcile && { reconcile: reconcile.results }),
 }
 const targets = {
   sha256Batch64VsAsSha256Batched: target(sha.raw.coreBatchedRaw / sha.raw.asSha256HashInto, 1,
@@ -75,6 +85,7 @@ const targets = {
     'decodeEvents.rawCoreNoVerifyPerSec (the core export the ingest pipeline calls)'),
   ...store?.targets,
   ...(rss && { peakRssMB: target(rss.peakRssMB, 300, `peak RSS (MB) while ingesting ${rss.events} events, below the threshold`, true) }),
+  ...(reconcile && { reconcile: reconcile.targets }),
 }
 
 console.log(JSON.stringify({

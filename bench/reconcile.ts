@@ -156,6 +156,7 @@ export async function reconcileBench(options: { quick?: boolean } = {}) {
         progress(`n = ${n}, d = ${d}: negentropy`)
         const ng = await negentropy([...base, ...extraA], [...base, ...extraB], onlyA, onlyB)
         grid.push({ n, d, xaeroflux: x, negentropy: ng, bytesVsNegentropy: round(x.bytes / ng.bytes) })
+        progress(`n = ${n}, d = ${d}: xaeroflux ${x.rounds} round trips, ${x.bytes} bytes, ${x.ms} ms; negentropy ${ng.rounds}, ${ng.bytes}, ${ng.ms} ms`)
       }
       await a.close()
       await b.close()

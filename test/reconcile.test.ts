@@ -89,6 +89,35 @@ for (const n of [10_000, 100_000]) {
   })
 }
 
+test('empty and tiny sides: everything one side has is pushed in 64 KiB frames', async () => {
+  const cases: Array<[Uint8Array[], Uint8Array[]]> = [
+    [[], []], [[], corpus], [corpus.slice(0, 5000), []], [corpus.slice(0, 1), corpus.slice(1, 2)], [corpus.slice(0, 3), corpus.slice(0, 20)],
+  ]
+  for (const [x, y] of cases) {
+    const a = await storeWith(x), b = await storeWith(y)
+    const ra = a.reconcile(), rb = b.reconcile()
+    let frames = 0, largest = 0
+    let msg: Uint8Array | undefined = await ra.open()
+    while (msg) {
+      frames++
+      largest = Math.max(largest, msg.length)
+      const reply: Uint8Array | undefined = await rb.receive(msg)
+      if (!reply) break
+      largest = Math.max(largest, reply.length)
+      msg = await ra.receive(reply)
+    }
+    const idsOf = (list: Uint8Array[]) => new Set(list.map((e) => decodeEvent(e, { verify: false }).id))
+    const inA = idsOf(x), inB = idsOf(y)
+    assert.equal(sorted(ra.need), sorted([...inB].filter((id) => !inA.has(id))))
+    assert.equal(sorted(ra.have), sorted([...inA].filter((id) => !inB.has(id))))
+    assert.equal(sorted(rb.need), sorted(ra.have))
+    assert.equal(sorted(rb.have), sorted(ra.need))
+    assert.ok(largest <= 65_536, `a frame of ${largest} bytes`)
+    if (x.length + y.length > 5000) assert.ok(frames > 1, 'a big one-sided set takes several frames')
+    await a.close(); await b.close()
+  }
+})
+
 test('a time-limited reconciliation covers only its range', async () => {
   const order = shuffle([...corpus.keys()], random)
   const onlyA = order.slice(0, 300)
@@ -110,39 +139,80 @@ test('a time-limited reconciliation covers only its range', async () => {
 })
 
 test('fuzz: malformed messages are E_BAD_MESSAGE, never a crash', async () => {
-  const a = await storeWith(corpus.slice(0, 2000))
-  const b = await storeWith(corpus.slice(0, 1990))
+  // differences both ways and a one-sided stretch, so that every item type occurs
+  const a = await storeWith([...corpus.slice(0, 2000), ...extras.slice(0, 30)])
+  const b = await storeWith([...corpus.slice(0, 1990), ...extras.slice(100, 130)])
   const fuzz = rng(31)
-  // real messages of a conversation, to mutate
-  const ra = a.reconcile(), rb = b.reconcile()
-  const samples: Uint8Array[] = []
-  let msg: Uint8Array | undefined = await ra.open()
-  while (msg) {
-    samples.push(msg)
-    const reply: Uint8Array | undefined = await rb.receive(msg)
-    if (!reply) break
-    samples.push(reply)
-    msg = await ra.receive(reply)
+  // real messages of a conversation, to mutate; each with the state of the side that received it
+  const samples: Array<{ message: Uint8Array; index: number }> = []
+  const conversation = async (upTo = Infinity) => {
+    const ra = a.reconcile(), rb = b.reconcile()
+    const sides = [rb, ra]
+    const messages: Uint8Array[] = []
+    let msg: Uint8Array | undefined = await ra.open()
+    while (msg && messages.length < upTo) {
+      messages.push(msg)
+      msg = await sides[(messages.length - 1) % 2].receive(msg)
+    }
+    return { messages, receiver: sides[messages.length % 2] }
   }
-  let rejected = 0
-  for (let i = 0; i < 3000; i++) {
-    const base = samples[i % samples.length]
+  const { messages } = await conversation()
+  messages.forEach((message, index) => samples.push({ message, index }))
+  // the documented format (docs/SYNC.md): every item type occurs, and the items fill each message exactly
+  const types = new Set<number>()
+  for (const m of messages) {
+    const dv = new DataView(m.buffer, m.byteOffset, m.byteLength)
+    assert.is(m[0], 2)
+    let at = 28
+    for (let i = dv.getUint16(26); i > 0; i--) {
+      const type = m[at], bits = dv.getUint16(at + 1)
+      at += 3 + Math.ceil(bits / 8)
+      const n = dv.getUint16(at)
+      at += 2
+      if (type === 2) {
+        let leaves = 0
+        for (let j = 0; j < n; j++) if (((m[at + (j >> 2)] >> (6 - 2 * (j & 3))) & 3) === 0) leaves++
+        at += Math.ceil(n / 4) + leaves * 8 // the whole range: no part is outside it
+      } else if (type === 4) at += Math.ceil(n / 8)
+      else at += n * (40 - (bits >> 3))
+      types.add(type)
+    }
+    assert.is(at, m.length)
+  }
+  assert.equal([...types].sort(), [2, 3, 4, 5], 'SPLIT, KEYS, ANSWER and PUSH all occur')
+  assert.ok(messages.length >= 3, 'a conversation of several messages')
+  let rejected = 0, accepted = 0
+  const mutate = (base: Uint8Array) => {
     let m = base.slice()
-    const op = Math.floor(fuzz() * 4)
+    const op = Math.floor(fuzz() * 5)
     if (op === 0) m[Math.floor(fuzz() * m.length)] ^= 1 << Math.floor(fuzz() * 8)
     else if (op === 1) m = m.subarray(0, Math.floor(fuzz() * m.length))
     else if (op === 2) m = Uint8Array.from({ length: Math.floor(fuzz() * 200) }, () => Math.floor(fuzz() * 256))
-    else for (let k = 0; k < 6; k++) m[Math.floor(fuzz() * m.length)] = Math.floor(fuzz() * 256)
+    else if (op === 3) for (let k = 0; k < 6; k++) m[Math.floor(fuzz() * m.length)] = Math.floor(fuzz() * 256)
+    else { const at = 28 + Math.floor(fuzz() * (m.length - 28)); m[at] = Math.floor(fuzz() * 256) } // past the header
+    return m
+  }
+  const attempt = async (side: Reconciliation, m: Uint8Array) => {
     try {
-      await b.reconcile().receive(m)
+      await side.receive(m)
+      accepted++
     } catch (e) {
       if (!(e instanceof XaeroError) || e.code !== 'E_BAD_MESSAGE') throw e
       rejected++
     }
   }
-  assert.ok(rejected > 2000)
-  await assert.not.throws(() => undefined)
+  // to a fresh side
+  for (let i = 0; i < 3000; i++) await attempt(b.reconcile(), mutate(samples[i % samples.length].message))
+  // to the side that received the message, in the state it was in
+  for (let i = 0; i < 200; i++) {
+    const { index, message } = samples[i % samples.length]
+    const { receiver } = await conversation(index)
+    await attempt(receiver, mutate(message))
+  }
+  assert.ok(rejected > 2000, `${rejected} rejected`)
+  assert.ok(accepted > 0, 'some mutations are still messages')
   try { await b.reconcile().receive(new Uint8Array(70_000)); assert.unreachable() } catch (e) { assert.ok(e instanceof XaeroError && e.code === 'E_BAD_MESSAGE') }
+  console.log(`    fuzz: ${rejected} rejected, ${accepted} accepted, ${messages.length} messages in the conversation`)
   await a.close(); await b.close()
 })
 

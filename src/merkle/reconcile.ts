@@ -39,7 +39,7 @@ const LIST_MAX = 12
 const MAX_SHAPE = 4096
 const KEY_BITS = KEY_SIZE * 8
 /** Page snapshots kept by one side during a reconciliation. */
-const SNAPSHOTS = 512
+const SNAPSHOTS = 256
 
 /** What one side knows of its own set; the store implements it over its tree and events. */
 export interface ReconcileSource {
@@ -63,8 +63,24 @@ interface Snap { depth: number; prefix: Uint8Array; record: Uint8Array; kinds: U
 type Mine = { t: 0 } | { t: 1; key: Uint8Array; hash: Uint8Array } | { t: 2; snap: Snap; h: number }
 const NONE: Mine = { t: 0 }
 
+/** A node reached from its parent: its prefix is only made when asked for (most never are). */
+class Node implements Addr {
+  constructor(readonly bits: number, private readonly parent?: Addr, private readonly c = 0, private made?: Uint8Array) {}
+  get prefix(): Uint8Array {
+    if (this.made) return this.made
+    // from the nearest ancestor that has its prefix, without making those in between
+    let n: Addr = this
+    const path: number[] = []
+    while (n instanceof Node && !n.made) { path.push(n.c); n = n.parent! }
+    const prefix = new Uint8Array((this.bits + 7) >> 3)
+    prefix.set(n.prefix.subarray(0, prefix.length))
+    for (let i = path.length - 1, bit = n.bits; i >= 0; i--, bit++) if (path[i]) prefix[bit >> 3] |= 0x80 >> (bit & 7)
+    return (this.made = prefix)
+  }
+}
+
 /** A node of a SPLIT's shape: internal with its present children, or a leaf with its fingerprint. */
-interface Shape extends Addr { kids?: [Shape | null, Shape | null]; fp?: Uint8Array; mine?: Mine }
+class Shape extends Node { kids?: [Shape | null, Shape | null]; fp?: Uint8Array; mine?: Mine }
 
 type Outgoing =
   | { kind: 'item'; bytes: Uint8Array }
@@ -171,7 +187,7 @@ export class Reconciliation {
     if (mine.t === 0) return this.queueKeys(s, [])
     if (!s.kids) { s.mine = mine; leaves.push(s); return }
     for (const c of [0, 1]) {
-      const kid = s.kids[c], addr = kid ?? childAddr(s, c)
+      const kid = s.kids[c], addr = kid ?? new Node(s.bits + 1, s, c)
       const sub = await this.child(mine, s.bits, c)
       if (kid) await this.walk(kid, sub, leaves)
       else if (sub.t !== 0 && this.position(addr) !== 'outside') this.outbox.push({ kind: 'push', addr, keys: this.keysOf(addr, sub) })
@@ -201,7 +217,8 @@ export class Reconciliation {
    * FRONTIER parts; the shape says which halves are empty, and each part in range gets a fingerprint.
    */
   private async split(addr: Addr, mine: Mine): Promise<Uint8Array> {
-    const root: Shape = { ...addr, mine }
+    const root = new Shape(addr.bits, undefined, 0, addr.prefix)
+    root.mine = mine
     const byDepth: Shape[][] = []
     const expandable = (s: Shape) => s.mine!.t === 2 && this.position(s) !== 'outside'
     const add = (s: Shape) => { (byDepth[s.bits] ??= []).push(s) }
@@ -217,7 +234,8 @@ export class Reconciliation {
       s.kids = [null, null]
       for (const c of [0, 1]) {
         if (halves[c].t === 0) continue
-        const kid: Shape = { ...childAddr(s, c), mine: halves[c] }
+        const kid = new Shape(s.bits + 1, s, c)
+        kid.mine = halves[c]
         s.kids[c] = kid
         nodes++
         if (expandable(kid)) add(kid)
@@ -282,7 +300,11 @@ export class Reconciliation {
   private async page(prefix: Uint8Array): Promise<Snap | Mine> {
     const id = toHex(prefix)
     const known = this.snaps.get(id)
-    if (known) return known
+    if (known) {
+      this.snaps.delete(id) // most recently used last
+      this.snaps.set(id, known)
+      return known
+    }
     const slot = await this.source.slot(prefix)
     let out: Snap | Mine
     if (slot.kind === 'empty') out = NONE
@@ -433,7 +455,7 @@ export class Reconciliation {
         let next = 0
         const leaves: Shape[] = []
         // preorder, iteratively: each node's two bits; a leaf is 00
-        const root: Shape = { ...node }
+        const root = new Shape(bits, undefined, 0, prefix)
         const stack: Shape[] = [root]
         while (stack.length > 0) {
           const s = stack.pop()!
@@ -442,7 +464,7 @@ export class Reconciliation {
           next++
           if (v === 0) { leaves.push(s); continue }
           if (s.bits >= KEY_BITS) throw bad('a shape deeper than a key')
-          s.kids = [v & 2 ? { ...childAddr(s, 0) } : null, v & 1 ? { ...childAddr(s, 1) } : null]
+          s.kids = [v & 2 ? new Shape(s.bits + 1, s, 0) : null, v & 1 ? new Shape(s.bits + 1, s, 1) : null]
           if (s.kids[1]) stack.push(s.kids[1])
           if (s.kids[0]) stack.push(s.kids[0])
         }
@@ -534,13 +556,6 @@ function hasPrefix(key: Uint8Array, addr: Addr): boolean {
   return rest === 0 || ((key[whole] ^ addr.prefix[whole]) & (0xff << (8 - rest)) & 0xff) === 0
 }
 
-function childAddr(addr: Addr, c: number): Addr {
-  const bits = addr.bits + 1
-  const prefix = new Uint8Array((bits + 7) >> 3)
-  prefix.set(addr.prefix.subarray(0, prefix.length))
-  if (c) prefix[addr.bits >> 3] |= 0x80 >> (addr.bits & 7)
-  return { bits, prefix }
-}
 
 /** The node of slot `h` of a page. */
 function heapAddr(snap: Snap, h: number): Addr {
