@@ -53,10 +53,14 @@ async function signingAllCores(ms: number): Promise<number> {
   return rates.reduce((a, b) => a + b, 0)
 }
 
-/** Appends from `concurrency` callers at once, each awaiting its own append, until `events` are indexed. */
-async function appendRate(durability: Durability, events: number, concurrency = 1024): Promise<number> {
+/**
+ * Appends from `concurrency` callers at once, each awaiting its own append, until `events` are
+ * indexed. With the Merkle index, also the page bytes written per event and the latency of
+ * `root()` and of `prove()` at the end.
+ */
+async function appendRate(durability: Durability, events: number, options: { merkleIndex?: boolean } = {}, concurrency = 1024) {
   const { dir, remove } = tempDir()
-  const db = await Xaeroflux.open({ path: dir, group: 'bench', identity: Identity.generate(), durability })
+  const db = await Xaeroflux.open({ path: dir, group: 'bench', identity: Identity.generate(), durability, ...options })
   const base = randomBytes(PAYLOAD)
   let next = 0
   const t = performance.now()
@@ -70,9 +74,24 @@ async function appendRate(durability: Durability, events: number, concurrency = 
   }))
   await db.flush()
   const rate = events / ((performance.now() - t) / 1000)
+  const index = options.merkleIndex === false ? undefined : await indexFigures(db, events)
   await db.close()
   remove()
-  return rate
+  return { rate, index }
+}
+
+async function indexFigures(db: Xaeroflux, events: number) {
+  // The tree's write counter is internal; a bench may look.
+  const written = (db as unknown as { tree: { written: { pages: number; bytes: number } } }).tree.written
+  const ids: string[] = []
+  for await (const e of db.range({ limit: events })) if (ids.length < 1000 && Math.random() < 2000 / events) ids.push(e.id)
+  let t = performance.now()
+  for (let i = 0; i < 1000; i++) await db.root()
+  const rootMicros = performance.now() - t // ms for 1000 calls = µs per call
+  t = performance.now()
+  for (const id of ids) await db.prove(id)
+  const proveMicros = ((performance.now() - t) * 1000) / ids.length
+  return { pagesPerEvent: written.pages / events, pageBytesPerEvent: written.bytes / events, rootMicros, proveMicros }
 }
 
 function signedElsewhere(events: number): Uint8Array[] {
@@ -135,13 +154,19 @@ export async function storeBench(options: { quick?: boolean } = {}) {
     ed25519SignAllCores: await signingAllCores(1500),
   }
   const append: Record<string, number> = {}
-  for (const mode of ['sync', 'batch', 'none'] as const) append[mode] = await appendRate(mode, n)
+  let merkleIndex
+  for (const mode of ['sync', 'batch', 'none'] as const) {
+    const { rate, index } = await appendRate(mode, n)
+    append[mode] = rate
+    if (mode === 'batch') merkleIndex = index
+  }
+  append.batchWithoutMerkleIndex = (await appendRate('batch', n, { merkleIndex: false })).rate
   const envelopes = signedElsewhere(n)
   const ingest: Record<string, number> = {}
   for (const workers of [0, 1, 2]) ingest[`workers${workers}`] = await ingestRate(envelopes, workers)
   const appendCeiling = Math.min(ceiling.classicLevelBatched, ceiling.ed25519SignAllCores)
   return {
-    results: { ceiling, appendEventsPerSec: append, ingestEventsPerSec: ingest },
+    results: { ceiling, appendEventsPerSec: append, merkleIndex, ingestEventsPerSec: ingest },
     targets: {
       batchAppendVsCeiling: { value: append.batch / appendCeiling, threshold: 0.6, pass: append.batch / appendCeiling >= 0.6 },
       ingestWorkers2VsWorkers0: { value: ingest.workers2 / ingest.workers0, threshold: 1.6, pass: ingest.workers2 / ingest.workers0 >= 1.6 },

@@ -19,7 +19,7 @@ import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
-  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_VERSION, META_WAL, SUBLEVELS,
+  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, SUBLEVELS,
   kindBytes, sublevelPrefix,
 } from './store/layout.js'
 import { concat, readU64, u64 } from './bytes.js'
@@ -43,6 +43,12 @@ export interface OpenOptions {
   writers?: ReadonlyArray<Uint8Array | string>
   /** Memory for cached Merkle pages, in bytes. @default 8 MiB */
   pageCache?: number
+  /**
+   * Keep the Merkle index (root, prove, reconcile) as events are indexed. Off suits a bulk
+   * load: the store remembers, and rebuilds the index when it is next opened with it on.
+   * @default true
+   */
+  merkleIndex?: boolean
   /** Largest payload accepted, at most 2 MiB − 144 bytes. @default 1 MiB */
   maxPayload?: number
   /** How far in the future a timestamp may be, in ms. @default 10 minutes */
@@ -147,7 +153,12 @@ export class Xaeroflux {
       const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
       store.total = readU64(count ?? u64(0))
       store.tree.setRoot(root)
+      if (options.merkleIndex === false) await sub.meta.put(META_UNINDEXED, EMPTY_VALUE, { sync: true } as never)
       await store.replay()
+      if (options.merkleIndex !== false && await sub.meta.get(META_UNINDEXED) !== undefined) {
+        await store.rebuildIndex()
+        await sub.meta.del(META_UNINDEXED, { sync: true } as never)
+      }
       return store
     } catch (e) {
       await pipeline?.close()
@@ -293,8 +304,7 @@ export class Xaeroflux {
   private async indexBatch(batch: Queued[]): Promise<void> {
     const write = this.db.batch()
     const { fresh, total, end, dropSegments } = await this.tree.exclusive(async () => {
-      const added = new Set(await this.tree.insert(batch.map((q) => q.event.key).sort(compareKeys)))
-      const fresh = batch.filter((q) => added.has(q.event.key))
+      const fresh = await this.newEvents(batch)
       for (const { event } of fresh) {
         const { key, bytes } = event
         write.put(concat(PREFIX.events, key), bytes)
@@ -302,9 +312,11 @@ export class Xaeroflux {
         write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
         write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
       }
-      const merkle = this.tree.takeWrites()
-      for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
-      write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
+      if (this.options.merkleIndex !== false) {
+        const merkle = this.tree.takeWrites()
+        for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
+        write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
+      }
       const total = this.total + fresh.length
       write.put(concat(PREFIX.meta, META_COUNT), u64(total))
       const end = batch.findLast((q) => q.end)?.end
@@ -325,6 +337,18 @@ export class Xaeroflux {
     }
     for (const wake of this.roomWaiters.splice(0)) wake()
     for (const { event } of fresh) this.advertise(event)
+  }
+
+  // The events of a batch not stored yet, each once. The Merkle tree knows (its pages commit
+  // with the events); without it, the events are read back.
+  private async newEvents(batch: Queued[]): Promise<Queued[]> {
+    if (this.options.merkleIndex !== false) {
+      const added = new Set(await this.tree.insert(batch.map((q) => q.event.key).sort(compareKeys)))
+      return batch.filter((q) => added.has(q.event.key))
+    }
+    const stored = await this.sub.events.getMany(batch.map((q) => q.event.key))
+    const seen = new Set<string>()
+    return batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
   }
 
   private advertise(event: Event): void {
@@ -368,7 +392,7 @@ export class Xaeroflux {
 
   /** The Merkle root (hex) of every stored event's key: equal sets of events give equal roots. */
   async root(): Promise<string> {
-    this.assertOpen()
+    this.assertIndexed()
     return this.tree.exclusive(() => toHex(this.tree.root()))
   }
 
@@ -379,7 +403,7 @@ export class Xaeroflux {
    * the absence of an event is proven for its key. Throws E_NOT_FOUND for an unknown id.
    */
   async prove(idOrKey: Uint8Array | string): Promise<Uint8Array> {
-    this.assertOpen()
+    this.assertIndexed()
     const bytes = typeof idOrKey === 'string' ? fromHex(idOrKey) : idOrKey
     if (!(bytes instanceof Uint8Array) || (bytes.length !== 32 && bytes.length !== 40)) throw new TypeError('prove takes an id (32 bytes) or a key (40 bytes)')
     let key = bytes
@@ -396,7 +420,7 @@ export class Xaeroflux {
    * rewrites those that differ, and reports what it found. Indexing waits meanwhile.
    */
   async rebuildIndex(options: { from?: number; to?: number } = {}): Promise<RebuildReport> {
-    this.assertOpen()
+    this.assertIndexed()
     const { from, to } = checkRange(options)
     await this.flush()
     return this.tree.exclusive(async () => {
@@ -430,7 +454,7 @@ export class Xaeroflux {
    * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
    */
   reconcile(options: { from?: number; to?: number } = {}): Reconciliation {
-    this.assertOpen()
+    this.assertIndexed()
     const { from, to } = checkRange(options)
     const tree = this.tree
     return new Reconciliation({
@@ -518,6 +542,11 @@ export class Xaeroflux {
 
   private assertOpen(): void {
     if (this.closed) throw new XaeroError('E_CLOSED')
+  }
+
+  private assertIndexed(): void {
+    this.assertOpen()
+    if (this.options.merkleIndex === false) throw new TypeError('the store was opened with merkleIndex: false')
   }
 }
 

@@ -104,3 +104,33 @@ test('a time-limited rebuild checks only the pages of its range', async () => {
 })
 
 test.run()
+
+test('a store written with merkleIndex: false rebuilds its index when opened with it', async () => {
+  const { dir, remove } = tempDir()
+  try {
+    const first = envelopes.slice(0, 1500), later = envelopes.slice(1500)
+    let db = await Xaeroflux.open({ path: dir, group: 'rebuild', workers: 0 })
+    await db.ingestMany(first)
+    await db.close()
+    db = await Xaeroflux.open({ path: dir, group: 'rebuild', workers: 0, merkleIndex: false })
+    const again = await db.ingestMany([...later, ...first.slice(0, 100), later[0]]) // repeats are no-ops
+    assert.ok(again.every((r) => !(r instanceof Error)))
+    await db.flush()
+    assert.is(await db.count(), envelopes.length)
+    assert.throws(() => db.reconcile(), TypeError)
+    let refused = false
+    await db.root().catch((e) => { refused = e instanceof TypeError })
+    assert.ok(refused, 'root() is refused without the index')
+    await db.close()
+
+    db = await Xaeroflux.open({ path: dir, group: 'rebuild', workers: 0 })
+    const keys = (await collect(db)).map((e) => e.key)
+    assert.is(keys.length, envelopes.length)
+    assert.is(await db.root(), merkleRoot(keys))
+    for (const e of (await collect(db)).slice(0, 50)) assert.ok(verifyProof(await db.prove(e.id), await db.root()))
+    assert.is((await db.rebuildIndex()).pagesRepaired.length, 0, 'the rebuilt index is sound')
+    await db.close()
+  } finally {
+    remove()
+  }
+})

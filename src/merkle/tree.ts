@@ -31,6 +31,8 @@ export class MerkleTree {
   private rootKind = EMPTY
   private rootValue: Uint8Array = ZERO // the leaf key, or the root page's hash
   private queue: Promise<unknown> = Promise.resolve()
+  /** Pages handed out by `takeWrites` so far, and their stored bytes. */
+  readonly written = { pages: 0, bytes: 0 }
 
   /** @param capacity pages kept in memory between operations (each takes 26 KiB of the core's memory) */
   constructor(private readonly runtime: Runtime, private readonly source: PageSource, private readonly capacity: number) {}
@@ -142,7 +144,10 @@ export class MerkleTree {
     const pages: Array<{ key: Uint8Array; value: Uint8Array }> = []
     for (const page of this.cache.values()) {
       if (!page.dirty) continue
-      pages.push({ key: page.address, value: page.encode() })
+      const value = page.encode()
+      pages.push({ key: page.address, value })
+      this.written.pages++
+      this.written.bytes += value.length
       page.dirty = false
     }
     this.trim()

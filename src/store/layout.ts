@@ -10,6 +10,7 @@
 //              'count'                         → u64: events stored
 //              'wal'                           → { segment u64, offset u64 }: WAL checkpoint
 //              'root'                          → the Merkle root slot (src/merkle/tree.ts)
+//              'unindexed'                     → empty: written without the Merkle index; rebuild it
 
 export const FORMAT_VERSION = 1
 
@@ -29,6 +30,7 @@ export const META_GROUP = new TextEncoder().encode('group')
 export const META_COUNT = new TextEncoder().encode('count')
 export const META_WAL = new TextEncoder().encode('wal')
 export const META_ROOT = new TextEncoder().encode('root')
+export const META_UNINDEXED = new TextEncoder().encode('unindexed')
 
 export const EMPTY_VALUE = new Uint8Array(0)
 
