@@ -33,9 +33,14 @@ const SALT = 8
 const FP_SIZE = 8
 /** Parts a SPLIT cuts a subtree into. */
 const FRONTIER = 64
-/** A differing subtree with at most this many keys (in range) is settled by listing them. */
-const LIST_MAX = 12
-/** Bounds on a received SPLIT's shape: nodes (2 bits each) and leaves. */
+/**
+ * A differing part with at most this many keys (in range) is settled by listing them. When few
+ * parts of a message differ, up to LIST_WIDE keys, as long as the lists of the whole reply
+ * stay within LIST_BUDGET bytes: listing some more keys costs less than one more round trip,
+ * but a reply that overflows its frame costs one too.
+ */
+const LIST_MAX = 12, LIST_WIDE = 64, LIST_BUDGET = 32 * 1024
+/** Nodes (2 bits each) a received SPLIT's shape may have: at most 2048 parts, each with its fingerprint in the message. */
 const MAX_SHAPE = 4096
 const KEY_BITS = KEY_SIZE * 8
 /** Page snapshots kept by one side during a reconciliation. */
@@ -128,23 +133,25 @@ export class Reconciliation {
   async receive(message: Uint8Array): Promise<Uint8Array | undefined> {
     const { more, items } = this.parse(message)
     this.stats.bytesReceived += message.length
-    for (const item of items) await this.handle(item)
+    const differ: Shape[] = []
+    for (const item of items) await this.handle(item, differ)
+    const list = Math.max(LIST_MAX, Math.min(LIST_WIDE, Math.floor(LIST_BUDGET / (KEY_SIZE * differ.length))))
+    for (const s of differ) await this.describe(s, s.mine!, list)
     if (this.outbox.length === 0 && !more) return undefined
     return this.send(true)
   }
 
   // --- what each item asks of this side ---------------------------------------------------------
 
-  private async handle(item: Item): Promise<void> {
+  /** Acts on one item; the parts of a SPLIT that differ are left in `differ`, to be described. */
+  private async handle(item: Item, differ: Shape[]): Promise<void> {
     if (this.position(item) === 'outside') return
     switch (item.type) {
       case SPLIT: {
         const leaves: Shape[] = []
         await this.walk(item.shape, await this.locate(item), leaves)
         const fps = this.fingerprints(leaves.map((s) => value(s.mine!)))
-        for (let i = 0; i < leaves.length; i++) {
-          if (!equalBytes(fps.subarray(i * FP_SIZE, (i + 1) * FP_SIZE), leaves[i].fp!)) await this.describe(leaves[i], leaves[i].mine!)
-        }
+        leaves.forEach((s, i) => { if (!equalBytes(fps.subarray(i * FP_SIZE, (i + 1) * FP_SIZE), s.fp!)) differ.push(s) })
         return
       }
       case KEYS: {
@@ -195,11 +202,11 @@ export class Reconciliation {
   }
 
   /** Queues what this side has under a node that differs: its keys if few, else a SPLIT. */
-  private async describe(addr: Addr, mine: Mine): Promise<void> {
+  private async describe(addr: Addr, mine: Mine, list = LIST_MAX): Promise<void> {
     if (mine.t === 0) return this.queueKeys(addr, [])
     const few: Uint8Array[] = []
-    for await (const key of this.keysOf(addr, mine)) { few.push(key); if (few.length > LIST_MAX) break }
-    if (few.length <= LIST_MAX) return this.queueKeys(addr, few)
+    for await (const key of this.keysOf(addr, mine)) { few.push(key); if (few.length > list) break }
+    if (few.length <= list) return this.queueKeys(addr, few)
     this.queue(await this.split(addr, mine))
   }
 
