@@ -11,7 +11,7 @@ import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
 import { Pipeline } from './pipeline/pipeline.js'
 import { Batcher } from './pipeline/batcher.js'
-import { SLOT_DATA_BYTES } from './pipeline/slot.js'
+import { SLOT_DATA_BYTES, slotChunks } from './pipeline/slot.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
 import { compareKeys, timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
@@ -103,7 +103,11 @@ export class Xaeroflux {
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
-  private readonly toSeal = new Batcher((fields: CheckedFields[]) => this.pipeline.seal(fields), PIPELINE_BATCH)
+  private readonly toSeal = new Batcher(async (fields: CheckedFields[]) => {
+    const events = await this.pipeline.seal(fields)
+    await this.logMany(events)
+    return events
+  }, PIPELINE_BATCH)
   private deletedBefore = 0
   private unindexedBytes = 0
   private readonly roomWaiters: Array<() => void> = []
@@ -201,10 +205,8 @@ export class Xaeroflux {
     if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
     if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
-    // Appends made together are sealed (id, key, signature) together, by the workers.
-    const event = await this.toSeal.add(checked)
-    await this.log(event)
-    return event
+    // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
+    return this.toSeal.add(checked)
   }
 
   /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */
@@ -240,40 +242,54 @@ export class Xaeroflux {
       else durable.push(this.pending.get(e.id) ?? (fresh.push(e), DONE))
     }
     const stored = fresh.length ? await this.sub.ids.getMany(fresh.map((e) => e.key.subarray(8))) : []
-    fresh.forEach((e, i) => { if (stored[i] === undefined) durable.push(this.pending.get(e.id) ?? this.log(e)) })
+    const toLog = new Map<string, Event>() // one of each: an envelope may come twice
+    fresh.forEach((e, i) => {
+      if (stored[i] !== undefined) return
+      const onItsWay = this.pending.get(e.id)
+      if (onItsWay) durable.push(onItsWay)
+      else toLog.set(e.id, e)
+    })
+    if (toLog.size > 0) durable.push(this.logMany([...toLog.values()]))
     await Promise.all(durable)
     if (rejected.size === events.length && events.length === 1) throw rejected.get(events[0])
     return rejected
   }
 
-  // Logs one event durably and queues it for indexing; the event is pending until indexed.
-  private log(event: Event): Promise<void> {
-    const durable = this.write(event)
-    this.pending.set(event.id, durable)
-    return durable
+  // Logs events durably, a slot's worth per WAL call, and queues them for indexing; each event
+  // is pending (with the promise of its durability) until indexed.
+  private logMany(events: readonly Event[]): Promise<void> {
+    const parts: Array<Promise<void>> = []
+    for (const { start, end } of slotChunks(events, (e) => e.bytes.length)) {
+      const chunk = events.slice(start, end)
+      const durable = this.write(chunk)
+      for (const e of chunk) this.pending.set(e.id, durable)
+      parts.push(durable)
+    }
+    return parts.length === 1 ? parts[0] : Promise.all(parts).then(() => {})
   }
 
-  private async write(event: Event): Promise<void> {
-    await this.room(event.bytes.length)
-    this.inflight++
-    this.unindexedBytes += event.bytes.length
+  private async write(events: Event[]): Promise<void> {
+    const bytes = events.reduce((n, e) => n + e.bytes.length, 0)
+    await this.room(events.length, bytes)
+    this.inflight += events.length
+    this.unindexedBytes += bytes
     try {
-      const end = this.wal ? await this.wal.append(event.bytes) : undefined
-      this.enqueue(event, end)
+      const ends = this.wal ? await this.wal.appendMany(events.map((e) => e.bytes)) : undefined
+      events.forEach((e, i) => this.enqueue(e, ends?.[i]))
     } catch (e) {
-      this.pending.delete(event.id)
-      this.unindexedBytes -= event.bytes.length
+      for (const event of events) this.pending.delete(event.id)
+      this.unindexedBytes -= bytes
       throw e
     } finally {
-      this.inflight--
+      this.inflight -= events.length
       this.settleIdle()
     }
   }
 
   // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
-  private async room(bytes: number): Promise<void> {
+  private async room(count: number, bytes: number): Promise<void> {
     while (!this.indexError && this.inflight + this.queue.length > 0 &&
-      (this.inflight + this.queue.length >= MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
+      (this.inflight + this.queue.length + count > MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
     }
     if (this.indexError) throw this.indexError

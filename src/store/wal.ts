@@ -32,7 +32,8 @@ export interface ReplayReport {
   corrupt: XaeroError[]
 }
 
-interface Pending { bytes: Uint8Array; resolve: (p: WalPosition) => void; reject: (e: unknown) => void }
+/** Records appended by one call, framed together; `size` counts their frames. */
+interface Pending { records: Uint8Array[]; size: number; resolve: (ends: WalPosition[]) => void; reject: (e: unknown) => void }
 
 /**
  * The write-ahead log: numbered segment files of framed records (assembly/wal.ts) under one
@@ -119,11 +120,15 @@ export class Wal {
     return { segment: this.segment, offset: this.size }
   }
 
-  /** Appends one record; resolves with the position past it, as `durability` says. */
-  append(payload: Uint8Array): Promise<WalPosition> {
+  /**
+   * Appends records in order, in one write where they fit; resolves with the position past each
+   * once they are as durable as `durability` says.
+   */
+  appendMany(payloads: Uint8Array[]): Promise<WalPosition[]> {
     if (this.failed) return Promise.reject(this.failed)
+    const size = payloads.reduce((n, p) => n + p.length + WAL_FRAME_HEADER, 0)
     return new Promise((resolve, reject) => {
-      this.queue.push({ bytes: payload, resolve, reject })
+      this.queue.push({ records: payloads, size, resolve, reject })
       if (!this.writing) { this.writing = true; queueMicrotask(() => this.drain()) }
     })
   }
@@ -132,10 +137,7 @@ export class Wal {
     try {
       while (this.queue.length > 0) {
         let bytes = 0, n = 0
-        while (n < this.queue.length && (n === 0 || bytes + this.queue[n].bytes.length + WAL_FRAME_HEADER <= WRITE_BYTES)) {
-          bytes += this.queue[n].bytes.length + WAL_FRAME_HEADER
-          n++
-        }
+        while (n < this.queue.length && (n === 0 || bytes + this.queue[n].size <= WRITE_BYTES)) bytes += this.queue[n++].size
         const batch = this.queue.splice(0, n)
         if (this.size > 0 && this.size + bytes > SEGMENT_BYTES) await this.roll()
         const ends = await this.write(batch, bytes)
@@ -154,17 +156,17 @@ export class Wal {
   }
 
   // Frames the batch in the core's memory and writes it from there in one call.
-  private async write(batch: Pending[], bytes: number): Promise<WalPosition[]> {
+  // Resolves with the positions past each record, per call.
+  private async write(batch: Pending[], bytes: number): Promise<WalPosition[][]> {
     const { core, map } = runtime
     const ptr = map.alloc(bytes)
     try {
-      const ends: WalPosition[] = []
       let at = ptr
-      for (const p of batch) {
-        core.u8.set(p.bytes, at + WAL_FRAME_HEADER)
-        at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, p.bytes.length)
-        ends.push({ segment: this.segment, offset: this.size + (at - ptr) })
-      }
+      const ends = batch.map((p) => p.records.map((record) => {
+        core.u8.set(record, at + WAL_FRAME_HEADER)
+        at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, record.length)
+        return { segment: this.segment, offset: this.size + (at - ptr) }
+      }))
       let done = 0
       this.file ??= await open(this.path(this.segment), 'a')
       while (done < bytes) done += (await this.file.write(core.u8, ptr + done, bytes - done)).bytesWritten
