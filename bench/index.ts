@@ -4,7 +4,9 @@
 // reconciliation grid against negentropy (bench/reconcile.ts, n up to 1M; `--quick` shortens
 // both, `--core` skips them).
 import { spawn } from 'node:child_process'
-import { cpus, availableParallelism } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { cpus, availableParallelism, tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { sha256Bench } from './sha256.js'
 import { merkleRootBench, pageBench } from './merkle.js'
@@ -28,9 +30,17 @@ if (process.argv.includes('--reconcile-only')) {
   console.log(JSON.stringify(await reconcileBench({ quick })))
   process.exit(0)
 }
+// The events are signed by one child process into a file, which another ingests: the peak RSS
+// is the store's, not that of making the events.
+if (process.argv.includes('--sign-only')) {
+  const { signToFile } = await import('./store.js')
+  await signToFile(quick ? 100_000 : 1_000_000, process.argv[process.argv.indexOf('--sign-only') + 1])
+  console.log('{}')
+  process.exit(0)
+}
 if (process.argv.includes('--rss-only')) {
   const { peakRss } = await import('./store.js')
-  console.log(JSON.stringify(await peakRss(quick ? 100_000 : 1_000_000)))
+  console.log(JSON.stringify(await peakRss(process.argv[process.argv.indexOf('--rss-only') + 1])))
   process.exit(0)
 }
 
@@ -38,13 +48,13 @@ type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
 type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
 type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
 
-function inChild<T>(flag: string): Promise<T> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), flag, ...(quick ? ['--quick'] : [])],
+function inChild<T>(...args: string[]): Promise<T> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args, ...(quick ? ['--quick'] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
   return new Promise((resolve, reject) => child.once('error', reject).once('close', (code) =>
-    code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${flag} exited with ${code}`))))
+    code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${args[0]} exited with ${code}`))))
 }
 
 progress('sha256')
@@ -60,7 +70,10 @@ if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
   store = await inChild<StoreFigures>('--store-only')
   progress('peak RSS while ingesting (own process)')
-  rss = await inChild<RssFigures>('--rss-only')
+  const events = join(mkdtempSync(join(tmpdir(), 'xaeroflux-events-')), 'events.bin')
+  await inChild('--sign-only', events)
+  rss = await inChild<RssFigures>('--rss-only', events)
+  rmSync(dirname(events), { recursive: true, force: true })
   progress('reconciliation vs negentropy (own process)')
   reconcile = await inChild<ReconcileFigures>('--reconcile-only')
 }
