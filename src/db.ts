@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
-import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { spareCores } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
@@ -20,13 +19,14 @@ import { PAGE_RECORD } from './merkle/pages.js'
 import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
 import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, SUBLEVELS,
-  kindBytes, sublevelPrefix,
+  sublevelPrefix,
 } from './store/layout.js'
 import { concat, readU64, u64 } from './bytes.js'
+import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
+
+export type { RangeOptions }
 
 type Bytes = Uint8Array
-type DB = AbstractLevel<Bytes, Bytes, Bytes>
-type Sub = AbstractSublevel<DB, Bytes, Bytes, Bytes>
 
 export interface OpenOptions {
   /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
@@ -55,17 +55,6 @@ export interface OpenOptions {
   maxSkew?: number
 }
 
-export interface RangeOptions {
-  /** Earliest timestamp, inclusive (ms). */
-  from?: number
-  /** Latest timestamp, exclusive (ms). */
-  to?: number
-  author?: Uint8Array | string
-  kind?: number
-  limit?: number
-  reverse?: boolean
-}
-
 export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
 
 interface Queued { event: Event; end?: WalPosition }
@@ -78,11 +67,9 @@ const PIPELINE_BATCH = 128
 /** Events logged but not yet indexed, at most: beyond this, appends and ingests wait. */
 const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
-const READ_CHUNK = 128
 const DONE = Promise.resolve()
 /** The largest maxPayload: an event must fit one pipeline slot. */
 const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
-const MAX_TIME = 2 ** 53 - 1
 
 /**
  * An open store of one group's events. Appends and ingests are written to the WAL, then
@@ -398,12 +385,7 @@ export class Xaeroflux {
   /** The event with this id (hex or 32 bytes), or undefined. */
   async get(id: Uint8Array | string): Promise<Event | undefined> {
     this.assertOpen()
-    const idBytes = bytes32(id, 'id')
-    const ts = await this.sub.ids.get(idBytes)
-    if (!ts) return undefined
-    const key = concat(ts, idBytes)
-    const bytes = await this.sub.events.get(key)
-    return bytes ? new Event(plain(bytes), key) : undefined
+    return getEvent(this.sub, bytes32(id, 'id'))
   }
 
   /** The Merkle root (hex) of every stored event's key: equal sets of events give equal roots. */
@@ -442,7 +424,7 @@ export class Xaeroflux {
     return this.tree.exclusive(async () => {
       const write = this.db.batch()
       const { root, report } = await rebuildRange(runtime, timeBound(from), timeBound(to), {
-        keysUnder: (prefix, limit) => this.keysUnder(prefix, limit),
+        keysUnder: (prefix, limit) => keysUnder(this.sub.events, prefix, limit),
         storedPage: (address) => this.sub.pages.get(address),
         repair: (address, page) => write.put(concat(PREFIX.pages, address), page),
       }, this.tree.rootSlot())
@@ -453,15 +435,6 @@ export class Xaeroflux {
       this.tree.setRoot(rootBytes)
       return report
     })
-  }
-
-  /** Every stored key with this prefix, in order, at most `limit`. */
-  private async keysUnder(prefix: Uint8Array, limit?: number): Promise<Uint8Array[]> {
-    const keys: Uint8Array[] = []
-    const end = prefixEnd(prefix)
-    const range = { ...(prefix.length ? { gte: prefix } : {}), ...(end ? { lt: end } : {}), ...(limit ? { limit } : {}) }
-    for await (const key of this.sub.events.keys(range)) keys.push(plain(key))
-    return keys
   }
 
   /**
@@ -475,7 +448,7 @@ export class Xaeroflux {
     const tree = this.tree
     return new Reconciliation({
       slot: (prefix) => tree.exclusive(() => tree.slotAt(prefix)),
-      keysUnder: (prefix, limit) => this.keysUnder(prefix, limit),
+      keysUnder: (prefix, limit) => keysUnder(this.sub.events, prefix, limit),
       hasKeys: async (keys) => (await this.sub.events.getMany(keys)).map((v) => v !== undefined),
     }, from, to)
   }
@@ -492,36 +465,7 @@ export class Xaeroflux {
    */
   async *range(options: RangeOptions = {}): AsyncGenerator<Event> {
     this.assertOpen()
-    const { from, to, author, kind, limit, reverse } = checkRange(options)
-    if (limit === 0) return
-    const lo = u64(from), hi = u64(to)
-    let n = 0
-    if (author === undefined && kind === undefined) {
-      for await (const [key, bytes] of this.sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) {
-        yield new Event(plain(bytes), plain(key))
-      }
-      return
-    }
-    // An index gives keys in order; events are fetched a chunk at a time.
-    const [index, prefix] = author !== undefined ? [this.sub.byAuthor, author] : [this.sub.byKind, kindBytes(kind!)]
-    const keys = index.keys({ gte: concat(prefix, lo), lt: concat(prefix, hi), reverse })
-    try {
-      for (;;) {
-        const chunk = (await keys.nextv(READ_CHUNK)).map((k) => k.subarray(prefix.length))
-        if (chunk.length === 0) return
-        const values = await this.sub.events.getMany(chunk)
-        for (let i = 0; i < chunk.length; i++) {
-          const bytes = values[i]
-          if (!bytes) continue
-          const event = new Event(plain(bytes), plain(chunk[i]))
-          if (kind !== undefined && event.kind !== kind) continue
-          yield event
-          if (++n >= limit) return
-        }
-      }
-    } finally {
-      await keys.close()
-    }
+    yield* rangeEvents(this.sub, checkRange(options))
   }
 
   /**
@@ -567,33 +511,6 @@ export class Xaeroflux {
 }
 
 type Filter = (e: Event) => boolean
-
-/** The first key after every key with this prefix, or undefined when there is none. */
-function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  const end = prefix.slice()
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 255) { end[i]++; return end.subarray(0, i + 1) }
-  }
-  return undefined
-}
-
-/** LevelDB hands back Buffers; events carry plain Uint8Array views of the same bytes. */
-function plain(b: Uint8Array): Uint8Array {
-  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-}
-
-function checkRange(o: RangeOptions) {
-  if (typeof o !== 'object') throw new TypeError('range options must be an object')
-  const from = o.from ?? 0, to = o.to ?? MAX_TIME
-  for (const [name, v] of [['from', from], ['to', to]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a timestamp in ms`)
-  }
-  if (o.kind !== undefined && (!Number.isInteger(o.kind) || o.kind < 0 || o.kind > 0xffff)) throw new RangeError('kind must be 0..65535')
-  const limit = o.limit ?? Infinity
-  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new RangeError('limit must be a whole number')
-  const author = o.author === undefined ? undefined : bytes32(o.author, 'author')
-  return { from, to, author, kind: o.kind, limit, reverse: o.reverse === true }
-}
 
 async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
   const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])

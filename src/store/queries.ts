@@ -1,0 +1,107 @@
+// The read side of the store (docs/STORAGE.md, Queries): events by id, by time, author and
+// kind, streamed from LevelDB a chunk at a time, and the keys under a prefix.
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
+import { concat, u64 } from '../bytes.js'
+import { Event } from '../event.js'
+import { bytes32 } from '../hex.js'
+import { kindBytes } from './layout.js'
+
+type Bytes = Uint8Array
+export type DB = AbstractLevel<Bytes, Bytes, Bytes>
+export type Sub = AbstractSublevel<DB, Bytes, Bytes, Bytes>
+
+export interface RangeOptions {
+  /** Earliest timestamp, inclusive (ms). */
+  from?: number
+  /** Latest timestamp, exclusive (ms). */
+  to?: number
+  author?: Uint8Array | string
+  kind?: number
+  limit?: number
+  reverse?: boolean
+}
+
+export const MAX_TIME = 2 ** 53 - 1
+/** Index keys read, then events fetched, this many at a time. */
+const READ_CHUNK = 128
+
+/** Checks range options (TypeError, RangeError) and fills in their defaults. */
+export function checkRange(o: RangeOptions) {
+  if (typeof o !== 'object') throw new TypeError('range options must be an object')
+  const from = o.from ?? 0, to = o.to ?? MAX_TIME
+  for (const [name, v] of [['from', from], ['to', to]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a timestamp in ms`)
+  }
+  if (o.kind !== undefined && (!Number.isInteger(o.kind) || o.kind < 0 || o.kind > 0xffff)) throw new RangeError('kind must be 0..65535')
+  const limit = o.limit ?? Infinity
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new RangeError('limit must be a whole number')
+  const author = o.author === undefined ? undefined : bytes32(o.author, 'author')
+  return { from, to, author, kind: o.kind, limit, reverse: o.reverse === true }
+}
+
+/** The event with this 32-byte id, or undefined. */
+export async function getEvent(sub: { ids: Sub; events: Sub }, id: Uint8Array): Promise<Event | undefined> {
+  const ts = await sub.ids.get(id)
+  if (!ts) return undefined
+  const key = concat(ts, id)
+  const bytes = await sub.events.get(key)
+  return bytes ? new Event(plain(bytes), key) : undefined
+}
+
+/**
+ * Events in key order (time, then id) matching checked range options. Without author or kind
+ * the events are iterated; otherwise an index gives keys in order and the events are fetched a
+ * chunk at a time (author and kind together: by author, filtered on kind).
+ */
+export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Sub }, range: ReturnType<typeof checkRange>): AsyncGenerator<Event> {
+  const { from, to, author, kind, limit, reverse } = range
+  if (limit === 0) return
+  const lo = u64(from), hi = u64(to)
+  if (author === undefined && kind === undefined) {
+    for await (const [key, bytes] of sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) yield new Event(plain(bytes), plain(key))
+    return
+  }
+  const [index, prefix] = author !== undefined ? [sub.byAuthor, author] : [sub.byKind, kindBytes(kind!)]
+  const keys = index.keys({ gte: concat(prefix, lo), lt: concat(prefix, hi), reverse })
+  let n = 0
+  try {
+    for (;;) {
+      const chunk = (await keys.nextv(READ_CHUNK)).map((k) => k.subarray(prefix.length))
+      if (chunk.length === 0) return
+      const values = await sub.events.getMany(chunk)
+      for (let i = 0; i < chunk.length; i++) {
+        const bytes = values[i]
+        if (!bytes) continue
+        const event = new Event(plain(bytes), plain(chunk[i]))
+        if (kind !== undefined && event.kind !== kind) continue
+        yield event
+        if (++n >= limit) return
+      }
+    }
+  } finally {
+    await keys.close()
+  }
+}
+
+/** Every stored key with this prefix, in order, at most `limit`. */
+export async function keysUnder(events: Sub, prefix: Uint8Array, limit?: number): Promise<Uint8Array[]> {
+  const keys: Uint8Array[] = []
+  const end = prefixEnd(prefix)
+  const range = { ...(prefix.length ? { gte: prefix } : {}), ...(end ? { lt: end } : {}), ...(limit ? { limit } : {}) }
+  for await (const key of events.keys(range)) keys.push(plain(key))
+  return keys
+}
+
+/** The first key after every key with this prefix, or undefined when there is none. */
+function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  const end = prefix.slice()
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 255) { end[i]++; return end.subarray(0, i + 1) }
+  }
+  return undefined
+}
+
+/** LevelDB hands back Buffers; events carry plain Uint8Array views of the same bytes. */
+function plain(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+}
