@@ -103,7 +103,7 @@ export class MerkleTree {
           if (kind === PAGE) { next.push({ depth: d + 1, prefix: group[0].subarray(0, d + 1), keys: group, parent: page, b }); continue }
           const fresh = kind === LEAF ? group.filter((k) => !equalBytes(k, page.leafKey(b))) : group
           if (fresh.length === 0) continue
-          added.push(...fresh)
+          for (const k of fresh) added.push(k) // not push(...fresh): a spread of many keys overflows the stack
           if (kind === EMPTY && fresh.length === 1) page.setLeaf(b, fresh[0])
           else {
             const set = kind === LEAF ? mergeSorted(fresh, [page.leafKey(b).slice()]) : fresh
