@@ -13,9 +13,10 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { Negentropy, NegentropyStorage } from '@nostr-dev-kit/sync'
-import { Xaeroflux, Identity, encodeEvent, groupId, type Reconciliation } from '../src/index.js'
+import { Xaeroflux, Identity, groupId, type Reconciliation } from '../src/index.js'
+import { signEvent } from '../src/event.js'
 import { check, round } from './util.js'
 
 const GROUP = 'reconcile-bench'
@@ -32,22 +33,12 @@ function makeEvents(count: number, from = 0, span = DAY): { envelopes: Uint8Arra
   const envelopes: Uint8Array[] = [], keys: Uint8Array[] = []
   for (let i = 0; i < count; i++) {
     const timestamp = T0 + from + Math.floor(Math.random() * span)
-    const bytes = encodeEvent({ kind: 1, timestamp, group, payload: randomBytes(32) }, authors[i % authors.length])
-    envelopes.push(bytes)
-    keys.push(keyOf(bytes))
+    const event = signEvent({ kind: 1, timestamp, group, payload: randomBytes(32) }, authors[i % authors.length])
+    envelopes.push(event.bytes)
+    keys.push(event.key)
   }
   return { envelopes, keys }
 }
-
-function keyOf(envelope: Uint8Array): Uint8Array {
-  // key = timestamp (bytes 4..12) ‖ id; the id is SHA-256 of the envelope without its signature
-  const key = new Uint8Array(40)
-  key.set(envelope.subarray(4, 12))
-  key.set(sha(envelope.subarray(0, envelope.length - 64)), 8)
-  return key
-}
-
-function sha(bytes: Uint8Array): Uint8Array { return createHash('sha256').update(bytes).digest() }
 
 async function ingestAll(db: Xaeroflux, envelopes: Uint8Array[]): Promise<void> {
   const CHUNK = 2000
@@ -123,7 +114,8 @@ function sameSet(xs: string[], set: Set<string>): boolean {
 export async function reconcileBench(options: { quick?: boolean; sizes?: number[] } = {}) {
   const sizes = options.sizes ?? (options.quick ? [10_000] : [10_000, 100_000, 1_000_000])
   const ds = [1, 100, 10_000]
-  const grid: Array<Record<string, unknown>> = []
+  type Figures = Awaited<ReturnType<typeof ours>>
+  const grid: Array<{ n: number; d: number; xaeroflux: Figures; negentropy: Figures; bytesVsNegentropy: number }> = []
   for (const n of sizes) {
     const dir = mkdtempSync(join(tmpdir(), 'xaeroflux-reconcile-'))
     try {
@@ -168,17 +160,14 @@ export async function reconcileBench(options: { quick?: boolean; sizes?: number[
       rmSync(dir, { recursive: true, force: true })
     }
   }
-  const cell = (n: number, d: number) => grid.find((g) => g.n === n && g.d === d) as
-    { xaeroflux: { rounds: number; bytes: number }; negentropy: { rounds: number; bytes: number } } | undefined
   const biggest = sizes[sizes.length - 1]
-  const one = cell(biggest, 1)!
+  const one = grid.find((g) => g.n === biggest && g.d === 1)!
   const targets: Record<string, unknown> = {
     [`oneDifferenceIn${biggest}RoundTrips`]: { value: one.xaeroflux.rounds, threshold: 4, pass: one.xaeroflux.rounds <= 4 },
     [`oneDifferenceIn${biggest}Bytes`]: { value: one.xaeroflux.bytes, threshold: 4096, pass: one.xaeroflux.bytes <= 4096 },
   }
-  for (const g of grid) {
-    if ((g.d as number) < 100) continue
-    const c = g as unknown as { n: number; d: number; xaeroflux: { rounds: number; bytes: number }; negentropy: { rounds: number; bytes: number } }
+  for (const c of grid) {
+    if (c.d < 100) continue
     const ratio = c.xaeroflux.bytes / c.negentropy.bytes
     targets[`n${c.n}d${c.d}BytesVsNegentropy`] = { value: round(ratio), threshold: 1.5, pass: ratio <= 1.5 }
     targets[`n${c.n}d${c.d}RoundsVsNegentropy`] = { value: `${c.xaeroflux.rounds} vs ${c.negentropy.rounds}`, pass: c.xaeroflux.rounds <= c.negentropy.rounds }

@@ -448,7 +448,6 @@ export class Xaeroflux {
     const tree = this.tree
     return new Reconciliation({
       slot: (prefix) => tree.exclusive(() => tree.slotAt(prefix)),
-      keysUnder: (prefix, limit) => keysUnder(this.sub.events, prefix, limit),
       hasKeys: async (keys) => (await this.sub.events.getMany(keys)).map((v) => v !== undefined),
     }, from, to)
   }

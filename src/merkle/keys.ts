@@ -23,18 +23,24 @@ export function timeBound(ms: number): Uint8Array {
   return out
 }
 
-/** Compares prefix ‖ fill… (40 bytes) with a 40-byte bound: the lowest (fill 0) or highest (fill 0xff) key under the prefix. */
-function compareBound(prefix: Uint8Array, fill: number, bound: Uint8Array): number {
+/**
+ * Compares the lowest (fill 0) or highest (fill 1) key under the first `bits` bits of `prefix`
+ * with a 40-byte bound.
+ */
+function compareBound(prefix: Uint8Array, bits: number, fill: 0 | 1, bound: Uint8Array): number {
+  const whole = bits >> 3, rest = bits & 7
   for (let i = 0; i < KEY_SIZE; i++) {
-    const x = i < prefix.length ? prefix[i] : fill
+    const x = i < whole ? prefix[i]
+      : i === whole && rest ? (fill ? prefix[i] | (0xff >> rest) : prefix[i] & (0xff << (8 - rest)) & 0xff)
+      : fill ? 0xff : 0
     if (x !== bound[i]) return x - bound[i]
   }
   return 0
 }
 
-/** Where the keys under `prefix` lie relative to the key range [lo, hi). */
-export function prefixPosition(prefix: Uint8Array, lo: Uint8Array, hi: Uint8Array): 'inside' | 'outside' | 'straddles' {
-  if (compareBound(prefix, 0xff, lo) < 0 || compareBound(prefix, 0x00, hi) >= 0) return 'outside'
-  if (compareBound(prefix, 0x00, lo) >= 0 && compareBound(prefix, 0xff, hi) < 0) return 'inside'
+/** Where the keys under the first `bits` bits of `prefix` lie relative to the key range [lo, hi). */
+export function prefixPosition(prefix: Uint8Array, lo: Uint8Array, hi: Uint8Array, bits = prefix.length * 8): 'inside' | 'outside' | 'straddles' {
+  if (compareBound(prefix, bits, 1, lo) < 0 || compareBound(prefix, bits, 0, hi) >= 0) return 'outside'
+  if (compareBound(prefix, bits, 0, lo) >= 0 && compareBound(prefix, bits, 1, hi) < 0) return 'inside'
   return 'straddles'
 }

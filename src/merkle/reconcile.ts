@@ -2,7 +2,7 @@ import { KEY_SIZE, PAGE_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { sha256, sha256Batch64 } from '../hash.js'
 import { toHex } from '../hex.js'
-import { compareKeys, equalBytes, timeBound } from './keys.js'
+import { compareKeys, equalBytes, prefixPosition, timeBound } from './keys.js'
 import { LEAF, PAGE } from './pages.js'
 
 /**
@@ -50,8 +50,6 @@ const SNAPSHOTS = 256
 export interface ReconcileSource {
   /** The slot for everything under `prefix` (depth = prefix.length): EMPTY, a leaf's key, or a page (its record and child kinds). */
   slot(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; record: Uint8Array; kinds: Uint8Array }>
-  /** Keys under `prefix`, in order, at most `limit`. */
-  keysUnder(prefix: Uint8Array, limit?: number): Promise<Uint8Array[]>
   /** Which of these keys are stored. */
   hasKeys(keys: Uint8Array[]): Promise<boolean[]>
 }
@@ -283,10 +281,7 @@ export class Reconciliation {
     if (h >= 256) {
       const b = h - 256
       if (snap.kinds[b] !== PAGE) return NONE
-      const prefix = new Uint8Array(snap.depth + 1)
-      prefix.set(snap.prefix)
-      prefix[snap.depth] = b
-      const next = await this.page(prefix)
+      const next = await this.page(childPrefix(snap, b))
       if (!('record' in next)) return next.t === 1 && bitOf(next.key, bits) === c ? next : NONE // the tree changed meanwhile
       snap = next
       h = 1
@@ -342,10 +337,7 @@ export class Reconciliation {
           if (this.inRange(key)) yield key
           continue
         }
-        const prefix = new Uint8Array(snap.depth + 1)
-        prefix.set(snap.prefix)
-        prefix[snap.depth] = b
-        const next = await this.page(prefix)
+        const next = await this.page(childPrefix(snap, b))
         if (!('record' in next)) { if (next.t === 1 && this.inRange(next.key)) yield next.key; continue }
         snap = next
         h = 1
@@ -513,18 +505,7 @@ export class Reconciliation {
   }
 
   private position(addr: Addr): 'inside' | 'outside' | 'straddles' {
-    if (this.everything) return 'inside'
-    const low = new Uint8Array(KEY_SIZE), high = new Uint8Array(KEY_SIZE).fill(0xff)
-    const whole = addr.bits >> 3, rest = addr.bits & 7
-    low.set(addr.prefix.subarray(0, whole))
-    high.set(addr.prefix.subarray(0, whole))
-    if (rest) {
-      low[whole] = addr.prefix[whole]
-      high[whole] = addr.prefix[whole] | (0xff >> rest)
-    }
-    if (compareKeys(high, this.lo) < 0 || compareKeys(low, this.hi) >= 0) return 'outside'
-    if (compareKeys(low, this.lo) >= 0 && compareKeys(high, this.hi) < 0) return 'inside'
-    return 'straddles'
+    return this.everything ? 'inside' : prefixPosition(addr.prefix, this.lo, this.hi, addr.bits)
   }
 }
 
@@ -563,6 +544,13 @@ function hasPrefix(key: Uint8Array, addr: Addr): boolean {
   return rest === 0 || ((key[whole] ^ addr.prefix[whole]) & (0xff << (8 - rest)) & 0xff) === 0
 }
 
+/** The byte prefix of child `b` of a page. */
+function childPrefix(snap: Snap, b: number): Uint8Array {
+  const prefix = new Uint8Array(snap.depth + 1)
+  prefix.set(snap.prefix)
+  prefix[snap.depth] = b
+  return prefix
+}
 
 /** The node of slot `h` of a page. */
 function heapAddr(snap: Snap, h: number): Addr {
