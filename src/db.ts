@@ -192,6 +192,8 @@ export class Xaeroflux {
     if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
     if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
+    // Sealed later, with others: the event is the payload as it is now, whatever the caller does next.
+    checked.payload = new Uint8Array(checked.payload)
     // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
     return this.toSeal.add(checked)
   }

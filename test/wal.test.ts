@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync
 import { join } from 'node:path'
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, frameRecords, scanFrames, type Event } from '../src/index.js'
 import { tempDir } from './helpers/store.js'
+import { Wal, type Durability } from '../src/store/wal.js'
 
 const GROUP = 'wal-damage'
 const me = Identity.fromSecretKey(new Uint8Array(32).fill(7))
@@ -316,5 +317,30 @@ test('opening and closing without writing leaves no segment files', async () => 
     remove()
   }
 })
+
+for (const durability of ['sync', 'batch', 'none'] as Durability[]) {
+  test(`${durability}: appends racing segment rolls all resolve and all replay`, async () => {
+    // 'batch' once fsynced a segment that a roll was closing, failing appends that were written.
+    const { dir, remove } = tempDir()
+    try {
+      const wal = await Wal.open(dir, durability, 4096)
+      await wal.replay({ segment: 1, offset: 0 }, () => assert.unreachable('an empty log'))
+      const records = Array.from({ length: 600 }, (_, i) => randomBytes(40 + (i % 300)))
+      let next = 0
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < records.length) { const at = next; next += 3; await wal.appendMany(records.slice(at, at + 3)) }
+      }))
+      await wal.close()
+      const segments = (await wal.segments()).length
+      assert.ok(segments > 5, `the records span many segments: ${segments}`)
+      const replayed: Uint8Array[] = []
+      const report = await (await Wal.open(dir, durability)).replay({ segment: 1, offset: 0 }, (r) => replayed.push(r.slice()))
+      assert.equal(report.corrupt, [])
+      assert.equal(replayed.map((r) => Buffer.from(r).toString('hex')), records.map((r) => r.toString('hex')))
+    } finally {
+      remove()
+    }
+  })
+}
 
 test.run()

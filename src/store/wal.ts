@@ -48,13 +48,15 @@ export class Wal {
   private writing = false
   private unsynced: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   private syncing = false
+  private retiring?: Promise<void> // the previous segment's last fsync and close
   private failed?: unknown
 
-  private constructor(readonly dir: string, readonly durability: Durability) {}
+  private constructor(readonly dir: string, readonly durability: Durability, private readonly segmentBytes: number) {}
 
-  static async open(dir: string, durability: Durability): Promise<Wal> {
+  /** `segmentBytes` (16 MiB by default) is for tests that cross segments quickly. */
+  static async open(dir: string, durability: Durability, segmentBytes = SEGMENT_BYTES): Promise<Wal> {
     await mkdir(dir, { recursive: true })
-    return new Wal(dir, durability)
+    return new Wal(dir, durability, segmentBytes)
   }
 
   /** Segment numbers present on disk, ascending. */
@@ -139,7 +141,7 @@ export class Wal {
         let bytes = 0, n = 0
         while (n < this.queue.length && (n === 0 || bytes + this.queue[n].size <= WRITE_BYTES)) bytes += this.queue[n++].size
         const batch = this.queue.splice(0, n)
-        if (this.size > 0 && this.size + bytes > SEGMENT_BYTES) await this.roll()
+        if (this.size > 0 && this.size + bytes > this.segmentBytes) await this.roll()
         const ends = await this.write(batch, bytes)
         const settle = (e?: unknown) => batch.forEach((p, i) => (e === undefined ? p.resolve(ends[i]) : p.reject(e)))
         if (this.durability === 'sync') await this.file?.datasync()
@@ -193,6 +195,8 @@ export class Wal {
       while (this.unsynced.length > 0) {
         const waiting = this.unsynced.splice(0)
         try {
+          // Writes before a roll are in the retired segment: its own fsync covers them.
+          await this.retiring
           await this.file?.datasync()
           for (const w of waiting) w.resolve()
         } catch (e) {
@@ -204,12 +208,14 @@ export class Wal {
     }
   }
 
+  // The handle is let go before the first await, so a concurrent 'batch' fsync never uses a
+  // closing file; it waits for `retiring` instead.
   private async roll(): Promise<void> {
-    await this.file?.datasync()
-    await this.file?.close()
+    const old = this.file
     this.file = undefined
     this.segment++
     this.size = 0
+    if (old) await (this.retiring = old.datasync().then(() => old.close()))
   }
 
   /** Deletes the segments wholly before `position`: their records are in the database. */
