@@ -22,6 +22,7 @@ import {
   sublevelPrefix,
 } from './store/layout.js'
 import { concat, readU64, u64 } from './bytes.js'
+import { postingBlocks } from './store/postings.js'
 import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
 
 export type { RangeOptions }
@@ -311,12 +312,11 @@ export class Xaeroflux {
     const { fresh, total, end, dropSegments } = await this.tree.exclusive(async () => {
       const fresh = await this.newEvents(batch)
       for (const { event } of fresh) {
-        const { key, bytes } = event
-        write.put(concat(PREFIX.events, key), bytes)
-        write.put(concat(PREFIX.ids, key.subarray(8)), key.subarray(0, 8))
-        write.put(concat(PREFIX.byAuthor, bytes.subarray(44, 76), key), EMPTY_VALUE)
-        write.put(concat(PREFIX.byKind, bytes.subarray(2, 4), key), EMPTY_VALUE)
+        write.put(concat(PREFIX.events, event.key), event.bytes)
+        write.put(concat(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
       }
+      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concat(PREFIX.byAuthor, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concat(PREFIX.byKind, b.key), b.value)
       if (this.options.merkleIndex !== false) {
         const merkle = this.tree.takeWrites()
         for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
@@ -512,6 +512,10 @@ export class Xaeroflux {
 }
 
 type Filter = (e: Event) => boolean
+
+const keyOf = (q: Queued) => q.event.key
+const authorOf = (q: Queued) => q.event.bytes.subarray(44, 76)
+const kindOf = (q: Queued) => q.event.bytes.subarray(2, 4)
 
 async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
   const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])

@@ -18,7 +18,7 @@ export const ErrorCodes = {
   E_CLOSED: 'the database is closed',
   E_NOT_FOUND: 'no such event is stored',
   E_BAD_MESSAGE: 'a message from a peer is malformed or over its bounds',
-  E_CORRUPT_INDEX: 'a stored Merkle page is missing or malformed',
+  E_CORRUPT_INDEX: 'a stored index entry (a Merkle page, a posting block) is missing or malformed',
   E_STORE_MISMATCH: 'the store on disk is of another format version or another group',
 } as const
 

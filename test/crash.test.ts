@@ -106,24 +106,26 @@ async function checkRaw(path: string, authors: Set<string>): Promise<{ keys: str
       assert.ok(events.has(hex(v) + id), `ids entry ${id} points to a stored event`)
       ids.set(id, hex(v))
     }
-    const byAuthor = new Set<string>()
-    for await (const k of sub('by-author').keys()) {
-      assert.is(k.length, 72)
-      const key = hex(k.subarray(32))
-      const event = events.get(key)
-      assert.ok(event, `by-author entry ${key} points to a stored event`)
-      assert.is(hex(k.subarray(0, 32)), hex(event!.subarray(44, 76)), `by-author entry ${key} has the event's author`)
-      byAuthor.add(key)
+    // Posting blocks (docs/STORAGE.md): value ‖ first key → the keys, in order, within one span.
+    const postings = async (name: string, valueBytes: number, valueOf: (event: Uint8Array) => Uint8Array) => {
+      const seen = new Set<string>()
+      for await (const [k, v] of sub(name).iterator()) {
+        assert.is(k.length, valueBytes + 40)
+        assert.ok(v.length > 0 && v.length % 40 === 0, `${name} block of ${v.length} bytes`)
+        assert.is(hex(v.subarray(0, 40)), hex(k.subarray(valueBytes)), `${name} block keyed by its first key`)
+        for (let at = 0; at < v.length; at += 40) {
+          const key = hex(v.subarray(at, at + 40))
+          const event = events.get(key)
+          assert.ok(event, `${name} entry ${key} points to a stored event`)
+          assert.is(hex(valueOf(event!)), hex(k.subarray(0, valueBytes)), `${name} entry ${key} is under the event's own value`)
+          assert.not.ok(seen.has(key), `${name} lists ${key} once`)
+          seen.add(key)
+        }
+      }
+      return seen
     }
-    const byKind = new Set<string>()
-    for await (const k of sub('by-kind').keys()) {
-      assert.is(k.length, 42)
-      const key = hex(k.subarray(2))
-      const event = events.get(key)
-      assert.ok(event, `by-kind entry ${key} points to a stored event`)
-      assert.is(hex(k.subarray(0, 2)), hex(event!.subarray(2, 4)), `by-kind entry ${key} has the event's kind`)
-      byKind.add(key)
-    }
+    const byAuthor = await postings('by-author', 32, (e) => e.subarray(44, 76))
+    const byKind = await postings('by-kind', 2, (e) => e.subarray(2, 4))
     // Each event has exactly one entry in each index (the index maps are keyed by event key).
     assert.is(ids.size, events.size, 'one ids entry per event')
     assert.is(byAuthor.size, events.size, 'one by-author entry per event')

@@ -2,8 +2,8 @@
 //
 //   events     key (timestamp ‖ id, 40)       → envelope bytes
 //   ids        id (32)                         → timestamp (8)
-//   by-author  author (32) ‖ key (40)          → empty
-//   by-kind    kind (2) ‖ key (40)             → empty
+//   by-author  author (32) ‖ first key (40)    → a posting block: keys (40 each) of one batch (postings.ts)
+//   by-kind    kind (2) ‖ first key (40)       → a posting block, likewise
 //   pages      depth (1) ‖ prefix (depth)      → a stored Merkle page (src/merkle/pages.ts)
 //   meta       'version'                       → u64: FORMAT_VERSION
 //              'group'                         → the group id (32)
@@ -12,7 +12,7 @@
 //              'root'                          → the Merkle root slot (src/merkle/tree.ts)
 //              'unindexed'                     → empty: written without the Merkle index; rebuild it
 
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 
 export const SUBLEVELS = { events: 'events', ids: 'ids', byAuthor: 'by-author', byKind: 'by-kind', pages: 'pages', meta: 'meta' } as const
 

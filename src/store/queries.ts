@@ -5,6 +5,7 @@ import { concat, u64 } from '../bytes.js'
 import { Event } from '../event.js'
 import { bytes32 } from '../hex.js'
 import { kindBytes } from './layout.js'
+import { postingKeys } from './postings.js'
 
 type Bytes = Uint8Array
 export type DB = AbstractLevel<Bytes, Bytes, Bytes>
@@ -50,8 +51,8 @@ export async function getEvent(sub: { ids: Sub; events: Sub }, id: Uint8Array): 
 
 /**
  * Events in key order (time, then id) matching checked range options. Without author or kind
- * the events are iterated; otherwise an index gives keys in order and the events are fetched a
- * chunk at a time (author and kind together: by author, filtered on kind).
+ * the events are iterated; otherwise an index's posting blocks give keys in order and the
+ * events are fetched a chunk at a time (author and kind together: by author, filtered on kind).
  */
 export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Sub }, range: ReturnType<typeof checkRange>): AsyncGenerator<Event> {
   const { from, to, author, kind, limit, reverse } = range
@@ -62,24 +63,25 @@ export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Su
     return
   }
   const [index, prefix] = author !== undefined ? [sub.byAuthor, author] : [sub.byKind, kindBytes(kind!)]
-  const keys = index.keys({ gte: concat(prefix, lo), lt: concat(prefix, hi), reverse })
+  const keys = postingKeys(index, prefix, from, to, reverse)
   let n = 0
   try {
     for (;;) {
-      const chunk = (await keys.nextv(READ_CHUNK)).map((k) => k.subarray(prefix.length))
+      const chunk: Uint8Array[] = []
+      for (let k = await keys.next(); !k.done; k = await keys.next()) if (chunk.push(k.value) === READ_CHUNK) break
       if (chunk.length === 0) return
       const values = await sub.events.getMany(chunk)
       for (let i = 0; i < chunk.length; i++) {
         const bytes = values[i]
         if (!bytes) continue
-        const event = new Event(plain(bytes), plain(chunk[i]))
+        const event = new Event(plain(bytes), chunk[i])
         if (kind !== undefined && event.kind !== kind) continue
         yield event
         if (++n >= limit) return
       }
     }
   } finally {
-    await keys.close()
+    await keys.return(undefined)
   }
 }
 
