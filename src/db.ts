@@ -21,7 +21,7 @@ import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, SUBLEVELS,
   sublevelPrefix,
 } from './store/layout.js'
-import { concat, readU64, u64 } from './bytes.js'
+import { concat, copyPooled, readU64, u64 } from './bytes.js'
 import { postingBlocks } from './store/postings.js'
 import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
 
@@ -194,7 +194,7 @@ export class Xaeroflux {
     if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
     const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
     // Sealed later, with others: the event is the payload as it is now, whatever the caller does next.
-    checked.payload = new Uint8Array(checked.payload)
+    checked.payload = copyPooled(checked.payload)
     // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
     return this.toSeal.add(checked)
   }
@@ -206,7 +206,7 @@ export class Xaeroflux {
     // Calls made together are validated together: one batch through the workers.
     const key = await this.toValidate.add(bytes)
     if (key instanceof XaeroError) throw key
-    const event = new Event(bytes.slice(), key)
+    const event = new Event(copyPooled(bytes), key)
     await this.accept([event])
     return event
   }
@@ -216,7 +216,7 @@ export class Xaeroflux {
     this.assertOpen()
     if (!Array.isArray(envelopes) || envelopes.some((e) => !(e instanceof Uint8Array))) throw new TypeError('ingestMany takes an array of envelopes')
     const keys = await this.pipeline.validate(envelopes)
-    const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(envelopes[i].slice(), k)))
+    const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(copyPooled(envelopes[i]), k)))
     const accepted = await this.accept(results.filter((r): r is Event => r instanceof Event))
     return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
   }

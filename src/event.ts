@@ -16,7 +16,10 @@ export const DEFAULT_MAX_SKEW = 10 * 60 * 1000
 export class Event {
   private _id?: string
 
-  /** @param bytes the whole envelope @param key timestamp ‖ id, 40 bytes */
+  /**
+   * @param bytes the whole envelope (the store's events may view a slab shared with others)
+   * @param key timestamp ‖ id, 40 bytes
+   */
   constructor(readonly bytes: Uint8Array, readonly key: Uint8Array) {}
 
   /** SHA-256 of the envelope without its signature, in hex. */

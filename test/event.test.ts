@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { createHash } from 'node:crypto'
 import { Identity, groupId, encodeEvent, decodeEvent, decodeEvents, XaeroError, type XaeroErrorCode } from '../src/index.js'
 import { rng } from './helpers/keys.js'
+import { copyPooled } from '../src/bytes.js'
 
 const me = Identity.generate()
 const group = groupId('friends')
@@ -118,6 +119,21 @@ test('fuzz: 6000 mutated envelopes never crash and are never accepted', () => {
   const batch = decodeEvents(mutants, { group })
   assert.is(batch.filter((r) => r instanceof XaeroError).length, rejected)
   assert.ok(rejected > 5900)
+})
+
+test('copyPooled: copies that neither follow their source nor overlap each other', () => {
+  const sources = Array.from({ length: 100 }, (_, i) => new Uint8Array(300 + i).fill(i))
+  const copies = sources.map(copyPooled)
+  for (const s of sources) s.fill(255)
+  copies.forEach((c, i) => {
+    assert.is(c.length, 300 + i)
+    assert.ok(c.every((b) => b === i), `copy ${i} kept its bytes`)
+  })
+  assert.ok(copies[0].buffer === copies[1].buffer, 'small copies share a slab')
+  const large = new Uint8Array(5000).fill(3)
+  const copy = copyPooled(large)
+  large.fill(0)
+  assert.ok(copy.every((b) => b === 3) && copy.byteOffset === 0 && copy.buffer.byteLength === 5000, 'a large copy is its own')
 })
 
 test.run()

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Runtime } from '../core/core.js'
 import { XaeroError } from '../errors.js'
+import { copyPooled } from '../bytes.js'
 import { Event, writeEnvelope, type CheckedFields } from '../event.js'
 import type { Identity } from '../identity.js'
 import { SLOT_BYTES, SLOT_DATA, SLOT_TABLE, fillSlot, sealSlot, slotChunks, slotResult, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
@@ -104,7 +105,7 @@ export class Pipeline {
       return places.map(([from, to], i) => {
         const key = slotResult(core, slot, i)
         if (typeof key === 'string') throw new Error(`the core rejected an envelope it built: ${key}`) // a bug, not bad input
-        return new Event(core.u8.slice(from, to), key)
+        return new Event(copyPooled(core.u8.subarray(from, to)), key)
       })
     } finally {
       this.release(slot)
