@@ -3,15 +3,13 @@
 // as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes) and the
 // reconciliation grid against negentropy (bench/reconcile.ts, n up to 1M; `--quick` shortens
 // both, `--core` skips them).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { cpus, availableParallelism, tmpdir } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { sha256Bench } from './sha256.js'
 import { merkleRootBench, pageBench } from './merkle.js'
 import { eventBench } from './event.js'
-import { target } from './util.js'
+import { inChild, target } from './util.js'
 
 const progress = (what: string) => process.stderr.write(`bench: ${what}\n`)
 const quick = process.argv.includes('--quick')
@@ -23,6 +21,12 @@ const quick = process.argv.includes('--quick')
 if (process.argv.includes('--store-only')) {
   const { storeBench } = await import('./store.js')
   console.log(JSON.stringify(await storeBench({ quick })))
+  process.exit(0)
+}
+// One append or ingest run of the store bench, in a fresh process (bench/store.ts).
+if (process.argv.includes('--store-run')) {
+  const { storeRun } = await import('./store.js')
+  console.log(JSON.stringify(await storeRun(JSON.parse(process.argv[process.argv.indexOf('--store-run') + 1]))))
   process.exit(0)
 }
 if (process.argv.includes('--reconcile-only')) {
@@ -48,14 +52,7 @@ type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
 type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
 type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
 
-function inChild<T>(...args: string[]): Promise<T> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args, ...(quick ? ['--quick'] : [])],
-    { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
-  return new Promise((resolve, reject) => child.once('error', reject).once('close', (code) =>
-    code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${args[0]} exited with ${code}`))))
-}
+const child = <T>(...args: string[]) => inChild<T>(...args, ...(quick ? ['--quick'] : []))
 
 progress('sha256')
 const sha = sha256Bench()
@@ -68,14 +65,14 @@ const events = eventBench()
 let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined
 if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
-  store = await inChild<StoreFigures>('--store-only')
+  store = await child<StoreFigures>('--store-only')
   progress('peak RSS while ingesting (own process)')
   const events = join(mkdtempSync(join(tmpdir(), 'xaeroflux-events-')), 'events.bin')
-  await inChild('--sign-only', events)
-  rss = await inChild<RssFigures>('--rss-only', events)
+  await child('--sign-only', events)
+  rss = await child<RssFigures>('--rss-only', events)
   rmSync(dirname(events), { recursive: true, force: true })
   progress('reconciliation vs negentropy (own process)')
-  reconcile = await inChild<ReconcileFigures>('--reconcile-only')
+  reconcile = await child<ReconcileFigures>('--reconcile-only')
 }
 
 const results = {

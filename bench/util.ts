@@ -1,7 +1,9 @@
 // Time-boxed measurement: a short warm-up (so V8 and the WASM tiers settle), then three rounds
 // of at least `roundMs` each; the best round is reported. Other work on the machine can only
 // slow a round down, never speed it up, so the best round is the least disturbed one.
+import { spawn } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 
 export interface MeasureOptions {
   warmupMs?: number
@@ -63,4 +65,19 @@ export function round(x: number): number {
 /** A target met when `value` ≥ `threshold`, or < `threshold` when `below`. */
 export function target(value: number, threshold: number, basis: string, below = false) {
   return { value: round(value), threshold, pass: below ? value < threshold : value >= threshold, basis }
+}
+
+/** Runs `node bench/index.js ...args` and parses the one JSON value it prints. */
+export function inChild<T>(...args: string[]): Promise<T> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./index.js', import.meta.url)), ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+  return new Promise((resolve, reject) => child.once('error', reject).once('close', (code) =>
+    code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${args[0]} exited with ${code}`))))
+}
+
+export function median(xs: readonly number[]): number {
+  const s = xs.slice().sort((a, b) => a - b)
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
