@@ -264,8 +264,9 @@ export class Xaeroflux {
     this.inflight += events.length
     this.unindexedBytes += bytes
     try {
-      const ends = this.wal ? await this.wal.appendMany(events.map((e) => e.bytes)) : undefined
-      events.forEach((e, i) => this.enqueue(e, ends?.[i]))
+      // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
+      const end = this.wal ? await this.wal.appendMany(events.map((e) => e.bytes)) : undefined
+      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined))
     } catch (e) {
       for (const event of events) this.pending.delete(event.id)
       this.unindexedBytes -= bytes

@@ -1,9 +1,16 @@
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+// Hex digits as ASCII codes, two per byte, decoded into one flat string: joining 2-character
+// strings instead builds a rope of one object per byte, and ids are made for every event.
+const DIGITS = new TextEncoder().encode('0123456789abcdef')
+const latin1 = new TextDecoder('latin1')
+let scratch = new Uint8Array(64)
 
 export function toHex(bytes: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]]
-  return s
+  if (scratch.length < bytes.length * 2) scratch = new Uint8Array(bytes.length * 2)
+  for (let i = 0; i < bytes.length; i++) {
+    scratch[2 * i] = DIGITS[bytes[i] >> 4]
+    scratch[2 * i + 1] = DIGITS[bytes[i] & 15]
+  }
+  return latin1.decode(bytes.length * 2 === scratch.length ? scratch : scratch.subarray(0, bytes.length * 2))
 }
 
 /** Parses lowercase or uppercase hex; throws TypeError on odd length or a non-hex digit. */

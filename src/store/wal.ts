@@ -33,7 +33,7 @@ export interface ReplayReport {
 }
 
 /** Records appended by one call, framed together; `size` counts their frames. */
-interface Pending { records: Uint8Array[]; size: number; resolve: (ends: WalPosition[]) => void; reject: (e: unknown) => void }
+interface Pending { records: Uint8Array[]; size: number; resolve: (end: WalPosition) => void; reject: (e: unknown) => void }
 
 /**
  * The write-ahead log: numbered segment files of framed records (assembly/wal.ts) under one
@@ -123,10 +123,10 @@ export class Wal {
   }
 
   /**
-   * Appends records in order, in one write where they fit; resolves with the position past each
-   * once they are as durable as `durability` says.
+   * Appends records in order, in one write where they fit; resolves with the position past the
+   * last once they are as durable as `durability` says.
    */
-  appendMany(payloads: Uint8Array[]): Promise<WalPosition[]> {
+  appendMany(payloads: Uint8Array[]): Promise<WalPosition> {
     if (this.failed) return Promise.reject(this.failed)
     const size = payloads.reduce((n, p) => n + p.length + WAL_FRAME_HEADER, 0)
     return new Promise((resolve, reject) => {
@@ -158,17 +158,19 @@ export class Wal {
   }
 
   // Frames the batch in the core's memory and writes it from there in one call.
-  // Resolves with the positions past each record, per call.
-  private async write(batch: Pending[], bytes: number): Promise<WalPosition[][]> {
+  // Resolves with the position past each call's last record.
+  private async write(batch: Pending[], bytes: number): Promise<WalPosition[]> {
     const { core, map } = runtime
     const ptr = map.alloc(bytes)
     try {
       let at = ptr
-      const ends = batch.map((p) => p.records.map((record) => {
-        core.u8.set(record, at + WAL_FRAME_HEADER)
-        at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, record.length)
+      const ends = batch.map((p) => {
+        for (const record of p.records) {
+          core.u8.set(record, at + WAL_FRAME_HEADER)
+          at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, record.length)
+        }
         return { segment: this.segment, offset: this.size + (at - ptr) }
-      }))
+      })
       let done = 0
       this.file ??= await open(this.path(this.segment), 'a')
       while (done < bytes) done += (await this.file.write(core.u8, ptr + done, bytes - done)).bytesWritten
