@@ -7,10 +7,12 @@ export function u64(n: number): Uint8Array {
   return b
 }
 
-/** The inverse of `u64`, reading at `at`. */
+/** The inverse of `u64`, reading at `at` (without a DataView: it runs for every key read). */
 export function readU64(b: Uint8Array, at = 0): number {
-  const dv = new DataView(b.buffer, b.byteOffset + at, 8)
-  return dv.getUint32(0) * 2 ** 32 + dv.getUint32(4)
+  if (at < 0 || at + 8 > b.length) throw new RangeError('readU64 past the end')
+  const hi = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
+  const lo = ((b[at + 4] << 24) | (b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]) >>> 0
+  return hi * 2 ** 32 + lo
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {

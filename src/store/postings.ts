@@ -4,7 +4,8 @@
 import { concat, readU64, u64 } from '../bytes.js'
 import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
-import { compareKeys } from '../merkle/keys.js'
+import { toHex } from '../hex.js'
+import { compareKeys, equalBytes } from '../merkle/keys.js'
 import type { Sub } from './queries.js'
 
 type Bytes = Uint8Array
@@ -21,13 +22,15 @@ export const POSTING_SPAN = 1024
  * at value ‖ its first key, holding its keys end to end.
  */
 export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes, valueOf: (item: T) => Bytes): Array<{ key: Bytes; value: Bytes }> {
-  const groups = new Map<string, { value: Bytes; keys: Bytes[] }>()
+  const groups = new Map<string | number, { value: Bytes; keys: Bytes[] }>()
+  let last: { value: Bytes; keys: Bytes[] } | undefined
   for (const item of items) {
     const value = valueOf(item)
-    const id = String.fromCharCode(...value)
-    let group = groups.get(id)
-    if (!group) groups.set(id, group = { value, keys: [] })
+    // Runs of one author or kind are common (a batch of appends): no lookup for those.
+    let group = last && equalBytes(last.value, value) ? last : groups.get(groupId(value))
+    if (!group) groups.set(groupId(value), group = { value, keys: [] })
     group.keys.push(keyOf(item))
+    last = group
   }
   const blocks: Array<{ key: Bytes; value: Bytes }> = []
   for (const { value, keys } of groups.values()) {
@@ -43,6 +46,13 @@ export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes,
     }
   }
   return blocks
+}
+
+function groupId(value: Bytes): string | number {
+  if (value.length > 6) return toHex(value)
+  let n = 0
+  for (let i = 0; i < value.length; i++) n = n * 256 + value[i]
+  return n
 }
 
 /** A block being read: its keys, the next one's offset and the step (+40 forward, −40 reverse). */
