@@ -14,7 +14,7 @@ type Bytes = Uint8Array
  * The keys of a block lie within this many ms of its first key's timestamp. It bounds how far
  * before `from` a forward range must look for blocks, and how far a reverse one must read ahead.
  */
-export const POSTING_SPAN = 1024
+export const POSTING_SPAN = 64
 
 /**
  * The posting blocks of a batch's events under one index: for each index value (`valueOf`, e.g.

@@ -68,7 +68,8 @@ export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Su
   try {
     for (;;) {
       const chunk: Uint8Array[] = []
-      for (let k = await keys.next(); !k.done; k = await keys.next()) if (chunk.push(k.value) === READ_CHUNK) break
+      const want = Math.min(READ_CHUNK, limit - n) // a small limit reads no more events than it needs
+      for (let k = await keys.next(); !k.done; k = await keys.next()) if (chunk.push(k.value) >= want) break
       if (chunk.length === 0) return
       const values = await sub.events.getMany(chunk)
       for (let i = 0; i < chunk.length; i++) {
