@@ -1,7 +1,6 @@
-import { join } from 'node:path'
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
-import { spareCores } from '#platform'
+import { defaultWorkers, openWal } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, checkFields, decodeEvents, type CheckedFields } from './event.js'
@@ -16,7 +15,7 @@ import { compareKeys, timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
-import { Wal, type Durability, type ReplayReport, type WalPosition } from './store/wal.js'
+import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
 import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, SUBLEVELS,
   sublevelPrefix,
@@ -99,6 +98,11 @@ export class Xaeroflux {
   private deletedBefore = 0
   private unindexedBytes = 0
   private readonly roomWaiters: Array<() => void> = []
+  // Events queued for indexing and indexed so far, counted since open: a store without a WAL
+  // resolves a write once `indexed` reaches the count it had when queued.
+  private enqueued = 0
+  private indexed = 0
+  private readonly indexWaiters: Array<{ count: number; resolve: () => void; reject: (e: unknown) => void }> = []
 
   private constructor(
     readonly group: string,
@@ -124,7 +128,7 @@ export class Xaeroflux {
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
     if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > MAX_PAYLOAD_LIMIT) throw new RangeError(`maxPayload must be 0..${MAX_PAYLOAD_LIMIT}`)
     const maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW
-    const workers = options.workers ?? Math.min(2, spareCores())
+    const workers = options.workers ?? defaultWorkers()
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError('workers must be a whole number')
     const group = groupId(options.group)
     const groupBytes = fromHex(group)
@@ -140,7 +144,7 @@ export class Xaeroflux {
     try {
       await checkFormat(sub.meta, groupBytes)
       pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
-      const wal = options.path === undefined ? undefined : await Wal.open(join(options.path, 'wal'), durability)
+      const wal = options.path === undefined ? undefined : await openWal(options.path, durability)
       const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal)
       const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
       store.total = readU64(count ?? u64(0))
@@ -275,6 +279,14 @@ export class Xaeroflux {
       this.inflight -= events.length
       this.settleIdle()
     }
+    // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
+    if (!this.wal) await this.indexedThrough(this.enqueued)
+  }
+
+  private indexedThrough(count: number): Promise<void> {
+    if (this.indexError) return Promise.reject(this.indexError)
+    if (this.indexed >= count) return Promise.resolve()
+    return new Promise((resolve, reject) => this.indexWaiters.push({ count, resolve, reject }))
   }
 
   // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
@@ -289,6 +301,7 @@ export class Xaeroflux {
   private enqueue(event: Event, end?: WalPosition): void {
     if (!this.pending.has(event.id)) this.pending.set(event.id, DONE)
     this.queue.push({ event, end })
+    this.enqueued++
     if (!this.indexing) { this.indexing = true; queueMicrotask(() => this.indexLoop()) }
   }
 
@@ -299,6 +312,7 @@ export class Xaeroflux {
       while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
     } catch (e) {
       this.indexError = e
+      for (const w of this.indexWaiters.splice(0)) w.reject(e)
     } finally {
       this.indexing = false
       for (const wake of this.roomWaiters.splice(0)) wake()
@@ -341,6 +355,8 @@ export class Xaeroflux {
       this.pending.delete(q.event.id)
       this.unindexedBytes -= q.event.bytes.length
     }
+    this.indexed += batch.length
+    while (this.indexWaiters.length > 0 && this.indexWaiters[0].count <= this.indexed) this.indexWaiters.shift()!.resolve()
     for (const wake of this.roomWaiters.splice(0)) wake()
     for (const { event } of fresh) this.advertise(event)
   }

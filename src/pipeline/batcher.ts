@@ -12,7 +12,7 @@ export class Batcher<T, R> {
 
   add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
-      if (this.items.push({ item, resolve, reject }) === 1) setImmediate(() => this.flush())
+      if (this.items.push({ item, resolve, reject }) === 1) nextTurn(() => this.flush())
     })
   }
 
@@ -31,3 +31,6 @@ export class Batcher<T, R> {
     }
   }
 }
+
+// The next turn of the event loop: setImmediate in Node; browsers have only timers for it.
+const nextTurn: (fn: () => void) => void = globalThis.setImmediate ?? ((fn) => setTimeout(fn, 0))

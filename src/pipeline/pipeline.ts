@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import { startWorker } from '#platform'
+import type { PipelineWorker } from '../platform/types.js'
 import type { Runtime } from '../core/core.js'
 import { XaeroError } from '../errors.js'
 import { copyPooled } from '../bytes.js'
@@ -32,14 +33,14 @@ export class Pipeline {
   private readonly free: number[] = []
   private readonly waiting: Array<(slot: number) => void> = []
   private readonly done = new Map<number, () => void>()
-  private readonly owner = new Map<number, Worker>()
+  private readonly owner = new Map<number, PipelineWorker>()
 
-  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: Worker[], private readonly workspaces: number[]) {}
+  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: PipelineWorker[], private readonly workspaces: number[]) {}
 
   static async create(runtime: Runtime, options: PipelineOptions): Promise<Pipeline> {
     const workspaces = Array.from({ length: options.workers }, () => runtime.workspaceFor())
     const workers = await Promise.all(workspaces.map(async (workspace) => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { shared: runtime.shared, workspace, secretKey: options.identity?.secretKey } })
+      const worker = startWorker({ shared: runtime.shared, workspace, secretKey: options.identity?.secretKey })
       await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject) })
       return worker
     }))
@@ -52,7 +53,7 @@ export class Pipeline {
       const worker = workers[i % Math.max(1, workers.length)]
       if (worker) v.owner.set(slot, worker)
     }
-    for (const w of workers) w.on('message', (slot: number) => v.done.get(slot)?.())
+    for (const w of workers) w.on('message', (slot) => v.done.get(slot as number)?.())
     return v
   }
 

@@ -1,5 +1,6 @@
 import { ed25519 as noble } from '@noble/curves/ed25519.js'
-import type { Ed25519 } from './types.js'
+import type { Durability, Wal } from '../store/wal.js'
+import type { Ed25519, PipelineWorker } from './types.js'
 
 /** The compiled core, streamed from next to the bundle (bundlers copy the URL'd asset). */
 export async function compileCoreModule(): Promise<WebAssembly.Module> {
@@ -21,7 +22,21 @@ export const ed25519: Ed25519 = {
   },
 }
 
-/** Cores beyond the calling thread's: the default number of worker threads. */
+/** Cores beyond the calling thread's. */
 export function spareCores(): number {
   return Math.max(0, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)
+}
+
+/** Browsers run the pipeline inline for now (docs/STORAGE.md, Browsers). */
+export function defaultWorkers(): number {
+  return 0
+}
+
+export function startWorker(_workerData: unknown): PipelineWorker {
+  throw new TypeError('pipeline workers are not available in browsers yet: open with workers: 0')
+}
+
+/** No write-ahead log: each IndexedDB transaction that indexes a batch is its durable write. */
+export async function openWal(_path: string, _durability: Durability): Promise<Wal | undefined> {
+  return undefined
 }

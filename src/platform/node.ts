@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import * as crypto from 'node:crypto'
 import * as os from 'node:os'
-import type { Ed25519 } from './types.js'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { Durability, Wal } from '../store/wal.js'
+import type { Ed25519, PipelineWorker } from './types.js'
 
 /** The compiled core, read from the package's build/ folder. */
 export async function compileCoreModule(): Promise<WebAssembly.Module> {
@@ -50,7 +53,24 @@ export const ed25519: Ed25519 = {
   },
 }
 
-/** Cores beyond the calling thread's: the default number of worker threads. */
+/** Cores beyond the calling thread's. */
 export function spareCores(): number {
   return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
+}
+
+/** Pipeline workers when `open` is given none: at most one per spare core, and two. */
+export function defaultWorkers(): number {
+  return Math.min(2, spareCores())
+}
+
+/** Starts a pipeline worker (src/pipeline/worker.ts) with its workerData. */
+export function startWorker(workerData: unknown): PipelineWorker {
+  return new Worker(new URL('../pipeline/worker.js', import.meta.url), { workerData })
+}
+
+/** The store's write-ahead log, in `<path>/wal/` (docs/STORAGE.md). */
+export async function openWal(path: string, durability: Durability): Promise<Wal | undefined> {
+  // Imported when first needed: the log uses the core, and the core imports this module.
+  const { Wal } = await import('../store/wal.js')
+  return Wal.open(join(path, 'wal'), durability)
 }

@@ -7,3 +7,11 @@ export interface Ed25519 {
   signer(secretKey: Uint8Array): (message: Uint8Array) => Uint8Array
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
 }
+
+/** A pipeline worker thread as the pipeline uses it (node:worker_threads' Worker is one). */
+export interface PipelineWorker {
+  postMessage(message: unknown): void
+  on(event: 'message', listener: (message: unknown) => void): unknown
+  once(event: 'message' | 'error', listener: (value: unknown) => void): unknown
+  terminate(): Promise<unknown>
+}

@@ -1,0 +1,74 @@
+// The store in a real browser: test/browser/page.ts, bundled for browsers by esbuild, runs in
+// Debian's Chromium (driven by playwright-core) on IndexedDB, served from 127.0.0.1 with the
+// headers that make the page cross-origin isolated (the core's memory is a SharedArrayBuffer).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { extname, join, normalize } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { chromium } from 'playwright-core'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url)) // the package: dist/, build/
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }
+const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/dist/browser-test/page.js"></script>'
+
+function serve(): Promise<{ server: Server; url: string }> {
+  const server = createServer(async (req, res) => {
+    const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
+    if (path === '/') return res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(PAGE)
+    const body = await readFile(join(ROOT, path)).catch(() => undefined)
+    if (!body) return res.writeHead(404, headers).end()
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body)
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number }
+    resolve({ server, url: `http://127.0.0.1:${port}/` })
+  }))
+}
+
+test('in Chromium on IndexedDB: appends, ingests, queries, the Merkle root, and a reopen', async () => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
+  await build({
+    entryPoints: [join(ROOT, 'dist/test/browser/page.js')],
+    outfile: join(ROOT, 'dist/browser-test/page.js'),
+    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error',
+  })
+  const { server, url } = await serve()
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+  try {
+    const page = await browser.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    await page.goto(url)
+    await page.waitForFunction(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined || document.readyState === 'complete')
+    const report = await page.evaluate(() => (globalThis as { xaerofluxReport?: Promise<Record<string, unknown>> }).xaerofluxReport) as Record<string, unknown> | undefined
+    assert.equal(errors, [], 'no error in the page')
+    assert.ok(report, 'the page ran')
+    assert.is(report!.error, undefined, String(report!.error))
+    assert.equal(report, {
+      crossOriginIsolated: true,
+      visibleOnResolve: true,
+      ingestAgainIsNoop: true,
+      tampered: 'E_BAD_SIGNATURE',
+      count: 301,
+      byAuthor: true,
+      byKindReverse: true,
+      root: true,
+      proof: true,
+      countAfterReopen: 301,
+      rootAfterReopen: true,
+      getAfterReopen: true,
+      workers: 'TypeError: pipeline workers are not available in browsers yet: open with workers: 0',
+    })
+  } finally {
+    await browser.close()
+    server.close()
+  }
+})
+
+test.run()

@@ -1,0 +1,52 @@
+// Runs in Chromium: test/browser.test.ts bundles this file for the browser and reads the
+// report it leaves on `globalThis.xaerofluxReport`. The store is on IndexedDB, inline (workers: 0).
+import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, merkleRoot, verifyProof, type Event } from '../../src/index.js'
+
+const byKey = (a: Event, b: Event) => {
+  for (let i = 0; i < 40; i++) if (a.key[i] !== b.key[i]) return a.key[i] - b.key[i]
+  return 0
+}
+
+async function collect(it: AsyncIterable<Event>): Promise<string[]> {
+  const ids: string[] = []
+  for await (const e of it) ids.push(e.id)
+  return ids
+}
+
+async function run(): Promise<Record<string, unknown>> {
+  const name = `xaeroflux-browser-${Date.now()}`
+  const me = Identity.generate(), peer = Identity.generate()
+  const report: Record<string, unknown> = { crossOriginIsolated: globalThis.crossOriginIsolated }
+
+  let db = await Xaeroflux.open({ path: name, group: 'browser', identity: me })
+  const events = await Promise.all(Array.from({ length: 300 }, (_, i) => db.append({ kind: i % 3, payload: `post ${i}`, timestamp: 1_700_000_000_000 + (i * 7919) % 300 })))
+  // Without a WAL an append resolves once its IndexedDB batch has committed: it is visible at once.
+  report.visibleOnResolve = (await db.get(events[299].id))?.id === events[299].id
+  const fromPeer = encodeEvent({ kind: 9, group: groupId('browser'), payload: 'from a peer' }, peer)
+  const ingested = await db.ingest(fromPeer)
+  report.ingestAgainIsNoop = (await db.ingest(fromPeer)).id === ingested.id
+  const tampered = fromPeer.slice()
+  tampered[tampered.length - 1] ^= 1
+  report.tampered = await db.ingest(tampered).then(() => 'accepted', (e) => (e instanceof XaeroError ? e.code : String(e)))
+  report.count = await db.count()
+
+  const mine = events.slice().sort(byKey)
+  report.byAuthor = JSON.stringify(await collect(db.range({ author: me.id }))) === JSON.stringify(mine.map((e) => e.id))
+  const kind1 = mine.filter((e) => e.kind === 1 && e.timestamp >= 1_700_000_000_050 && e.timestamp < 1_700_000_000_250).reverse().slice(0, 20)
+  report.byKindReverse = JSON.stringify(await collect(db.range({ kind: 1, from: 1_700_000_000_050, to: 1_700_000_000_250, reverse: true, limit: 20 }))) === JSON.stringify(kind1.map((e) => e.id))
+  const all = [...events, ingested].sort(byKey)
+  const root = await db.root()
+  report.root = root === merkleRoot(all.map((e) => e.key))
+  report.proof = verifyProof(await db.prove(ingested.id), root)
+  await db.close()
+
+  db = await Xaeroflux.open({ path: name, group: 'browser', identity: me })
+  report.countAfterReopen = await db.count()
+  report.rootAfterReopen = (await db.root()) === root
+  report.getAfterReopen = (await db.get(ingested.id))?.payload.length === 11
+  await db.close()
+  report.workers = await Xaeroflux.open({ path: `${name}-w`, group: 'browser', workers: 1 }).then(() => 'opened', (e) => `${e.name}: ${e.message}`)
+  return report
+}
+
+;(globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport = run().catch((e) => ({ error: String(e?.stack ?? e) }))
