@@ -1,12 +1,13 @@
-// The store in a real browser: test/browser/page.ts, bundled for browsers by esbuild, runs in
-// Debian's Chromium (driven by playwright-core) on IndexedDB, served from 127.0.0.1 with the
-// headers that make the page cross-origin isolated (the core's memory is a SharedArrayBuffer).
+// The store in a real browser: test/browser/page.ts and the pipeline's worker, bundled for
+// browsers by esbuild, run in Debian's Chromium (driven by playwright-core) on IndexedDB, served
+// from 127.0.0.1 with the headers that make the page cross-origin isolated (the core's memory is
+// a SharedArrayBuffer).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
-import { extname, join, normalize } from 'node:path'
+import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
@@ -14,14 +15,21 @@ import { chromium } from 'playwright-core'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)) // the package: dist/, build/
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }
-const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/dist/browser-test/page.js"></script>'
+const OUT = join(ROOT, 'dist/browser-test')
+// The bundle finds the core at ../../../build/ and the worker at ../pipeline/ from its own URL.
+const ROUTES: Record<string, string> = {
+  '/app/main/page.js': join(OUT, 'page.js'),
+  '/app/pipeline/worker-browser.js': join(OUT, 'worker-browser.js'),
+  '/build/xaeroflux.wasm': join(ROOT, 'build/xaeroflux.wasm'),
+}
+const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/app/main/page.js"></script>'
 
 function serve(): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
+    const path = new URL(req.url ?? '/', 'http://x').pathname
     if (path === '/') return res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(PAGE)
-    const body = await readFile(join(ROOT, path)).catch(() => undefined)
+    const body = ROUTES[path] && await readFile(ROUTES[path]).catch(() => undefined)
     if (!body) return res.writeHead(404, headers).end()
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body)
   })
@@ -31,12 +39,11 @@ function serve(): Promise<{ server: Server; url: string }> {
   }))
 }
 
-test('in Chromium on IndexedDB: appends, ingests, queries, the Merkle root, and a reopen', async () => {
+test('in Chromium on IndexedDB, inline and with two workers: appends, ingests, queries, the Merkle root, a reopen', async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
   await build({
-    entryPoints: [join(ROOT, 'dist/test/browser/page.js')],
-    outfile: join(ROOT, 'dist/browser-test/page.js'),
-    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error',
+    entryPoints: { page: join(ROOT, 'dist/test/browser/page.js'), 'worker-browser': join(ROOT, 'dist/src/pipeline/worker-browser.js') },
+    outdir: OUT, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error',
   })
   const { server, url } = await serve()
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
@@ -50,7 +57,7 @@ test('in Chromium on IndexedDB: appends, ingests, queries, the Merkle root, and 
     assert.equal(errors, [], 'no error in the page')
     assert.ok(report, 'the page ran')
     assert.is(report!.error, undefined, String(report!.error))
-    assert.equal(report, {
+    const expected = {
       crossOriginIsolated: true,
       visibleOnResolve: true,
       ingestAgainIsNoop: true,
@@ -63,8 +70,8 @@ test('in Chromium on IndexedDB: appends, ingests, queries, the Merkle root, and 
       countAfterReopen: 301,
       rootAfterReopen: true,
       getAfterReopen: true,
-      workers: 'TypeError: pipeline workers are not available in browsers yet: open with workers: 0',
-    })
+    }
+    assert.equal(report, { inline: { ...expected, workersStarted: 0 }, workers2: { ...expected, workersStarted: 4 } })
   } finally {
     await browser.close()
     server.close()

@@ -27,13 +27,24 @@ export function spareCores(): number {
   return Math.max(0, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)
 }
 
-/** Browsers run the pipeline inline for now (docs/STORAGE.md, Browsers). */
+/** Pipeline workers when `open` is given none: at most one per spare core, and two. */
 export function defaultWorkers(): number {
-  return 0
+  return Math.min(2, spareCores())
 }
 
-export function startWorker(_workerData: unknown): PipelineWorker {
-  throw new TypeError('pipeline workers are not available in browsers yet: open with workers: 0')
+/**
+ * Starts a pipeline worker as a module Web Worker (bundlers follow this `new URL` pattern) and
+ * sends it its data first.
+ */
+export function startWorker(workerData: unknown): PipelineWorker {
+  const worker = new Worker(new URL('../pipeline/worker-browser.js', import.meta.url), { type: 'module' })
+  worker.postMessage(workerData)
+  return {
+    postMessage: (message) => worker.postMessage(message),
+    on: (_event, listener) => worker.addEventListener('message', (e) => listener(e.data)),
+    once: (event, listener) => worker.addEventListener(event, (e) => listener(event === 'message' ? (e as MessageEvent).data : e), { once: true }),
+    terminate: async () => worker.terminate(),
+  }
 }
 
 /** No write-ahead log: each IndexedDB transaction that indexes a batch is its durable write. */

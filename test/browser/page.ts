@@ -1,5 +1,6 @@
 // Runs in Chromium: test/browser.test.ts bundles this file for the browser and reads the
-// report it leaves on `globalThis.xaerofluxReport`. The store is on IndexedDB, inline (workers: 0).
+// report it leaves on `globalThis.xaerofluxReport`. The store is on IndexedDB, run inline and
+// with two pipeline workers (module Web Workers on the shared memory).
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, merkleRoot, verifyProof, type Event } from '../../src/index.js'
 
 const byKey = (a: Event, b: Event) => {
@@ -13,12 +14,22 @@ async function collect(it: AsyncIterable<Event>): Promise<string[]> {
   return ids
 }
 
-async function run(): Promise<Record<string, unknown>> {
-  const name = `xaeroflux-browser-${Date.now()}`
+// Counts the Web Workers the store starts (the page's own instrument, not a stand-in).
+let workersStarted = 0
+globalThis.Worker = class extends globalThis.Worker {
+  constructor(url: string | URL, options?: WorkerOptions) {
+    super(url, options)
+    workersStarted++
+  }
+}
+
+async function run(workers: number): Promise<Record<string, unknown>> {
+  workersStarted = 0
+  const name = `xaeroflux-browser-${workers}-${Date.now()}`
   const me = Identity.generate(), peer = Identity.generate()
   const report: Record<string, unknown> = { crossOriginIsolated: globalThis.crossOriginIsolated }
 
-  let db = await Xaeroflux.open({ path: name, group: 'browser', identity: me })
+  let db = await Xaeroflux.open({ path: name, group: 'browser', identity: me, workers })
   const events = await Promise.all(Array.from({ length: 300 }, (_, i) => db.append({ kind: i % 3, payload: `post ${i}`, timestamp: 1_700_000_000_000 + (i * 7919) % 300 })))
   // Without a WAL an append resolves once its IndexedDB batch has committed: it is visible at once.
   report.visibleOnResolve = (await db.get(events[299].id))?.id === events[299].id
@@ -40,13 +51,17 @@ async function run(): Promise<Record<string, unknown>> {
   report.proof = verifyProof(await db.prove(ingested.id), root)
   await db.close()
 
-  db = await Xaeroflux.open({ path: name, group: 'browser', identity: me })
+  db = await Xaeroflux.open({ path: name, group: 'browser', identity: me, workers })
   report.countAfterReopen = await db.count()
   report.rootAfterReopen = (await db.root()) === root
   report.getAfterReopen = (await db.get(ingested.id))?.payload.length === 11
   await db.close()
-  report.workers = await Xaeroflux.open({ path: `${name}-w`, group: 'browser', workers: 1 }).then(() => 'opened', (e) => `${e.name}: ${e.message}`)
+  report.workersStarted = workersStarted
   return report
 }
 
-;(globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport = run().catch((e) => ({ error: String(e?.stack ?? e) }))
+async function runAll(): Promise<Record<string, unknown>> {
+  return { inline: await run(0), workers2: await run(2) }
+}
+
+;(globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport = runAll().catch((e) => ({ error: String(e?.stack ?? e) }))
