@@ -11,17 +11,16 @@ import { Pipeline } from './pipeline/pipeline.js'
 import { Batcher } from './pipeline/batcher.js'
 import { SLOT_DATA_BYTES, slotChunks } from './pipeline/slot.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
-import { compareKeys, timeBound } from './merkle/keys.js'
+import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
 import {
-  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, SUBLEVELS,
-  sublevelPrefix,
+  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, PREFIX, SUBLEVELS,
 } from './store/layout.js'
 import { concat, copyPooled, readU64, u64 } from './bytes.js'
-import { postingBlocks } from './store/postings.js'
+import { Indexer, type Queued } from './store/indexer.js'
 import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
 
 export type { RangeOptions }
@@ -57,11 +56,6 @@ export interface OpenOptions {
 
 export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
 
-interface Queued { event: Event; end?: WalPosition }
-
-const PREFIX = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) => [k, sublevelPrefix(name)])) as Record<keyof typeof SUBLEVELS, Uint8Array>
-
-const INDEX_BATCH = 1000
 /** Single appends and ingests go through the workers in batches of at most this many. */
 const PIPELINE_BATCH = 128
 /** Events logged but not yet indexed, at most: beyond this, appends and ingests wait. */
@@ -80,12 +74,8 @@ export class Xaeroflux {
   recovery: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
 
   private closed = false
-  private total = 0
-  private queue: Queued[] = []
-  private indexing = false
   private inflight = 0
   private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
-  private indexError?: unknown
   /** Events logged (or being logged) and not yet indexed, by id: each with the promise of its durability. */
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
@@ -95,14 +85,8 @@ export class Xaeroflux {
     await this.logMany(events)
     return events
   }, PIPELINE_BATCH)
-  private deletedBefore = 0
   private unindexedBytes = 0
   private readonly roomWaiters: Array<() => void> = []
-  // Events queued for indexing and indexed so far, counted since open: a store without a WAL
-  // resolves a write once `indexed` reaches the count it had when queued.
-  private enqueued = 0
-  private indexed = 0
-  private readonly indexWaiters: Array<{ count: number; resolve: () => void; reject: (e: unknown) => void }> = []
 
   private constructor(
     readonly group: string,
@@ -113,12 +97,22 @@ export class Xaeroflux {
     private readonly pipeline: Pipeline,
     private readonly writers: Set<string> | undefined,
     private readonly wal: Wal | undefined,
+    total: number,
   ) {
     const pages = Math.max(16, Math.floor((options.pageCache ?? 8 << 20) / PAGE_RECORD))
     this.tree = new MerkleTree(runtime, sub.pages, pages)
+    this.indexer = new Indexer({
+      db, events: sub.events, tree: this.tree, wal, merkleIndex: options.merkleIndex !== false, total,
+      onBatch: (batch, fresh) => this.indexed(batch, fresh),
+      onStop: () => {
+        for (const wake of this.roomWaiters.splice(0)) wake()
+        this.settleIdle()
+      },
+    })
   }
 
   private readonly tree: MerkleTree
+  private readonly indexer: Indexer
 
   /** Opens (or creates) the store, replays its write-ahead log, and indexes what it finds there. */
   static async open(options: OpenOptions): Promise<Xaeroflux> {
@@ -145,9 +139,8 @@ export class Xaeroflux {
       await checkFormat(sub.meta, groupBytes)
       pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
       const wal = options.path === undefined ? undefined : await openWal(options.path, durability)
-      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal)
       const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
-      store.total = readU64(count ?? u64(0))
+      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal, readU64(count ?? u64(0)))
       store.tree.setRoot(root)
       if (options.merkleIndex === false) await sub.meta.put(META_UNINDEXED, EMPTY_VALUE, { sync: true } as never)
       await store.replay()
@@ -167,7 +160,7 @@ export class Xaeroflux {
     if (!this.wal) return
     const stored = await this.sub.meta.get(META_WAL)
     const from = stored ? { segment: readU64(stored), offset: readU64(stored, 8) } : { segment: 1, offset: 0 }
-    this.deletedBefore = from.segment
+    this.indexer.deletedBefore = from.segment
     const records: Array<{ bytes: Bytes; end: WalPosition }> = []
     this.recovery = await this.wal.replay(from, (bytes, end) => records.push({ bytes: bytes.slice(), end }))
     // Records were validated before they were logged; replay re-derives their keys only.
@@ -184,7 +177,7 @@ export class Xaeroflux {
     const start = this.wal.position()
     await this.sub.meta.put(META_WAL, concat(u64(start.segment), u64(start.offset)), { sync: true } as never)
     await this.wal.deleteBefore(start)
-    this.deletedBefore = start.segment
+    this.indexer.deletedBefore = start.segment
   }
 
   // --- writing -------------------------------------------------------------------------------
@@ -280,97 +273,32 @@ export class Xaeroflux {
       this.settleIdle()
     }
     // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
-    if (!this.wal) await this.indexedThrough(this.enqueued)
-  }
-
-  private indexedThrough(count: number): Promise<void> {
-    if (this.indexError) return Promise.reject(this.indexError)
-    if (this.indexed >= count) return Promise.resolve()
-    return new Promise((resolve, reject) => this.indexWaiters.push({ count, resolve, reject }))
+    if (!this.wal) await this.indexer.caughtUp()
   }
 
   // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
   private async room(count: number, bytes: number): Promise<void> {
-    while (!this.indexError && this.inflight + this.queue.length > 0 &&
-      (this.inflight + this.queue.length + count > MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
+    const unindexed = () => this.inflight + this.indexer.backlog
+    while (!this.indexer.error && unindexed() > 0 &&
+      (unindexed() + count > MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
     }
-    if (this.indexError) throw this.indexError
+    if (this.indexer.error) throw this.indexer.error
   }
 
   private enqueue(event: Event, end?: WalPosition): void {
     if (!this.pending.has(event.id)) this.pending.set(event.id, DONE)
-    this.queue.push({ event, end })
-    this.enqueued++
-    if (!this.indexing) { this.indexing = true; queueMicrotask(() => this.indexLoop()) }
+    this.indexer.enqueue(event, end)
   }
 
-  // --- indexing ------------------------------------------------------------------------------
-
-  private async indexLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
-    } catch (e) {
-      this.indexError = e
-      for (const w of this.indexWaiters.splice(0)) w.reject(e)
-    } finally {
-      this.indexing = false
-      for (const wake of this.roomWaiters.splice(0)) wake()
-      this.settleIdle()
-    }
-  }
-
-  // One atomic LevelDB batch: events, their indexes, the Merkle pages on their paths, the count
-  // and the WAL checkpoint. The tree tells which events are new: its pages commit with them.
-  private async indexBatch(batch: Queued[]): Promise<void> {
-    const write = this.db.batch()
-    const { fresh, total, end, dropSegments } = await this.tree.exclusive(async () => {
-      const fresh = await this.newEvents(batch)
-      for (const { event } of fresh) {
-        write.put(concat(PREFIX.events, event.key), event.bytes)
-        write.put(concat(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
-      }
-      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concat(PREFIX.byAuthor, b.key), b.value)
-      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concat(PREFIX.byKind, b.key), b.value)
-      if (this.options.merkleIndex !== false) {
-        const merkle = this.tree.takeWrites()
-        for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
-        write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
-      }
-      const total = this.total + fresh.length
-      write.put(concat(PREFIX.meta, META_COUNT), u64(total))
-      const end = batch.findLast((q) => q.end)?.end
-      if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
-      // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
-      const dropSegments = end !== undefined && end.segment > this.deletedBefore
-      await write.write({ sync: dropSegments } as never)
-      return { fresh, total, end, dropSegments }
-    })
-    this.total = total
-    if (dropSegments && end && this.wal) {
-      await this.wal.deleteBefore(end)
-      this.deletedBefore = end.segment
-    }
+  // After each index batch: its events are no longer pending, and the new ones are announced.
+  private indexed(batch: Queued[], fresh: Queued[]): void {
     for (const q of batch) {
       this.pending.delete(q.event.id)
       this.unindexedBytes -= q.event.bytes.length
     }
-    this.indexed += batch.length
-    while (this.indexWaiters.length > 0 && this.indexWaiters[0].count <= this.indexed) this.indexWaiters.shift()!.resolve()
     for (const wake of this.roomWaiters.splice(0)) wake()
     for (const { event } of fresh) this.advertise(event)
-  }
-
-  // The events of a batch not stored yet, each once. The Merkle tree knows (its pages commit
-  // with the events); without it, the events are read back.
-  private async newEvents(batch: Queued[]): Promise<Queued[]> {
-    if (this.options.merkleIndex !== false) {
-      const added = new Set(await this.tree.insert(batch.map((q) => q.event.key).sort(compareKeys)))
-      return batch.filter((q) => added.has(q.event.key))
-    }
-    const stored = await this.sub.events.getMany(batch.map((q) => q.event.key))
-    const seen = new Set<string>()
-    return batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
   }
 
   private advertise(event: Event): void {
@@ -385,14 +313,14 @@ export class Xaeroflux {
   }
 
   private settleIdle(): void {
-    if (this.indexing || this.inflight > 0 || this.queue.length > 0) return
+    if (this.indexer.busy || this.inflight > 0) return
     const waiters = this.idleWaiters.splice(0)
-    for (const w of waiters) (this.indexError ? w.reject(this.indexError) : w.resolve())
+    for (const w of waiters) (this.indexer.error ? w.reject(this.indexer.error) : w.resolve())
   }
 
   /** Resolves when every event accepted so far is indexed and visible to queries. */
   flush(): Promise<void> {
-    if (this.indexError) return Promise.reject(this.indexError)
+    if (this.indexer.error) return Promise.reject(this.indexer.error)
     return new Promise((resolve, reject) => {
       this.idleWaiters.push({ resolve, reject })
       this.settleIdle()
@@ -474,7 +402,7 @@ export class Xaeroflux {
   /** Events stored (indexed) so far. */
   async count(): Promise<number> {
     this.assertOpen()
-    return this.total
+    return this.indexer.total
   }
 
   /**
@@ -530,9 +458,6 @@ export class Xaeroflux {
 
 type Filter = (e: Event) => boolean
 
-const keyOf = (q: Queued) => q.event.key
-const authorOf = (q: Queued) => q.event.bytes.subarray(44, 76)
-const kindOf = (q: Queued) => q.event.bytes.subarray(2, 4)
 
 async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
   const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])

@@ -25,6 +25,9 @@ export function sublevelPrefix(name: string): Uint8Array {
   return new TextEncoder().encode(`!${name}!`)
 }
 
+/** Each sublevel's key prefix in the root database. */
+export const PREFIX = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) => [k, sublevelPrefix(name)])) as Record<keyof typeof SUBLEVELS, Uint8Array>
+
 export const META_VERSION = new TextEncoder().encode('version')
 export const META_GROUP = new TextEncoder().encode('group')
 export const META_COUNT = new TextEncoder().encode('count')

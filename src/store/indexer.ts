@@ -1,0 +1,132 @@
+// The indexer (docs/STORAGE.md): events logged to the WAL wait in its queue, and are written to
+// LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
+// the count and the WAL checkpoint.
+import { concat, u64 } from '../bytes.js'
+import type { Event } from '../event.js'
+import { compareKeys } from '../merkle/keys.js'
+import type { MerkleTree } from '../merkle/tree.js'
+import { META_COUNT, META_ROOT, META_WAL, PREFIX } from './layout.js'
+import { postingBlocks } from './postings.js'
+import type { DB, Sub } from './queries.js'
+import type { Wal, WalPosition } from './wal.js'
+
+/** A queued event; the last of a WAL call carries the position past that call. */
+export interface Queued { event: Event; end?: WalPosition }
+
+const INDEX_BATCH = 1000
+
+const keyOf = (q: Queued) => q.event.key
+const authorOf = (q: Queued) => q.event.bytes.subarray(44, 76)
+const kindOf = (q: Queued) => q.event.bytes.subarray(2, 4)
+
+export interface IndexerOptions {
+  db: DB
+  events: Sub
+  tree: MerkleTree
+  wal?: Wal
+  /** Keep the Merkle pages and root; off, new events are found by reading them back. */
+  merkleIndex: boolean
+  /** Events stored when the store opened. */
+  total: number
+  /** After each committed batch: all its events, and those that were new. */
+  onBatch(batch: Queued[], fresh: Queued[]): void
+  /** When the queue has run dry, or indexing failed (`error`). */
+  onStop(): void
+}
+
+export class Indexer {
+  /** Events stored. */
+  total: number
+  /** Why indexing stopped, if it failed: every later write is refused with it. */
+  error?: unknown
+  /** WAL segments before this one are deleted (replay sets it; batches move it). */
+  deletedBefore = 0
+  private queue: Queued[] = []
+  private running = false
+  // Counted since open: a write resolves once `indexed` reaches the count it had when queued.
+  private enqueued = 0
+  private indexed = 0
+  private readonly waiters: Array<{ count: number; resolve: () => void; reject: (e: unknown) => void }> = []
+
+  constructor(private readonly o: IndexerOptions) {
+    this.total = o.total
+  }
+
+  /** Events queued and not yet indexed. */
+  get backlog(): number { return this.queue.length }
+
+  get busy(): boolean { return this.running || this.queue.length > 0 }
+
+  enqueue(event: Event, end?: WalPosition): void {
+    this.queue.push({ event, end })
+    this.enqueued++
+    if (!this.running) { this.running = true; queueMicrotask(() => this.loop()) }
+  }
+
+  /** Resolves once every event queued so far is indexed (or rejects with `error`). */
+  caughtUp(): Promise<void> {
+    if (this.error) return Promise.reject(this.error)
+    const count = this.enqueued
+    if (this.indexed >= count) return Promise.resolve()
+    return new Promise((resolve, reject) => this.waiters.push({ count, resolve, reject }))
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
+    } catch (e) {
+      this.error = e
+      for (const w of this.waiters.splice(0)) w.reject(e)
+    } finally {
+      this.running = false
+      this.o.onStop()
+    }
+  }
+
+  // The tree tells which events are new: its pages commit with them.
+  private async indexBatch(batch: Queued[]): Promise<void> {
+    const { tree, wal } = this.o
+    const write = this.o.db.batch()
+    const { fresh, end, dropSegments } = await tree.exclusive(async () => {
+      const fresh = await this.newEvents(batch)
+      for (const { event } of fresh) {
+        write.put(concat(PREFIX.events, event.key), event.bytes)
+        write.put(concat(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
+      }
+      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concat(PREFIX.byAuthor, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concat(PREFIX.byKind, b.key), b.value)
+      if (this.o.merkleIndex) {
+        const merkle = tree.takeWrites()
+        for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
+        write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
+      }
+      write.put(concat(PREFIX.meta, META_COUNT), u64(this.total + fresh.length))
+      const end = batch.findLast((q) => q.end)?.end
+      if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
+      // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
+      const dropSegments = end !== undefined && end.segment > this.deletedBefore
+      await write.write({ sync: dropSegments } as never)
+      return { fresh, end, dropSegments }
+    })
+    this.total += fresh.length
+    if (dropSegments && end && wal) {
+      await wal.deleteBefore(end)
+      this.deletedBefore = end.segment
+    }
+    this.indexed += batch.length
+    while (this.waiters.length > 0 && this.waiters[0].count <= this.indexed) this.waiters.shift()!.resolve()
+    this.o.onBatch(batch, fresh)
+  }
+
+  // The events of a batch not stored yet, each once. The Merkle tree knows (its pages commit
+  // with the events); without it, the events are read back.
+  private async newEvents(batch: Queued[]): Promise<Queued[]> {
+    if (this.o.merkleIndex) {
+      const added = new Set(await this.o.tree.insert(batch.map(keyOf).sort(compareKeys)))
+      return batch.filter((q) => added.has(q.event.key))
+    }
+    const stored = await this.o.events.getMany(batch.map(keyOf))
+    const seen = new Set<string>()
+    return batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
+  }
+}
