@@ -458,7 +458,6 @@ export class Xaeroflux {
 
 type Filter = (e: Event) => boolean
 
-
 async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
   const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])
   if (version === undefined) {

@@ -90,7 +90,7 @@ export async function* postingKeys(index: Sub, prefix: Bytes, from: number, to: 
       }
       if (open.size === 0) return
       const cursor = open.pop()
-      const time = readU64(cursor.key)
+      const time = readU64(cursor.keys, cursor.at)
       if (reverse ? time < from : time >= to) return
       yield cursor.key
       cursor.at += cursor.step
