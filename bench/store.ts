@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
 import { Xaeroflux, Identity, encodeEvent, groupId, type Durability } from '../src/index.js'
-import { inChild, median } from './util.js'
+import { inChild, median, target } from './util.js'
 
 const PAYLOAD = 200
 const ENVELOPE = 144 + PAYLOAD
@@ -216,8 +216,8 @@ export async function storeBench(options: { quick?: boolean } = {}) {
   return {
     results: { events: n, rounds, ceiling, appendEventsPerSec: append, merkleIndex, ingestEventsPerSec: ingest },
     targets: {
-      batchAppendVsCeiling: { value: appendRatio, threshold: 0.6, pass: appendRatio >= 0.6, basis: 'median batch appends / min(median ceilings)' },
-      ingestWorkers2VsWorkers0: { value: ingestRatio, threshold: 1.6, pass: ingestRatio >= 1.6, basis: 'median ingest workers 2 / median workers 0' },
+      batchAppendVsCeiling: target(appendRatio, 0.6, 'median batch appends / min(median ceilings)'),
+      ingestWorkers2VsWorkers0: target(ingestRatio, 1.6, 'median ingest workers 2 / median workers 0'),
     },
   }
 }
