@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
-import { defaultWorkers, openWal } from '#platform'
+import { openWal, spareCores } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, checkFields, decodeEvents, type CheckedFields } from './event.js'
@@ -122,7 +122,7 @@ export class Xaeroflux {
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
     if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > MAX_PAYLOAD_LIMIT) throw new RangeError(`maxPayload must be 0..${MAX_PAYLOAD_LIMIT}`)
     const maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW
-    const workers = options.workers ?? defaultWorkers()
+    const workers = options.workers ?? Math.min(2, spareCores())
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError('workers must be a whole number')
     const group = groupId(options.group)
     const groupBytes = fromHex(group)

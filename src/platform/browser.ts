@@ -22,14 +22,9 @@ export const ed25519: Ed25519 = {
   },
 }
 
-/** Cores beyond the calling thread's. */
+/** Cores beyond the calling thread's: the default number of pipeline workers (at most 2). */
 export function spareCores(): number {
   return Math.max(0, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)
-}
-
-/** Pipeline workers when `open` is given none: at most one per spare core, and two. */
-export function defaultWorkers(): number {
-  return Math.min(2, spareCores())
 }
 
 /**
