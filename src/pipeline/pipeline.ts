@@ -5,7 +5,7 @@ import { XaeroError } from '../errors.js'
 import { copyPooled } from '../bytes.js'
 import { Event, writeEnvelope, type CheckedFields } from '../event.js'
 import type { Identity } from '../identity.js'
-import { SLOT_BYTES, SLOT_DATA, SLOT_TABLE, fillSlot, sealSlot, slotChunks, slotResult, validateSlot, type SlotJob, type ValidateJob } from './slot.js'
+import { SLOT_BYTES, SLOT_DATA, SLOT_TABLE, fillSlot, sealSlot, slotChunks, slotResult, slotSigner, validateSlotBatched, type SlotJob, type SlotSigner, type ValidateJob } from './slot.js'
 
 export interface PipelineOptions {
   /** Worker threads; 0 validates on the calling thread. */
@@ -34,6 +34,7 @@ export class Pipeline {
   private readonly waiting: Array<(slot: number) => void> = []
   private readonly done = new Map<number, () => void>()
   private readonly owner = new Map<number, PipelineWorker>()
+  private signer?: SlotSigner // inline appends (workers: 0)
 
   private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: PipelineWorker[], private readonly workspaces: number[]) {}
 
@@ -120,9 +121,9 @@ export class Pipeline {
       await new Promise<void>((resolve) => { this.done.set(job.slot, resolve); worker.postMessage(job) })
       this.done.delete(job.slot)
     } else if (job.op === 'validate') {
-      validateSlot(this.runtime.core, job)
+      await validateSlotBatched(this.runtime.core, job)
     } else {
-      sealSlot(this.runtime.core, job, (m) => this.options.identity!.sign(m))
+      await sealSlot(this.runtime.core, job, this.signer ??= slotSigner(this.options.identity!.secretKey))
     }
   }
 

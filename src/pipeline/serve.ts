@@ -1,8 +1,7 @@
 // The work of a pipeline worker, whatever the thread: the core on the shared memory, validating
 // or signing the slots it is sent (src/pipeline/worker.ts in Node, worker-browser.ts in browsers).
-import { ed25519 } from '#platform'
 import { Core, type CoreShared } from '../core/core.js'
-import { sealSlot, validateSlot, type SlotJob } from './slot.js'
+import { sealSlot, slotSigner, validateSlotBatched, type SlotJob } from './slot.js'
 
 /** What a worker is started with. */
 export interface WorkerData { shared: CoreShared; workspace: number; secretKey?: Uint8Array }
@@ -10,10 +9,10 @@ export interface WorkerData { shared: CoreShared; workspace: number; secretKey?:
 /** Attaches the core, says 'ready', then answers each job with its slot once done. */
 export async function serveSlots(data: WorkerData, post: (message: unknown) => void, onJob: (handle: (job: SlotJob) => void) => void): Promise<void> {
   const core = await Core.attach(data.shared, data.workspace)
-  const sign = data.secretKey && ed25519.signer(data.secretKey)
-  onJob((job) => {
-    if (job.op === 'validate') validateSlot(core, job)
-    else if (sign) sealSlot(core, job, sign)
+  const sign = data.secretKey && slotSigner(data.secretKey)
+  onJob(async (job) => {
+    if (job.op === 'validate') await validateSlotBatched(core, job)
+    else if (sign) await sealSlot(core, job, sign)
     post(job.slot)
   })
   post('ready')

@@ -1,6 +1,7 @@
 import { ed25519 as noble } from '@noble/curves/ed25519.js'
 import type { Durability, Wal } from '../store/wal.js'
-import type { Ed25519, PipelineWorker } from './types.js'
+import { toHex } from '../hex.js'
+import type { Ed25519, PipelineWorker, SignatureCheck } from './types.js'
 
 /** The compiled core, streamed from next to the bundle (bundlers copy the URL'd asset). */
 export async function compileCoreModule(): Promise<WebAssembly.Module> {
@@ -8,17 +9,60 @@ export async function compileCoreModule(): Promise<WebAssembly.Module> {
   return WebAssembly.compileStreaming(fetch(url))
 }
 
-// Signing stays synchronous (encodeEvent returns the envelope), so it uses @noble/curves here.
+// One call at a time (encodeEvent returns the envelope at once) uses @noble/curves. The pipeline
+// signs and checks a slot at a time with WebCrypto's Ed25519 where the browser has it: about ten
+// times faster (measured: 62 µs a check, against ~600 µs), but asynchronous.
+const ALGORITHM = { name: 'Ed25519' }
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
+let webCrypto: Promise<boolean> | undefined
+const hasWebCrypto = () => (webCrypto ??= crypto.subtle.generateKey(ALGORITHM, false, ['sign']).then(() => true, () => false))
+
+// Importing a public key costs about a check: each author's CryptoKey is kept.
+const publicKeys = new Map<string, Promise<CryptoKey | undefined>>()
+const PUBLIC_KEY_CACHE = 4096
+
+function publicCryptoKey(publicKey: Uint8Array): Promise<CryptoKey | undefined> {
+  const id = toHex(publicKey)
+  let key = publicKeys.get(id)
+  if (!key) {
+    // WebCrypto takes no views of shared memory: slice() copies out of it.
+    key = crypto.subtle.importKey('raw', publicKey.slice(), ALGORITHM, false, ['verify']).catch(() => undefined)
+    if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!)
+    publicKeys.set(id, key)
+  }
+  return key
+}
+
+function nobleVerify(c: SignatureCheck): boolean {
+  try {
+    return noble.verify(c.signature, c.message, c.publicKey)
+  } catch {
+    return false // a public key that is not a valid point
+  }
+}
+
 export const ed25519: Ed25519 = {
   randomSecretKey: () => crypto.getRandomValues(new Uint8Array(32)),
   publicKey: (secretKey) => noble.getPublicKey(secretKey),
   signer: (secretKey) => (message) => noble.sign(message, secretKey),
-  verify(publicKey, message, signature) {
-    try {
-      return noble.verify(signature, message, publicKey)
-    } catch {
-      return false
-    }
+  verify: (publicKey, message, signature) => nobleVerify({ publicKey, message, signature }),
+  many: {
+    signer(secretKey) {
+      const pkcs8 = new Uint8Array([...PKCS8_PREFIX, ...secretKey])
+      const key = hasWebCrypto().then((yes) => (yes ? crypto.subtle.importKey('pkcs8', pkcs8, ALGORITHM, false, ['sign']) : undefined))
+      return async (messages) => {
+        const k = await key
+        if (!k) return messages.map((m) => noble.sign(m, secretKey))
+        return Promise.all(messages.map(async (m) => new Uint8Array(await crypto.subtle.sign(ALGORITHM, k, m.slice()))))
+      }
+    },
+    async verify(checks) {
+      if (!(await hasWebCrypto())) return checks.map(nobleVerify)
+      return Promise.all(checks.map(async (c) => {
+        const key = await publicCryptoKey(c.publicKey)
+        return key !== undefined && crypto.subtle.verify(ALGORITHM, key, c.signature.slice(), c.message.slice()).catch(() => false)
+      }))
+    },
   },
 }
 

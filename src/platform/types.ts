@@ -6,7 +6,17 @@ export interface Ed25519 {
   /** A signing function bound to one secret key (keeps the parsed key). */
   signer(secretKey: Uint8Array): (message: Uint8Array) => Uint8Array
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+  /**
+   * Where the platform signs and checks many at once faster than one call each (WebCrypto, which
+   * is asynchronous), the pipeline's slots use this. The arrays may view shared memory.
+   */
+  many?: {
+    signer(secretKey: Uint8Array): (messages: Uint8Array[]) => Promise<Uint8Array[]>
+    verify(checks: readonly SignatureCheck[]): Promise<boolean[]>
+  }
 }
+
+export interface SignatureCheck { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }
 
 /** A pipeline worker thread as the pipeline uses it (node:worker_threads' Worker is one). */
 export interface PipelineWorker {

@@ -27,7 +27,10 @@ async function run(workers: number): Promise<Record<string, unknown>> {
   workersStarted = 0
   const name = `xaeroflux-browser-${workers}-${Date.now()}`
   const me = Identity.generate(), peer = Identity.generate()
-  const report: Record<string, unknown> = { crossOriginIsolated: globalThis.crossOriginIsolated }
+  const report: Record<string, unknown> = {
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    webCryptoEd25519: await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign']).then(() => true, () => false),
+  }
 
   let db = await Xaeroflux.open({ path: name, group: 'browser', identity: me, workers })
   const events = await Promise.all(Array.from({ length: 300 }, (_, i) => db.append({ kind: i % 3, payload: `post ${i}`, timestamp: 1_700_000_000_000 + (i * 7919) % 300 })))
@@ -40,6 +43,11 @@ async function run(workers: number): Promise<Record<string, unknown>> {
   tampered[tampered.length - 1] ^= 1
   report.tampered = await db.ingest(tampered).then(() => 'accepted', (e) => (e instanceof XaeroError ? e.code : String(e)))
   report.count = await db.count()
+  // The appends were signed by the pipeline (WebCrypto where the browser has it): another store
+  // checks every signature when it ingests them.
+  const check = await Xaeroflux.open({ path: `${name}-check`, group: 'browser', workers })
+  report.appendsVerify = (await check.ingestMany(events.map((e) => e.bytes))).every((r) => !(r instanceof XaeroError))
+  await check.close()
 
   const mine = events.slice().sort(byKey)
   report.byAuthor = JSON.stringify(await collect(db.range({ author: me.id }))) === JSON.stringify(mine.map((e) => e.id))
