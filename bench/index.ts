@@ -14,37 +14,22 @@ import { inChild, target } from './util.js'
 const progress = (what: string) => process.stderr.write(`bench: ${what}\n`)
 const quick = process.argv.includes('--quick')
 
-// The store figures run in a child process of their own: its peak RSS must not count the
-// memory the microbenchmarks grew (a WebAssembly.Memory never shrinks), and its LevelDB
-// threads and workers must not disturb the microbenchmarks.
-// The peak RSS has a process of its own too, so that no other phase's memory counts.
-if (process.argv.includes('--store-only')) {
-  const { storeBench } = await import('./store.js')
-  console.log(JSON.stringify(await storeBench({ quick })))
-  process.exit(0)
+// Phases that run in a process of their own: `--<mode> [argument]` runs one and prints its JSON.
+const childModes: Record<string, (argument: string) => Promise<unknown>> = {
+  // The store figures: their peak RSS must not count the memory the microbenchmarks grew (a
+  // WebAssembly.Memory never shrinks), and LevelDB's threads and the workers must not disturb them.
+  '--store-only': async () => (await import('./store.js')).storeBench({ quick }),
+  // One append or ingest run of the store bench, in a fresh process (bench/store.ts).
+  '--store-run': async (run) => (await import('./store.js')).storeRun(JSON.parse(run)),
+  '--reconcile-only': async () => (await import('./reconcile.js')).reconcileBench({ quick }),
+  // The events of the peak-RSS figure are signed by one process into a file, which another
+  // ingests: the peak RSS is the store's, not that of making the events.
+  '--sign-only': async (file) => { await (await import('./store.js')).signToFile(quick ? 100_000 : 1_000_000, file); return {} },
+  '--rss-only': async (file) => (await import('./store.js')).peakRss(file),
 }
-// One append or ingest run of the store bench, in a fresh process (bench/store.ts).
-if (process.argv.includes('--store-run')) {
-  const { storeRun } = await import('./store.js')
-  console.log(JSON.stringify(await storeRun(JSON.parse(process.argv[process.argv.indexOf('--store-run') + 1]))))
-  process.exit(0)
-}
-if (process.argv.includes('--reconcile-only')) {
-  const { reconcileBench } = await import('./reconcile.js')
-  console.log(JSON.stringify(await reconcileBench({ quick })))
-  process.exit(0)
-}
-// The events are signed by one child process into a file, which another ingests: the peak RSS
-// is the store's, not that of making the events.
-if (process.argv.includes('--sign-only')) {
-  const { signToFile } = await import('./store.js')
-  await signToFile(quick ? 100_000 : 1_000_000, process.argv[process.argv.indexOf('--sign-only') + 1])
-  console.log('{}')
-  process.exit(0)
-}
-if (process.argv.includes('--rss-only')) {
-  const { peakRss } = await import('./store.js')
-  console.log(JSON.stringify(await peakRss(process.argv[process.argv.indexOf('--rss-only') + 1])))
+const mode = Object.keys(childModes).find((m) => process.argv.includes(m))
+if (mode) {
+  console.log(JSON.stringify(await childModes[mode](process.argv[process.argv.indexOf(mode) + 1])))
   process.exit(0)
 }
 
