@@ -68,7 +68,8 @@ export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Su
   try {
     for (;;) {
       const chunk: Uint8Array[] = []
-      const want = Math.min(READ_CHUNK, limit - n) // a small limit reads no more events than it needs
+      // A small limit fetches no more events than it needs, unless a kind filter will drop some.
+      const want = kind === undefined ? Math.min(READ_CHUNK, limit - n) : READ_CHUNK
       for (let k = await keys.next(); !k.done; k = await keys.next()) if (chunk.push(k.value) >= want) break
       if (chunk.length === 0) return
       const values = await sub.events.getMany(chunk)
