@@ -21,7 +21,10 @@ export interface PipelineOptions {
 /** What validation found for one envelope: its 40-byte key, or why it was rejected. */
 export type Validated = Uint8Array | XaeroError
 
-const SLOTS_PER_WORKER = 2
+// Four, not two: an index batch keeps the main thread busy for several ms at a time, and a
+// worker with only one slot queued behind the one it works on then runs dry (measured: appends
+// ~3% faster with four; only the touched part of a slot's 2 MiB becomes resident).
+const SLOTS_PER_WORKER = 4
 
 /**
  * The CPU-heavy stages on worker threads that share the core's memory: validating envelopes
