@@ -1,14 +1,15 @@
 // `npm run bench`: the core's microbenchmarks next to their JS, WASM and native counterparts,
 // all measured in this one run (the machine is noisy; only same-run figures compare), printed
-// as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes) and the
-// reconciliation grid against negentropy (bench/reconcile.ts, n up to 1M; `--quick` shortens
-// both, `--core` skips them).
+// as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes), the
+// store in Chromium (bench/browser.ts) and the reconciliation grid against negentropy
+// (bench/reconcile.ts, n up to 1M; `--quick` shortens these, `--core` skips them).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { cpus, availableParallelism, tmpdir } from 'node:os'
 import { sha256Bench } from './sha256.js'
 import { merkleRootBench, pageBench } from './merkle.js'
 import { eventBench } from './event.js'
+import { browserBench } from './browser.js'
 import { inChild, target } from './util.js'
 
 const progress = (what: string) => process.stderr.write(`bench: ${what}\n`)
@@ -47,7 +48,7 @@ progress('merkleRoot of 1M keys')
 const root = merkleRootBench(sha.raw.coreBatchedRaw)
 progress('event decoding')
 const events = eventBench()
-let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined
+let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined, browser: unknown
 if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
   store = await child<StoreFigures>('--store-only')
@@ -56,6 +57,8 @@ if (!process.argv.includes('--core')) {
   await child('--sign-only', events)
   rss = await child<RssFigures>('--rss-only', events)
   rmSync(dirname(events), { recursive: true, force: true })
+  progress('the store in Chromium')
+  browser = await browserBench()
   progress('reconciliation vs negentropy (own process)')
   reconcile = await child<ReconcileFigures>('--reconcile-only')
 }
@@ -66,6 +69,7 @@ const results = {
   merkleRoot: root.results,
   decodeEvents: events.results,
   ...(store && { store: { ...store.results, ingestPeakRss: rss } }),
+  ...(browser !== undefined && { browser }),
   ...(reconcile && { reconcile: reconcile.results }),
 }
 const targets = {

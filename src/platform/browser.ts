@@ -11,7 +11,7 @@ export async function compileCoreModule(): Promise<WebAssembly.Module> {
 
 // One call at a time (encodeEvent returns the envelope at once) uses @noble/curves. The pipeline
 // signs and checks a slot at a time with WebCrypto's Ed25519 where the browser has it: much
-// faster (in Node here, ~40 µs a check, 300 at once, against ~830 µs), but asynchronous.
+// faster (in Chromium ~22 000 checks/s, 300 at once, against ~3 000), but asynchronous.
 const ALGORITHM = { name: 'Ed25519' }
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 let webCrypto: Promise<boolean> | undefined
