@@ -1,6 +1,7 @@
 import { ed25519 as noble } from '@noble/curves/ed25519.js'
 import type { Durability, Wal } from '../store/wal.js'
 import { toHex } from '../hex.js'
+import { PKCS8_PREFIX } from './der.js'
 import type { Ed25519, PipelineWorker, SignatureCheck } from './types.js'
 
 /** The compiled core, streamed from next to the bundle (bundlers copy the URL'd asset). */
@@ -13,7 +14,6 @@ export async function compileCoreModule(): Promise<WebAssembly.Module> {
 // signs and checks a slot at a time with WebCrypto's Ed25519 where the browser has it: much
 // faster (in Chromium ~22 000 checks/s, 300 at once, against ~3 000), but asynchronous.
 const ALGORITHM = { name: 'Ed25519' }
-const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 let webCrypto: Promise<boolean> | undefined
 const hasWebCrypto = () => (webCrypto ??= crypto.subtle.generateKey(ALGORITHM, false, ['sign']).then(() => true, () => false))
 

@@ -4,16 +4,13 @@ import * as os from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Durability, Wal } from '../store/wal.js'
+import { PKCS8_PREFIX, SPKI_PREFIX } from './der.js'
 import type { Ed25519, PipelineWorker } from './types.js'
 
 /** The compiled core, read from the package's build/ folder. */
 export async function compileCoreModule(): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await readFile(new URL('../../../build/xaeroflux.wasm', import.meta.url)))
 }
-
-// DER prefixes that wrap a raw 32-byte Ed25519 key as PKCS#8 (secret) or SPKI (public).
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 function privateKeyObject(secretKey: Uint8Array): crypto.KeyObject {
   return crypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' })

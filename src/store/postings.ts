@@ -27,8 +27,12 @@ export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes,
   for (const item of items) {
     const value = valueOf(item)
     // Runs of one author or kind are common (a batch of appends): no lookup for those.
-    let group = last && equalBytes(last.value, value) ? last : groups.get(groupId(value))
-    if (!group) groups.set(groupId(value), group = { value, keys: [] })
+    let group = last && equalBytes(last.value, value) ? last : undefined
+    if (!group) {
+      const id = groupId(value)
+      group = groups.get(id)
+      if (!group) groups.set(id, group = { value, keys: [] })
+    }
     group.keys.push(keyOf(item))
     last = group
   }
