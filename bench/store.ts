@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ClassicLevel } from 'classic-level'
 import { Xaeroflux, Identity, encodeEvent, groupId, type Durability } from '../src/index.js'
-import { inChild, median, target } from './util.js'
+import { inChild, median, round, target } from './util.js'
 
 const PAYLOAD = 200
 const ENVELOPE = 144 + PAYLOAD
@@ -58,6 +58,58 @@ async function signingAllCores(ms: number): Promise<number> {
   const rates = await Promise.all(Array.from({ length: availableParallelism() }, () =>
     new Promise<number>((resolve, reject) => new Worker(SIGNER, { eval: true, workerData: { ms } }).once('message', resolve).once('error', reject))))
   return rates.reduce((a, b) => a + b, 0)
+}
+
+const BATCH_SIGNER = `
+const { parentPort } = require('node:worker_threads')
+const { generateKeyPairSync, sign } = require('node:crypto')
+const { privateKey } = generateKeyPairSync('ed25519')
+parentPort.on('message', (ids) => {
+  const signatures = new Uint8Array(ids.length * 2)
+  for (let i = 0; i < ids.length; i += 32) signatures.set(sign(null, ids.subarray(i, i + 32), privateKey), i * 2)
+  parentPort.postMessage(signatures, [signatures.buffer])
+})`
+
+/**
+ * The least work any signed, durable append does, as a bound for the store's appends: batches
+ * of 1000 events, each signed on one of a worker per core, written to a log file with one
+ * fsync and to classic-level with one put per event. No index, no duplicate check, no API.
+ */
+async function minimalAppendRate(events: number): Promise<number> {
+  const { dir, remove } = tempDir()
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  const log = await open(join(dir, 'log'), 'a')
+  const workers = Array.from({ length: availableParallelism() }, () => new Worker(BATCH_SIGNER, { eval: true }))
+  // Keys as the store's: timestamp (40 events per ms, as appends come) ‖ a random id.
+  const envelopes = randomBytes(events * ENVELOPE), keys = randomBytes(events * 40)
+  const keyView = new DataView(keys.buffer, keys.byteOffset)
+  for (let i = 0, now = Date.now(); i < events; i++) keyView.setBigUint64(i * 40, BigInt(now + Math.floor(i / 40)))
+  const t = performance.now()
+  // One lane per worker, each taking every n-th batch: signing on all cores, writes in between.
+  await Promise.all(workers.map(async (worker, lane) => {
+    for (let start = lane * 1000; start < events; start += workers.length * 1000) {
+      const count = Math.min(1000, events - start)
+      const ids = new Uint8Array(count * 32)
+      for (let i = 0; i < count; i++) ids.set(keys.subarray((start + i) * 40 + 8, (start + i) * 40 + 40), i * 32)
+      const signatures = await new Promise<Uint8Array>((resolve) => { worker.once('message', resolve); worker.postMessage(ids) })
+      const chunk = envelopes.subarray(start * ENVELOPE, (start + count) * ENVELOPE)
+      const batch = db.batch()
+      for (let i = 0; i < count; i++) {
+        chunk.set(signatures.subarray(i * 64, i * 64 + 64), (i + 1) * ENVELOPE - 64)
+        batch.put(keys.subarray((start + i) * 40, (start + i + 1) * 40), chunk.subarray(i * ENVELOPE, (i + 1) * ENVELOPE))
+      }
+      await log.write(chunk)
+      await log.datasync()
+      await batch.write()
+    }
+  }))
+  const rate = events / ((performance.now() - t) / 1000)
+  await Promise.all(workers.map((w) => w.terminate()))
+  await log.close()
+  await db.close()
+  remove()
+  return rate
 }
 
 /**
@@ -129,10 +181,12 @@ async function ingestRate(file: string, workers: number): Promise<number> {
 export type StoreRun =
   | { phase: 'append'; durability: Durability; events: number; merkleIndex?: boolean }
   | { phase: 'ingest'; workers: number; file: string }
+  | { phase: 'minimalAppend'; events: number }
 
 /** One run, in the process `inChild('--store-run', …)` started for it. */
 export async function storeRun(run: StoreRun) {
   if (run.phase === 'ingest') return { rate: await ingestRate(run.file, run.workers) }
+  if (run.phase === 'minimalAppend') return { rate: await minimalAppendRate(run.events) }
   return appendRate(run.durability, run.events, { merkleIndex: run.merkleIndex })
 }
 
@@ -197,6 +251,7 @@ export async function storeBench(options: { quick?: boolean } = {}) {
       add('ceiling.classicLevelBatched', await classicLevelCeiling(false, 200_000))
       add('ceiling.classicLevelSyncPerBatch', await classicLevelCeiling(true, 100_000))
       add('ceiling.ed25519SignAllCores', await signingAllCores(1500))
+      add('bound.minimalAppend', (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'minimalAppend', events: n }))).rate)
       for (const durability of ['sync', 'batch', 'none'] as const) {
         const { rate, index } = await inChild<Awaited<ReturnType<typeof appendRate>>>('--store-run', JSON.stringify({ phase: 'append', durability, events: n }))
         add(`append.${durability}`, rate)
@@ -210,11 +265,12 @@ export async function storeBench(options: { quick?: boolean } = {}) {
   }
   const figure = (name: string) => ({ median: Math.round(median(runs[name])), runs: runs[name].map(Math.round) })
   const group = (prefix: string) => Object.fromEntries(Object.keys(runs).filter((k) => k.startsWith(prefix)).map((k) => [k.slice(prefix.length), figure(k)]))
-  const ceiling = group('ceiling.'), append = group('append.'), ingest = group('ingest.')
+  const ceiling = group('ceiling.'), bound = group('bound.'), append = group('append.'), ingest = group('ingest.')
   const appendCeiling = Math.min(ceiling.classicLevelBatched.median, ceiling.ed25519SignAllCores.median)
   const appendRatio = append.batch.median / appendCeiling, ingestRatio = ingest.workers2.median / ingest.workers0.median
   return {
-    results: { events: n, rounds, ceiling, appendEventsPerSec: append, merkleIndex, ingestEventsPerSec: ingest },
+    // Not a target: how close to the ceiling an append with no index at all gets.
+    results: { events: n, rounds, ceiling, bound: { ...bound, minimalAppendVsCeiling: round(bound.minimalAppend.median / appendCeiling) }, appendEventsPerSec: append, merkleIndex, ingestEventsPerSec: ingest },
     targets: {
       batchAppendVsCeiling: target(appendRatio, 0.6, 'median batch appends / min(median ceilings)'),
       ingestWorkers2VsWorkers0: target(ingestRatio, 1.6, 'median ingest workers 2 / median workers 0'),
