@@ -130,15 +130,35 @@ function hashPages(pages: usize, count: usize, clear: bool): void {
  * (EMPTY slots zeroed). Returns the number of node hashes computed.
  */
 export function hashPage(page: usize): u32 {
-  memory.fill(page, 0, 32);
-  for (let b: usize = 0; b < 256; b++) {
-    if (!isEmpty(page + ((256 + b) << 5))) store<u8>(page + (b >> 3), load<u8>(page + (b >> 3)) | (<u8>1 << <u8>(b & 7)));
-  }
+  setHeader(page);
   const list = WS + WS_MSG;
   store<u32>(list, <u32>page);
   hashes = 0;
   hashPages(list, 1, true);
   return hashes;
+}
+
+/**
+ * `hashPage` for the first `count` (at most 8) of p0..p7 at once: their nodes are hashed level by
+ * level together, so that sparse pages share the SIMD lanes. Returns the number of node hashes.
+ */
+export function hashPageGroup(count: u32, p0: usize, p1: usize, p2: usize, p3: usize, p4: usize, p5: usize, p6: usize, p7: usize): u32 {
+  const list = WS + WS_MSG;
+  store<u32>(list, <u32>p0); store<u32>(list, <u32>p1, 4); store<u32>(list, <u32>p2, 8); store<u32>(list, <u32>p3, 12);
+  store<u32>(list, <u32>p4, 16); store<u32>(list, <u32>p5, 20); store<u32>(list, <u32>p6, 24); store<u32>(list, <u32>p7, 28);
+  const n = <usize>min(count, 8);
+  for (let i: usize = 0; i < n; i++) setHeader(<usize>load<u32>(list + (i << 2)));
+  hashes = 0;
+  hashPages(list, n, true);
+  return hashes;
+}
+
+// The header bitmap of a page from its child slots.
+function setHeader(page: usize): void {
+  memory.fill(page, 0, 32);
+  for (let b: usize = 0; b < 256; b++) {
+    if (!isEmpty(page + ((256 + b) << 5))) store<u8>(page + (b >> 3), load<u8>(page + (b >> 3)) | (<u8>1 << <u8>(b & 7)));
+  }
 }
 
 /** Re-hashes the path from child `b` (slot 256 + b) to slot 1 after that child changed; updates the header bit. Returns the number of hashes. */

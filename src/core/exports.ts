@@ -19,6 +19,7 @@ export interface CoreExports {
   merkleLeaf(key: number, out: number): void
   merkleNode(src: number, out: number): number
   hashPage(page: number): number
+  hashPageGroup(count: number, p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number): number
   hashPath(page: number, child: number): number
   merkleRoot(keys: number, n: number, pool: number, out: number): number
   merklePoolSize(): number

@@ -14,6 +14,10 @@ export function pageAddress(depth: number, prefix: Uint8Array): Uint8Array {
 }
 
 const KEYS_OFFSET = PAGE_SIZE
+// Zeroing is copying zeros in: fill() on a shared memory is element by element (measured: 1.9 µs
+// for 8 KiB, against 0.27 µs for set()).
+const ZERO_SLOT = new Uint8Array(32)
+const ZERO_CHILDREN = new Uint8Array(256 * 32)
 /** A page in memory: 16 KiB of slots the core hashes in place, then the 256 leaf keys (40 bytes each). */
 export const PAGE_RECORD = PAGE_SIZE + 256 * KEY_SIZE
 
@@ -36,7 +40,7 @@ export class Page {
   /** Forgets every child. Only the child slots in use are zeroed: the rest already are. */
   clear(): void {
     const u8 = this.runtime.core.u8
-    for (let b = 0; b < 256; b++) if (this.kinds[b] !== EMPTY) u8.fill(0, this.ptr + (256 + b) * 32, this.ptr + (257 + b) * 32)
+    for (let b = 0; b < 256; b++) if (this.kinds[b] !== EMPTY) u8.set(ZERO_SLOT, this.ptr + (256 + b) * 32)
     this.kinds.fill(0)
     this.changed = undefined
     this.unhashed = []
@@ -44,7 +48,7 @@ export class Page {
 
   /** A record fresh from the allocator holds anything: zero its child slots once. */
   init(): void {
-    this.runtime.core.u8.fill(0, this.ptr + 256 * 32, this.ptr + PAGE_SIZE)
+    this.runtime.core.u8.set(ZERO_CHILDREN, this.ptr + 256 * 32)
     this.kinds.fill(0)
   }
 
@@ -85,17 +89,35 @@ export class Page {
    * of changed children when the rest is current, else the whole page.
    */
   rehash(): void {
-    const { exports } = this.runtime.core
-    const leaves = this.unhashed
-    for (let i = 0; i < leaves.length; i += 4) {
-      const [k0, k1 = k0, k2 = k0, k3 = k0] = leaves.slice(i, i + 4).map((b) => this.ptr + KEYS_OFFSET + b * KEY_SIZE)
-      const [d0, d1 = d0, d2 = d0, d3 = d0] = leaves.slice(i, i + 4).map((b) => this.ptr + (256 + b) * 32)
-      exports.sha256Leaf4(k0, k1, k2, k3, d0, d1, d2, d3)
+    Page.rehashAll([this])
+  }
+
+  /**
+   * `rehash` for many pages at once: leaves four at a time and whole pages eight at a time
+   * across them, so that sparse pages (most new ones hold two or three keys) fill the SIMD lanes.
+   */
+  static rehashAll(pages: readonly Page[]): void {
+    if (pages.length === 0) return
+    const { exports } = pages[0].runtime.core
+    const leaves: number[] = [] // key, then where its hash goes
+    for (const page of pages) {
+      for (const b of page.unhashed) leaves.push(page.ptr + KEYS_OFFSET + b * KEY_SIZE, page.ptr + (256 + b) * 32)
+      page.unhashed = []
     }
-    this.unhashed = []
-    if (this.changed && this.changed.size <= 16) for (const b of this.changed) exports.hashPath(this.ptr, b)
-    else exports.hashPage(this.ptr)
-    this.changed = new Set()
+    for (let i = 0; i < leaves.length; i += 8) {
+      const at = (j: number) => leaves[i + j] ?? leaves[i + (j & 1)] // idle lanes repeat the first job
+      exports.sha256Leaf4(at(0), at(2), at(4), at(6), at(1), at(3), at(5), at(7))
+    }
+    const whole: number[] = []
+    for (const page of pages) {
+      if (page.changed && page.changed.size <= 16) for (const b of page.changed) exports.hashPath(page.ptr, b)
+      else whole.push(page.ptr)
+      page.changed = new Set()
+    }
+    for (let i = 0; i < whole.length; i += 8) {
+      const at = (j: number) => whole[i + j] ?? 0
+      exports.hashPageGroup(Math.min(8, whole.length - i), at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7))
+    }
   }
 
   /** The 8 sibling hashes on the path from child `b` up to slot 1, lowest first (8 × 32 bytes). */
@@ -111,23 +133,22 @@ export class Page {
    * are recomputed on load, so equal sets give byte-identical stored pages.
    */
   encode(): Uint8Array {
+    const kinds = this.kinds
     let size = 65
-    for (const k of this.kinds) size += k === LEAF ? KEY_SIZE : k === PAGE ? 32 : 0
+    for (let b = 0; b < 256; b++) if (kinds[b] !== EMPTY) size += kinds[b] === LEAF ? KEY_SIZE : 32
     const out = new Uint8Array(size)
     out[0] = 1
+    const u8 = this.runtime.core.u8
     let at = 65
     for (let b = 0; b < 256; b++) {
-      const k = this.kinds[b]
+      const k = kinds[b]
       if (k === EMPTY) continue
       out[1 + (b >> 3)] |= 1 << (b & 7)
-      if (k === PAGE) {
-        out[33 + (b >> 3)] |= 1 << (b & 7)
-        out.set(this.slot(256 + b), at)
-        at += 32
-      } else {
-        out.set(this.leafKey(b), at)
-        at += KEY_SIZE
-      }
+      const from = k === PAGE ? this.ptr + (256 + b) * 32 : this.ptr + KEYS_OFFSET + b * KEY_SIZE
+      const length = k === PAGE ? 32 : KEY_SIZE
+      if (k === PAGE) out[33 + (b >> 3)] |= 1 << (b & 7)
+      out.set(u8.subarray(from, from + length), at)
+      at += length
     }
     return out
   }

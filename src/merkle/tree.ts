@@ -84,17 +84,20 @@ export class MerkleTree {
         this.rootKind = LEAF
         this.rootValue = all[0].slice()
       } else {
+        const toHash: Changed[][] = []
+        const root = this.build(0, NO_PREFIX, all, toHash)
+        rehash(toHash)
         this.rootKind = PAGE
-        this.rootValue = this.build(0, NO_PREFIX, all).hash()
+        this.rootValue = root.hash()
       }
       return fresh
     }
     const added: Uint8Array[] = []
-    type Work = { page: Page; keys: Uint8Array[]; parent?: Page; b: number }
-    const levels: Work[][] = []
+    type Work = Changed & { keys: Uint8Array[] }
+    const toHash: Changed[][] = [] // by depth: the pages on the new keys' paths, and pages built under them
     let level: Work[] = [{ page: (await this.load([[0, NO_PREFIX]]))[0], keys, b: 0 }]
     while (level.length > 0) {
-      levels.push(level)
+      for (const w of level) (toHash[w.page.depth] ??= []).push(w)
       const next: Array<Omit<Work, 'page'> & { prefix: Uint8Array; depth: number }> = []
       for (const { page, keys } of level) {
         const d = page.depth
@@ -107,35 +110,30 @@ export class MerkleTree {
           if (kind === EMPTY && fresh.length === 1) page.setLeaf(b, fresh[0])
           else {
             const set = kind === LEAF ? mergeSorted(fresh, [page.leafKey(b).slice()]) : fresh
-            page.setChildPage(b, this.build(d + 1, set[0], set).hash())
+            this.build(d + 1, set[0], set, toHash, page, b)
           }
         }
       }
       const pages = await this.load(next.map((n) => [n.depth, n.prefix]))
       level = next.map((n, i) => ({ page: pages[i], keys: n.keys, parent: n.parent, b: n.b }))
     }
-    // Children first, so that each parent hashes its children's new hashes. A page none of
-    // whose keys was new has not changed.
-    for (let i = levels.length - 1; i >= 0; i--) {
-      for (const { page, parent, b } of levels[i]) {
-        if (!page.dirty) continue
-        page.rehash()
-        if (parent) parent.setChildPage(b, page.slot(1))
-      }
-    }
-    this.rootValue = levels[0][0].page.hash()
+    rehash(toHash)
+    this.rootValue = toHash[0][0].page.hash()
     return added
   }
 
-  /** A new page for `keys` (≥ 2, sharing `depth` bytes), with new pages below it as needed. */
-  private build(depth: number, prefix: Uint8Array, keys: Uint8Array[]): Page {
+  /**
+   * A new page for `keys` (≥ 2, sharing `depth` bytes), with new pages below it as needed, each
+   * queued in `toHash` to be hashed and to give its hash to slot `b` of its parent.
+   */
+  private build(depth: number, prefix: Uint8Array, keys: Uint8Array[], toHash: Changed[][], parent?: Page, b = 0): Page {
     const page = this.adopt(depth, prefix)
-    for (const [b, group] of groupByByte(keys, depth)) {
-      if (group.length === 1) page.setLeaf(b, group[0])
-      else page.setChildPage(b, this.build(depth + 1, group[0], group).hash())
+    for (const [c, group] of groupByByte(keys, depth)) {
+      if (group.length === 1) page.setLeaf(c, group[0])
+      else this.build(depth + 1, group[0], group, toHash, page, c)
     }
-    page.rehash()
     page.dirty = true
+    ;(toHash[depth] ??= []).push({ page, parent, b })
     return page
   }
 
@@ -280,6 +278,19 @@ export class MerkleTree {
     } finally {
       map.release(ptr)
     }
+  }
+}
+
+/** A page that may have changed, and the slot of its parent its hash goes in. */
+interface Changed { page: Page; parent?: Page; b: number }
+
+// Deepest first, one depth at a time, all its pages together: each parent takes its children's
+// new hashes before its own turn. A page none of whose keys was new has not changed.
+function rehash(toHash: Changed[][]): void {
+  for (let d = toHash.length - 1; d >= 0; d--) {
+    const changed = (toHash[d] ?? []).filter((c) => c.page.dirty)
+    Page.rehashAll(changed.map((c) => c.page))
+    for (const { page, parent, b } of changed) parent?.setChildPage(b, page.slot(1))
   }
 }
 
