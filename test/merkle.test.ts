@@ -88,6 +88,34 @@ test('hashPage equals the reference heap and header, for sparse to full pages', 
   }
 })
 
+test('hashPageGroup hashes up to eight pages together, each as hashPage would', () => {
+  const random = rng(8)
+  for (const count of [1, 3, 8]) {
+    const pages = Array.from({ length: count }, () => map.alloc(PAGE_SIZE))
+    try {
+      const heaps = pages.map((page, i) => {
+        core.u8.fill(0xee, page, page + PAGE_SIZE)
+        const children: Buffer[] = new Array(256).fill(EMPTY)
+        for (const b of shuffle([...Array(256).keys()], random).slice(0, [1, 2, 5, 40, 256][i % 5])) children[b] = randomBytes(32)
+        children.forEach((c, b) => core.u8.set(c, page + (256 + b) * 32))
+        return referenceHeap(children)
+      })
+      const spare = map.alloc(PAGE_SIZE) // past `count`: must be left alone
+      core.u8.fill(0xee, spare, spare + PAGE_SIZE)
+      const p = [...pages, ...Array(8 - count).fill(spare)]
+      const hashes = core.exports.hashPageGroup(count, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+      assert.ok(core.u8.subarray(spare, spare + PAGE_SIZE).every((x) => x === 0xee), `pages past ${count} untouched`)
+      map.release(spare)
+      pages.forEach((page, i) => {
+        for (let s = 1; s < 512; s++) if (!slot(page, s).equals(heaps[i][s])) assert.unreachable(`page ${i} of ${count}, slot ${s}`)
+      })
+      assert.is(hashes, heaps.reduce((n, heap) => n + heap.slice(1, 256).filter((h) => !h.equals(EMPTY)).length, 0))
+    } finally {
+      for (const page of pages) map.release(page)
+    }
+  }
+})
+
 test('hashPath after one child changes equals hashing the whole page again', () => {
   const random = rng(9)
   withPage((page) => {
