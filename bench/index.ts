@@ -6,10 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { cpus, availableParallelism, tmpdir } from 'node:os'
-import { sha256Bench } from './sha256.js'
-import { merkleRootBench, pageBench } from './merkle.js'
-import { eventBench } from './event.js'
-import { browserBench } from './browser.js'
 import { inChild, target } from './util.js'
 
 const progress = (what: string) => process.stderr.write(`bench: ${what}\n`)
@@ -39,6 +35,13 @@ type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
 type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
 
 const child = <T>(...args: string[]) => inChild<T>(...args, ...(quick ? ['--quick'] : []))
+
+// Imported only here: a child mode loads just its own phase (the peak RSS must not count
+// playwright-core, esbuild and the other hash libraries, ~50 MB).
+const { sha256Bench } = await import('./sha256.js')
+const { merkleRootBench, pageBench } = await import('./merkle.js')
+const { eventBench } = await import('./event.js')
+const { browserBench } = await import('./browser.js')
 
 progress('sha256')
 const sha = sha256Bench()
