@@ -1,6 +1,6 @@
 // End-to-end figures of the store, each next to its ceiling measured in the same run:
 // appends per durability mode vs raw classic-level batched writes and Ed25519 signing on all
-// cores; ingest of events signed elsewhere with 0, 1 and 2 workers; and (in a process of its
+// cores, and vs the bound of an append with no index at all (`minimalAppendRate`); ingest of events signed elsewhere with 0, 1 and 2 workers; and (in a process of its
 // own, so that no other phase's memory counts) the peak RSS while ingesting 1M events.
 //
 // This machine's speed drifts by ±10% from one minute to the next (other tenants), so every
