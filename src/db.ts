@@ -218,24 +218,25 @@ export class Xaeroflux {
     return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
   }
 
-  // Checks writers, and logs what is neither stored nor on its way. An event on its way is
-  // waited for: an ingest resolves only once its event is durable, whoever logged it.
+  // Checks writers, and logs what is not on its way yet. An event on its way is waited for: an
+  // ingest resolves only once its event is durable, whoever logged it. An event already stored
+  // is logged again and dropped by the indexer, which checks every batch (the Merkle tree's
+  // insert). Asking LevelDB here instead would cost a lookup of a missing key per new event,
+  // and LevelDB pays for misses with seek compactions: measured at 200k ingested events, ~10 µs
+  // of CPU per event and 13% of the ingest rate.
   private async accept(events: Event[]): Promise<Map<Event, XaeroError>> {
     const rejected = new Map<Event, XaeroError>()
-    const fresh: Event[] = []
     const durable: Array<Promise<void>> = []
-    for (const e of events) {
-      if (this.writers && !this.writers.has(e.author)) rejected.set(e, new XaeroError('E_NOT_WRITER', `${e.author} is not a writer of this group`))
-      else durable.push(this.pending.get(e.id) ?? (fresh.push(e), DONE))
-    }
-    const stored = fresh.length ? await this.sub.ids.getMany(fresh.map((e) => e.key.subarray(8))) : []
     const toLog = new Map<string, Event>() // one of each: an envelope may come twice
-    fresh.forEach((e, i) => {
-      if (stored[i] !== undefined) return
+    for (const e of events) {
+      if (this.writers && !this.writers.has(e.author)) {
+        rejected.set(e, new XaeroError('E_NOT_WRITER', `${e.author} is not a writer of this group`))
+        continue
+      }
       const onItsWay = this.pending.get(e.id)
       if (onItsWay) durable.push(onItsWay)
       else toLog.set(e.id, e)
-    })
+    }
     if (toLog.size > 0) durable.push(this.logMany([...toLog.values()]))
     await Promise.all(durable)
     if (rejected.size === events.length && events.length === 1) throw rejected.get(events[0])

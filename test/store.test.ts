@@ -1,8 +1,8 @@
 // The store's conformance suite: the same tests on disk and in memory, inline and with workers.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Identity, encodeEvent, groupId, merkleRoot, verifyProof, verifyAbsence, XaeroError, type Event, type Xaeroflux, type XaeroErrorCode } from '../src/index.js'
-import { backends } from './helpers/store.js'
+import { Identity, Xaeroflux, encodeEvent, groupId, merkleRoot, verifyProof, verifyAbsence, XaeroError, type Event, type XaeroErrorCode } from '../src/index.js'
+import { backends, tempDir } from './helpers/store.js'
 import { rng } from './helpers/keys.js'
 
 const group = groupId('friends')
@@ -194,3 +194,36 @@ for (const backend of backends()) {
 
   test.run()
 }
+
+// Stored events ingested again are logged again and dropped by the indexer: after a reopen, with
+// a page cache too small to hold the tree, so that the check reads pages back from disk.
+const duplicates = suite('duplicates after a reopen')
+duplicates('ingesting stored events again stores and announces nothing, then or after replay', async () => {
+  const { dir, remove } = tempDir()
+  const stored = corpus.slice(0, 3000), fresh = corpus.slice(3000, 3500)
+  try {
+    let db = await Xaeroflux.open({ path: dir, group: 'friends', workers: 0 })
+    await db.ingestMany(stored)
+    await db.close()
+    db = await Xaeroflux.open({ path: dir, group: 'friends', workers: 2, pageCache: 0 })
+    const root = await db.root()
+    let announced = 0
+    db.subscribe({}, () => announced++)
+    const results = await db.ingestMany([...stored.slice(0, 1000), ...fresh, stored[7], fresh[3]])
+    assert.ok(results.every((r) => !(r instanceof XaeroError)))
+    await db.ingest(stored[2000])
+    await db.flush()
+    assert.is(announced, fresh.length, 'only the new events are announced')
+    assert.is(await db.count(), 3500)
+    assert.is((await collect(db.range())).length, 3500)
+    assert.is.not(await db.root(), root)
+    await db.close()
+    db = await Xaeroflux.open({ path: dir, group: 'friends', workers: 0 }) // replays nothing twice
+    assert.is(await db.count(), 3500)
+    assert.is((await collect(db.range({ author: authors[0].id }))).length, [...stored, ...fresh].filter((e) => Buffer.from(e.subarray(44, 76)).equals(authors[0].publicKey)).length)
+    await db.close()
+  } finally {
+    remove()
+  }
+})
+duplicates.run()
