@@ -220,10 +220,9 @@ export class Xaeroflux {
 
   // Checks writers, and logs what is not on its way yet. An event on its way is waited for: an
   // ingest resolves only once its event is durable, whoever logged it. An event already stored
-  // is logged again and dropped by the indexer, which checks every batch (the Merkle tree's
-  // insert). Asking LevelDB here instead would cost a lookup of a missing key per new event,
-  // and LevelDB pays for misses with seek compactions: measured at 200k ingested events, ~10 µs
-  // of CPU per event and 13% of the ingest rate.
+  // is logged again and dropped by the indexer, which checks every batch: asking LevelDB here
+  // would look up a missing key per new event, which LevelDB pays for with seek compactions
+  // (docs/STORAGE.md, Write path).
   private async accept(events: Event[]): Promise<Map<Event, XaeroError>> {
     const rejected = new Map<Event, XaeroError>()
     const durable: Array<Promise<void>> = []
