@@ -6,7 +6,9 @@
 // This machine's speed drifts by ±10% from one minute to the next (other tenants), so every
 // append and ingest run is a fresh process (no run inherits another's heap, threads or LevelDB
 // compactions), the configurations take turns in rounds, and each figure is the median of its
-// rounds, given with every run.
+// rounds, given with every run. Appends (and their bound) are timed after a warm-up in the same
+// store, since a fresh process spends its first second compiling and starting threads; the
+// warm-up's own rate is reported too (`coldAppendEventsPerSec`).
 import { Worker } from 'node:worker_threads'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { open, readFile } from 'node:fs/promises'
@@ -74,22 +76,23 @@ parentPort.on('message', (ids) => {
  * The least work any signed, durable append does, as a bound for the store's appends: batches
  * of 1000 events, each signed on one of a worker per core, written to a log file with one
  * fsync and to classic-level with one put per event. No index, no duplicate check, no API.
+ * Timed after `warmup` events, as the store's appends are.
  */
-async function minimalAppendRate(events: number): Promise<number> {
+async function minimalAppendRate(events: number, warmup: number): Promise<number> {
   const { dir, remove } = tempDir()
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
   const log = await open(join(dir, 'log'), 'a')
   const workers = Array.from({ length: availableParallelism() }, () => new Worker(BATCH_SIGNER, { eval: true }))
+  const total = warmup + events
   // Keys as the store's: timestamp (40 events per ms, as appends come) ‖ a random id.
-  const envelopes = randomBytes(events * ENVELOPE), keys = randomBytes(events * 40)
+  const envelopes = randomBytes(total * ENVELOPE), keys = randomBytes(total * 40)
   const keyView = new DataView(keys.buffer, keys.byteOffset)
-  for (let i = 0, now = Date.now(); i < events; i++) keyView.setBigUint64(i * 40, BigInt(now + Math.floor(i / 40)))
-  const t = performance.now()
+  for (let i = 0, now = Date.now(); i < total; i++) keyView.setBigUint64(i * 40, BigInt(now + Math.floor(i / 40)))
   // One lane per worker, each taking every n-th batch: signing on all cores, writes in between.
-  await Promise.all(workers.map(async (worker, lane) => {
-    for (let start = lane * 1000; start < events; start += workers.length * 1000) {
-      const count = Math.min(1000, events - start)
+  const appendRange = (from: number, to: number) => Promise.all(workers.map(async (worker, lane) => {
+    for (let start = from + lane * 1000; start < to; start += workers.length * 1000) {
+      const count = Math.min(1000, to - start)
       const ids = new Uint8Array(count * 32)
       for (let i = 0; i < count; i++) ids.set(keys.subarray((start + i) * 40 + 8, (start + i) * 40 + 40), i * 32)
       const signatures = await new Promise<Uint8Array>((resolve) => { worker.once('message', resolve); worker.postMessage(ids) })
@@ -104,6 +107,9 @@ async function minimalAppendRate(events: number): Promise<number> {
       await batch.write()
     }
   }))
+  await appendRange(0, warmup)
+  const t = performance.now()
+  await appendRange(warmup, total)
   const rate = events / ((performance.now() - t) / 1000)
   await Promise.all(workers.map((w) => w.terminate()))
   await log.close()
@@ -113,32 +119,38 @@ async function minimalAppendRate(events: number): Promise<number> {
 }
 
 /**
- * Appends from `concurrency` callers at once, each awaiting its own append, until `events` are
- * indexed. With the Merkle index, also the page bytes written per event and the latency of
- * `root()` and of `prove()` at the end.
+ * Appends from `concurrency` callers at once, each awaiting its own append: `warmup` events
+ * untimed (their rate is `coldRate`: a fresh process compiles its code and starts its threads
+ * meanwhile), then `events` more, timed until indexed. With the Merkle index, also the page
+ * bytes written per event and the latency of `root()` and of `prove()` at the end.
  */
-async function appendRate(durability: Durability, events: number, options: { merkleIndex?: boolean; workers?: number } = {}, concurrency = 1024) {
+async function appendRate(durability: Durability, events: number, warmup: number, options: { merkleIndex?: boolean; workers?: number } = {}, concurrency = 1024) {
   const { dir, remove } = tempDir()
   const db = await Xaeroflux.open({ path: dir, group: 'bench', identity: Identity.generate(), durability, ...options })
   const base = randomBytes(PAYLOAD)
   let next = 0
-  const t = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < events) {
-      // Distinct payloads (equal events would be deduplicated), made without a random-number call each.
-      const payload = Buffer.from(base)
-      payload.writeUInt32BE(++next)
-      await db.append({ kind: next % 4, payload })
-    }
-  }))
-  await db.flush()
-  const rate = events / ((performance.now() - t) / 1000)
+  const appendUpTo = async (last: number) => {
+    const t = performance.now()
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < last) {
+        // Distinct payloads (equal events would be deduplicated), made without a random-number call each.
+        const payload = Buffer.from(base)
+        payload.writeUInt32BE(++next)
+        await db.append({ kind: next % 4, payload })
+      }
+    }))
+    await db.flush()
+    return (performance.now() - t) / 1000
+  }
+  const coldRate = warmup / await appendUpTo(warmup)
+  const rate = events / await appendUpTo(warmup + events)
+  const total = warmup + events
   // Equal events are stored once: a rate is only a rate of distinct events.
-  if (await db.count() !== events) throw new Error(`the bench appended ${events} events but ${await db.count()} are stored`)
-  const index = options.merkleIndex === false ? undefined : await indexFigures(db, events)
+  if (await db.count() !== total) throw new Error(`the bench appended ${total} events but ${await db.count()} are stored`)
+  const index = options.merkleIndex === false ? undefined : await indexFigures(db, total)
   await db.close()
   remove()
-  return { rate, index }
+  return { rate, coldRate, index }
 }
 
 async function indexFigures(db: Xaeroflux, events: number) {
@@ -179,15 +191,15 @@ async function ingestRate(file: string, workers: number): Promise<number> {
 }
 
 export type StoreRun =
-  | { phase: 'append'; durability: Durability; events: number; merkleIndex?: boolean; workers?: number }
+  | { phase: 'append'; durability: Durability; events: number; warmup: number; merkleIndex?: boolean; workers?: number }
   | { phase: 'ingest'; workers: number; file: string }
-  | { phase: 'minimalAppend'; events: number }
+  | { phase: 'minimalAppend'; events: number; warmup: number }
 
 /** One run, in the process `inChild('--store-run', …)` started for it. */
 export async function storeRun(run: StoreRun) {
   if (run.phase === 'ingest') return { rate: await ingestRate(run.file, run.workers) }
-  if (run.phase === 'minimalAppend') return { rate: await minimalAppendRate(run.events) }
-  return appendRate(run.durability, run.events, { merkleIndex: run.merkleIndex, workers: run.workers })
+  if (run.phase === 'minimalAppend') return { rate: await minimalAppendRate(run.events, run.warmup) }
+  return appendRate(run.durability, run.events, run.warmup, { merkleIndex: run.merkleIndex, workers: run.workers })
 }
 
 /**
@@ -239,6 +251,9 @@ export async function peakRss(file: string): Promise<{ events: number; seconds: 
 
 export async function storeBench(options: { quick?: boolean } = {}) {
   const n = options.quick ? 10_000 : 40_000
+  // Appends are timed after this many, in the same store: the throughput of a store that has
+  // been running, not of its first second (BENCHMARKS.md).
+  const warmup = options.quick ? 5_000 : 20_000
   const rounds = options.quick ? 1 : 3
   const { dir, remove } = tempDir()
   const file = join(dir, 'events.bin')
@@ -251,15 +266,20 @@ export async function storeBench(options: { quick?: boolean } = {}) {
       add('ceiling.classicLevelBatched', await classicLevelCeiling(false, 200_000))
       add('ceiling.classicLevelSyncPerBatch', await classicLevelCeiling(true, 100_000))
       add('ceiling.ed25519SignAllCores', await signingAllCores(1500))
-      add('bound.minimalAppend', (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'minimalAppend', events: n }))).rate)
+      add('bound.minimalAppend', (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'minimalAppend', events: n, warmup }))).rate)
+      const append = async (name: string, run: Omit<Extract<StoreRun, { phase: 'append' }>, 'phase' | 'events' | 'warmup'>) => {
+        const result = await inChild<Awaited<ReturnType<typeof appendRate>>>('--store-run', JSON.stringify({ phase: 'append', events: n, warmup, ...run }))
+        add(`append.${name}`, result.rate)
+        add(`coldAppend.${name}`, result.coldRate)
+        return result
+      }
       for (const durability of ['sync', 'batch', 'none'] as const) {
-        const { rate, index } = await inChild<Awaited<ReturnType<typeof appendRate>>>('--store-run', JSON.stringify({ phase: 'append', durability, events: n }))
-        add(`append.${durability}`, rate)
+        const { index } = await append(durability, { durability })
         if (durability === 'batch') merkleIndex = index
       }
       // The default is one worker per spare core (one here); with two, signing uses every core, as the ceiling's does.
-      add('append.batchWorkers2', (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'append', durability: 'batch', events: n, workers: 2 }))).rate)
-      add('append.batchWithoutMerkleIndex', (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'append', durability: 'batch', events: n, merkleIndex: false }))).rate)
+      await append('batchWorkers2', { durability: 'batch', workers: 2 })
+      await append('batchWithoutMerkleIndex', { durability: 'batch', merkleIndex: false })
       for (const workers of [0, 1, 2]) add(`ingest.workers${workers}`, (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'ingest', workers, file }))).rate)
     }
   } finally {
@@ -267,12 +287,12 @@ export async function storeBench(options: { quick?: boolean } = {}) {
   }
   const figure = (name: string) => ({ median: Math.round(median(runs[name])), runs: runs[name].map(Math.round) })
   const group = (prefix: string) => Object.fromEntries(Object.keys(runs).filter((k) => k.startsWith(prefix)).map((k) => [k.slice(prefix.length), figure(k)]))
-  const ceiling = group('ceiling.'), bound = group('bound.'), append = group('append.'), ingest = group('ingest.')
+  const ceiling = group('ceiling.'), bound = group('bound.'), append = group('append.'), coldAppend = group('coldAppend.'), ingest = group('ingest.')
   const appendCeiling = Math.min(ceiling.classicLevelBatched.median, ceiling.ed25519SignAllCores.median)
   const appendRatio = Math.max(append.batch.median, append.batchWorkers2.median) / appendCeiling, ingestRatio = ingest.workers2.median / ingest.workers0.median
   return {
     // Not a target: how close to the ceiling an append with no index at all gets.
-    results: { events: n, rounds, ceiling, bound: { ...bound, minimalAppendVsCeiling: round(bound.minimalAppend.median / appendCeiling) }, appendEventsPerSec: append, merkleIndex, ingestEventsPerSec: ingest },
+    results: { events: n, warmup, rounds, ceiling, bound: { ...bound, minimalAppendVsCeiling: round(bound.minimalAppend.median / appendCeiling) }, appendEventsPerSec: append, coldAppendEventsPerSec: coldAppend, merkleIndex, ingestEventsPerSec: ingest },
     targets: {
       batchAppendVsCeiling: target(appendRatio, 0.6, "max(median 'batch' appends with the default workers, with workers: 2) / min(median ceilings)"),
       ingestWorkers2VsWorkers0: target(ingestRatio, 1.6, 'median ingest workers 2 / median workers 0'),
