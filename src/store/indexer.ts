@@ -47,6 +47,8 @@ export class Indexer {
   private enqueued = 0
   private indexed = 0
   private readonly waiters: Array<{ count: number; resolve: () => void; reject: (e: unknown) => void }> = []
+  /** Without the Merkle index: the greatest stored key (null for none), once read. */
+  private newest?: Uint8Array | null
 
   constructor(private readonly o: IndexerOptions) {
     this.total = o.total
@@ -106,6 +108,7 @@ export class Indexer {
       // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
       const dropSegments = end !== undefined && end.segment > this.deletedBefore
       await write.write({ sync: dropSegments } as never)
+      if (!this.o.merkleIndex) this.noteNewest(fresh)
       return { fresh, end, dropSegments }
     })
     this.total += fresh.length
@@ -119,14 +122,25 @@ export class Indexer {
   }
 
   // The events of a batch not stored yet, each once. The Merkle tree knows (its pages commit
-  // with the events); without it, the events are read back.
+  // with the events). Without it, the events are read back, except those whose key is above
+  // every stored key: appends, mostly, since keys start with the time. A lookup of a missing
+  // key is what costs (LevelDB pays for misses with seek compactions).
   private async newEvents(batch: Queued[]): Promise<Queued[]> {
     if (this.o.merkleIndex) {
       const added = new Set(await this.o.tree.insert(batch.map(keyOf).sort(compareKeys)))
       return batch.filter((q) => added.has(q.event.key))
     }
-    const stored = await this.o.events.getMany(batch.map(keyOf))
+    this.newest ??= (await this.o.events.keys({ reverse: true, limit: 1 }).all())[0] ?? null
+    const newest = this.newest
+    const unsure = newest ? batch.filter((q) => compareKeys(q.event.key, newest) <= 0) : []
+    const stored = new Set<Queued>()
+    if (unsure.length > 0) (await this.o.events.getMany(unsure.map(keyOf))).forEach((v, i) => v !== undefined && stored.add(unsure[i]))
     const seen = new Set<string>()
-    return batch.filter((q, i) => stored[i] === undefined && !seen.has(q.event.id) && seen.add(q.event.id))
+    return batch.filter((q) => !stored.has(q) && !seen.has(q.event.id) && seen.add(q.event.id))
+  }
+
+  // After a commit without the Merkle index: the greatest stored key may have moved.
+  private noteNewest(fresh: Queued[]): void {
+    for (const { event } of fresh) if (!this.newest || compareKeys(event.key, this.newest) > 0) this.newest = event.key
   }
 }
