@@ -1,3 +1,4 @@
+import { pooled } from '../bytes.js'
 import type { Runtime } from '../core/core.js'
 import { KEY_SIZE, PAGE_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
@@ -9,7 +10,7 @@ export const EMPTY = 0, LEAF = 1, PAGE = 2
 export function pageAddress(depth: number, prefix: Uint8Array): Uint8Array {
   const a = new Uint8Array(1 + depth)
   a[0] = depth
-  a.set(prefix.subarray(0, depth), 1)
+  for (let i = 0; i < depth; i++) a[1 + i] = prefix[i] // not set(subarray()): see bytes.ts, pooled
   return a
 }
 
@@ -136,7 +137,8 @@ export class Page {
     const kinds = this.kinds
     let size = 65
     for (let b = 0; b < 256; b++) if (kinds[b] !== EMPTY) size += kinds[b] === LEAF ? KEY_SIZE : 32
-    const out = new Uint8Array(size)
+    const out = pooled(size)
+    out.fill(0, 0, 65)
     out[0] = 1
     const u8 = this.runtime.core.u8
     let at = 65

@@ -1,5 +1,6 @@
 import { ed25519 } from '#platform'
 import type { SignatureCheck } from '../platform/types.js'
+import { copyPooled } from '../bytes.js'
 import type { Core } from '../core/core.js'
 import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
 import type { XaeroErrorCode } from '../errors.js'
@@ -118,7 +119,7 @@ export function fillSlot(core: Core, slot: number, envelopes: readonly Uint8Arra
 export function slotResult(core: Core, slot: number, i: number): Uint8Array | XaeroErrorCode {
   const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
   const status = core.dv.getUint32(d + 12, true)
-  return status === 0 ? core.u8.slice(d + 24, d + 24 + KEY_SIZE) : DECODE_STATUS[status] ?? 'E_TRUNCATED'
+  return status === 0 ? copyPooled(core.u8.subarray(d + 24, d + 24 + KEY_SIZE)) : DECODE_STATUS[status] ?? 'E_TRUNCATED'
 }
 
 /**

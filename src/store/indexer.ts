@@ -1,7 +1,7 @@
 // The indexer (docs/STORAGE.md): events logged to the WAL wait in its queue, and are written to
 // LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
 // the count and the WAL checkpoint.
-import { concat, u64 } from '../bytes.js'
+import { concatPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
 import { compareKeys } from '../merkle/keys.js'
 import type { MerkleTree } from '../merkle/tree.js'
@@ -92,19 +92,19 @@ export class Indexer {
     const { fresh, end, dropSegments } = await tree.exclusive(async () => {
       const fresh = await this.newEvents(batch)
       for (const { event } of fresh) {
-        write.put(concat(PREFIX.events, event.key), event.bytes)
-        write.put(concat(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
+        write.put(concatPooled(PREFIX.events, event.key), event.bytes)
+        write.put(concatPooled(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
       }
-      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concat(PREFIX.byAuthor, b.key), b.value)
-      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concat(PREFIX.byKind, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concatPooled(PREFIX.byKind, b.key), b.value)
       if (this.o.merkleIndex) {
         const merkle = tree.takeWrites()
-        for (const page of merkle.pages) write.put(concat(PREFIX.pages, page.key), page.value)
-        write.put(concat(PREFIX.meta, META_ROOT), merkle.root)
+        for (const page of merkle.pages) write.put(concatPooled(PREFIX.pages, page.key), page.value)
+        write.put(concatPooled(PREFIX.meta, META_ROOT), merkle.root)
       }
-      write.put(concat(PREFIX.meta, META_COUNT), u64(this.total + fresh.length))
+      write.put(concatPooled(PREFIX.meta, META_COUNT), u64(this.total + fresh.length))
       const end = batch.findLast((q) => q.end)?.end
-      if (end) write.put(concat(PREFIX.meta, META_WAL), concat(u64(end.segment), u64(end.offset)))
+      if (end) write.put(concatPooled(PREFIX.meta, META_WAL), concatPooled(u64(end.segment), u64(end.offset)))
       // Before WAL segments are deleted, what replaces them must be on disk, not only in the OS.
       const dropSegments = end !== undefined && end.segment > this.deletedBefore
       await write.write({ sync: dropSegments } as never)
