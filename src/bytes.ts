@@ -1,10 +1,17 @@
 /** 8 bytes, big-endian, of a whole number below 2^53: timestamps, counts, offsets. */
 export function u64(n: number): Uint8Array {
   const b = new Uint8Array(8)
-  const dv = new DataView(b.buffer)
-  dv.setUint32(0, Math.floor(n / 2 ** 32))
-  dv.setUint32(4, n >>> 0)
+  writeU32(b, 0, Math.floor(n / 2 ** 32))
+  writeU32(b, 4, n >>> 0)
   return b
+}
+
+/** Writes `n` (below 2^32) big-endian at `at` (without a DataView, which would be an object per call). */
+export function writeU32(b: Uint8Array, at: number, n: number): void {
+  b[at] = n >>> 24
+  b[at + 1] = n >>> 16
+  b[at + 2] = n >>> 8
+  b[at + 3] = n
 }
 
 /** The inverse of `u64`, reading at `at` (without a DataView: it runs for every key read). */

@@ -1,5 +1,5 @@
 import { runtime } from './core/default.js'
-import { readU64 } from './bytes.js'
+import { readU64, writeU32 } from './bytes.js'
 import { XaeroError } from './errors.js'
 import { bytes32, toHex } from './hex.js'
 import type { Identity } from './identity.js'
@@ -82,15 +82,15 @@ const ZERO_SIGNATURE = new Uint8Array(SIGNATURE_SIZE)
 /** Writes the envelope of `f` by `author` at `at` in `target`, its signature zero; returns its length. */
 export function writeEnvelope(target: Uint8Array, at: number, f: CheckedFields, author: Uint8Array): number {
   const length = HEADER_SIZE + f.payload.length + SIGNATURE_SIZE
-  const dv = new DataView(target.buffer, target.byteOffset + at, HEADER_SIZE)
   target[at] = VERSION
   target[at + 1] = 0
-  dv.setUint16(2, f.kind)
-  dv.setUint32(4, Math.floor(f.timestamp / 2 ** 32))
-  dv.setUint32(8, f.timestamp >>> 0)
+  target[at + 2] = f.kind >> 8
+  target[at + 3] = f.kind & 0xff
+  writeU32(target, at + 4, Math.floor(f.timestamp / 2 ** 32))
+  writeU32(target, at + 8, f.timestamp >>> 0)
   target.set(f.group, at + 12)
   target.set(author, at + 44)
-  dv.setUint32(76, f.payload.length)
+  writeU32(target, at + 76, f.payload.length)
   target.set(f.payload, at + HEADER_SIZE)
   target.set(ZERO_SIGNATURE, at + length - SIGNATURE_SIZE) // not fill(): element by element on a shared memory
   return length

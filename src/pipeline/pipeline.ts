@@ -98,20 +98,24 @@ export class Pipeline {
     try {
       const { core } = this.runtime
       const author = this.options.identity!.publicKey
+      let { u8, dv } = core
       let at = slot + SLOT_DATA
-      const places = events.map((f, i) => {
-        const length = writeEnvelope(core.u8, at, f, author)
-        core.dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
-        core.dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, length, true)
+      for (let i = 0; i < events.length; i++) {
+        const length = writeEnvelope(u8, at, events[i], author)
+        dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
+        dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, length, true)
         at += length
-        return [at - length, at]
-      })
+      }
       await this.run({ op: 'seal', slot, count: events.length, maxPayload: this.options.maxPayload })
-      return places.map(([from, to], i) => {
+      ;({ u8, dv } = core) // current again: the memory may have grown meanwhile
+      const sealed: Event[] = new Array(events.length)
+      for (let i = 0; i < events.length; i++) {
         const key = slotResult(core, slot, i)
         if (typeof key === 'string') throw new Error(`the core rejected an envelope it built: ${key}`) // a bug, not bad input
-        return new Event(copyPooled(core.u8.subarray(from, to)), key)
-      })
+        const from = dv.getUint32(slot + SLOT_TABLE + i * 8, true)
+        sealed[i] = new Event(copyPooled(u8.subarray(from, from + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true))), key)
+      }
+      return sealed
     } finally {
       this.release(slot)
     }

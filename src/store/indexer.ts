@@ -16,8 +16,8 @@ export interface Queued { event: Event; end?: WalPosition }
 const INDEX_BATCH = 1000
 
 const keyOf = (q: Queued) => q.event.key
-const authorOf = (q: Queued) => q.event.bytes.subarray(44, 76)
-const kindOf = (q: Queued) => q.event.bytes.subarray(2, 4)
+const envelopeOf = (q: Queued) => q.event.bytes
+const KIND_AT = 2, AUTHOR_AT = 44 // in an envelope (DESIGN.md)
 
 export interface IndexerOptions {
   db: DB
@@ -95,8 +95,8 @@ export class Indexer {
         write.put(concatPooled(PREFIX.events, event.key), event.bytes)
         write.put(concatPooled(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
       }
-      for (const b of postingBlocks(fresh, keyOf, authorOf)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
-      for (const b of postingBlocks(fresh, keyOf, kindOf)) write.put(concatPooled(PREFIX.byKind, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, envelopeOf, AUTHOR_AT, 32)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
+      for (const b of postingBlocks(fresh, keyOf, envelopeOf, KIND_AT, 2)) write.put(concatPooled(PREFIX.byKind, b.key), b.value)
       if (this.o.merkleIndex) {
         const merkle = tree.takeWrites()
         for (const page of merkle.pages) write.put(concatPooled(PREFIX.pages, page.key), page.value)

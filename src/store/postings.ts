@@ -5,7 +5,7 @@ import { concat, readU64, u64 } from '../bytes.js'
 import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { toHex } from '../hex.js'
-import { compareKeys, equalBytes } from '../merkle/keys.js'
+import { compareKeys } from '../merkle/keys.js'
 import type { Sub } from './queries.js'
 
 type Bytes = Uint8Array
@@ -17,18 +17,20 @@ type Bytes = Uint8Array
 export const POSTING_SPAN = 64
 
 /**
- * The posting blocks of a batch's events under one index: for each index value (`valueOf`, e.g.
- * the author), its keys in order, cut where they would span POSTING_SPAN. Each block is stored
- * at value ‖ its first key, holding its keys end to end.
+ * The posting blocks of a batch's events under one index: for each index value (the `length`
+ * bytes at `at` of `bytesOf(item)`, e.g. the author of an envelope), its keys in order, cut
+ * where they would span POSTING_SPAN. Each block is stored at value ‖ its first key, holding its
+ * keys end to end.
  */
-export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes, valueOf: (item: T) => Bytes): Array<{ key: Bytes; value: Bytes }> {
+export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes, bytesOf: (item: T) => Bytes, at: number, length: number): Array<{ key: Bytes; value: Bytes }> {
   const groups = new Map<string | number, { value: Bytes; keys: Bytes[] }>()
   let last: { value: Bytes; keys: Bytes[] } | undefined
   for (const item of items) {
-    const value = valueOf(item)
-    // Runs of one author or kind are common (a batch of appends): no lookup for those.
-    let group = last && equalBytes(last.value, value) ? last : undefined
+    const bytes = bytesOf(item)
+    // Runs of one author or kind are common (a batch of appends): no lookup, and no view, for those.
+    let group = last && holdsAt(bytes, at, last.value) ? last : undefined
     if (!group) {
+      const value = bytes.subarray(at, at + length)
       const id = groupId(value)
       group = groups.get(id)
       if (!group) groups.set(id, group = { value, keys: [] })
@@ -50,6 +52,11 @@ export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes,
     }
   }
   return blocks
+}
+
+function holdsAt(bytes: Bytes, at: number, value: Bytes): boolean {
+  for (let i = 0; i < value.length; i++) if (bytes[at + i] !== value[i]) return false
+  return true
 }
 
 function groupId(value: Bytes): string | number {
