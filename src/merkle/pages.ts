@@ -27,7 +27,7 @@ export const PAGE_RECORD = PAGE_SIZE + 256 * KEY_SIZE
  * 256..511 hold child hashes: leaf(key) for a leaf, the child page's hash for a page.
  */
 export class Page {
-  readonly kinds = pooled(256).fill(0) // pooled: an array of 256 bytes would have a buffer of its own (bytes.ts)
+  readonly kinds = new Uint8Array(256)
   dirty = false
   /** Children changed since the last rehash; undefined means rehash everything. */
   private changed?: Set<number>
