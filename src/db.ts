@@ -183,17 +183,23 @@ export class Xaeroflux {
   // --- writing -------------------------------------------------------------------------------
 
   /** Signs a new event by this store's identity; resolves once it is durable (see `durability`). */
-  async append(fields: { kind: number; payload: Uint8Array | string; timestamp?: number }): Promise<Event> {
-    this.assertOpen()
-    const identity = this.options.identity
-    if (!identity) throw new TypeError('append needs the store opened with an identity')
-    if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
-    if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
-    const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
-    // Sealed later, with others: the event is the payload as it is now, whatever the caller does next.
-    checked.payload = copyPooled(checked.payload)
-    // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
-    return this.toSeal.add(checked)
+  append(fields: { kind: number; payload: Uint8Array | string; timestamp?: number }): Promise<Event> {
+    // Not `async`: it hands back the batch's own promise (an async function would wrap it in
+    // another, settled two turns later), and turns what it throws into a rejection.
+    try {
+      this.assertOpen()
+      const identity = this.options.identity
+      if (!identity) throw new TypeError('append needs the store opened with an identity')
+      if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
+      if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
+      const checked = checkFields({ ...fields, group: this.groupBytes }, this.options.maxPayload)
+      // Sealed later, with others: the event is the payload as it is now, whatever the caller does next.
+      checked.payload = copyPooled(checked.payload)
+      // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
+      return this.toSeal.add(checked)
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */

@@ -30,10 +30,9 @@ export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes,
     // Runs of one author or kind are common (a batch of appends): no lookup, and no view, for those.
     let group = last && holdsAt(bytes, at, last.value) ? last : undefined
     if (!group) {
-      const value = bytes.subarray(at, at + length)
-      const id = groupId(value)
+      const id = groupId(bytes, at, length)
       group = groups.get(id)
-      if (!group) groups.set(id, group = { value, keys: [] })
+      if (!group) groups.set(id, group = { value: bytes.subarray(at, at + length), keys: [] })
     }
     group.keys.push(keyOf(item))
     last = group
@@ -59,10 +58,11 @@ function holdsAt(bytes: Bytes, at: number, value: Bytes): boolean {
   return true
 }
 
-function groupId(value: Bytes): string | number {
-  if (value.length > 6) return toHex(value)
+// A Map key for the index value at `at`: a number for a kind, hex for an author.
+function groupId(bytes: Bytes, at: number, length: number): string | number {
+  if (length > 6) return toHex(bytes.subarray(at, at + length))
   let n = 0
-  for (let i = 0; i < value.length; i++) n = n * 256 + value[i]
+  for (let i = 0; i < length; i++) n = n * 256 + bytes[at + i]
   return n
 }
 
