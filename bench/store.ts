@@ -142,9 +142,9 @@ async function appendRate(durability: Durability, events: number, warmup: number
     await db.flush()
     return (performance.now() - t) / 1000
   }
-  const coldRate = warmup / await appendUpTo(warmup)
-  const rate = events / await appendUpTo(warmup + events)
   const total = warmup + events
+  const coldRate = warmup / await appendUpTo(warmup)
+  const rate = events / await appendUpTo(total)
   // Equal events are stored once: a rate is only a rate of distinct events.
   if (await db.count() !== total) throw new Error(`the bench appended ${total} events but ${await db.count()} are stored`)
   const index = options.merkleIndex === false ? undefined : await indexFigures(db, total)
