@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
-import { openWal, spareCores } from '#platform'
+import { openWal, spareCores, storedValue } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, checkFields, decodeEvents, type CheckedFields } from './event.js'
@@ -379,7 +379,7 @@ export class Xaeroflux {
       const { root, report } = await rebuildRange(runtime, timeBound(from), timeBound(to), {
         keysUnder: (prefix, limit) => keysUnder(this.sub.events, prefix, limit),
         storedPage: (address) => this.sub.pages.get(address),
-        repair: (address, page) => write.put(concat(PREFIX.pages, address), page),
+        repair: (address, page) => write.put(concat(PREFIX.pages, address), storedValue(page)),
       }, this.tree.rootSlot())
       const rootBytes = encodeRoot(root.kind, root.value)
       write.put(concat(PREFIX.meta, META_ROOT), rootBytes)

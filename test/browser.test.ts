@@ -18,6 +18,7 @@ test('in Chromium on IndexedDB, inline and with two workers: appends, ingests, q
     byKindReverse: true,
     root: true,
     proof: true,
+    storedValuesOwnTheirBytes: true,
     countAfterReopen: 301,
     rootAfterReopen: true,
     getAfterReopen: true,

@@ -72,6 +72,14 @@ export function spareCores(): number {
 }
 
 /**
+ * A value ready for IndexedDB, which stores a view with its whole buffer: an envelope viewing an
+ * 8 KiB slab (src/bytes.ts) would take 8 KiB on disk. Such views are copied.
+ */
+export function storedValue(value: Uint8Array): Uint8Array {
+  return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice()
+}
+
+/**
  * Starts a pipeline worker as a module Web Worker (bundlers follow this `new URL` pattern) and
  * sends it its data first.
  */

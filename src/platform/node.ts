@@ -55,6 +55,11 @@ export function spareCores(): number {
   return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
 }
 
+/** A value ready for LevelDB: classic-level copies the bytes a view covers, so any view will do. */
+export function storedValue(value: Uint8Array): Uint8Array {
+  return value
+}
+
 /** Starts a pipeline worker (src/pipeline/worker.ts) with its workerData. */
 export function startWorker(workerData: unknown): PipelineWorker {
   return new Worker(new URL('../pipeline/worker.js', import.meta.url), { workerData })

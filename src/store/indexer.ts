@@ -1,6 +1,7 @@
 // The indexer (docs/STORAGE.md): events logged to the WAL wait in its queue, and are written to
 // LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
 // the count and the WAL checkpoint.
+import { storedValue } from '#platform'
 import { concatPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
 import { compareKeys } from '../merkle/keys.js'
@@ -92,14 +93,14 @@ export class Indexer {
     const { fresh, end, dropSegments } = await tree.exclusive(async () => {
       const fresh = await this.newEvents(batch)
       for (const { event } of fresh) {
-        write.put(concatPooled(PREFIX.events, event.key), event.bytes)
-        write.put(concatPooled(PREFIX.ids, event.key.subarray(8)), event.key.subarray(0, 8))
+        write.put(concatPooled(PREFIX.events, event.key), storedValue(event.bytes))
+        write.put(concatPooled(PREFIX.ids, event.key.subarray(8)), storedValue(event.key.subarray(0, 8)))
       }
       for (const b of postingBlocks(fresh, keyOf, envelopeOf, AUTHOR_AT, 32)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
       for (const b of postingBlocks(fresh, keyOf, envelopeOf, KIND_AT, 2)) write.put(concatPooled(PREFIX.byKind, b.key), b.value)
       if (this.o.merkleIndex) {
         const merkle = tree.takeWrites()
-        for (const page of merkle.pages) write.put(concatPooled(PREFIX.pages, page.key), page.value)
+        for (const page of merkle.pages) write.put(concatPooled(PREFIX.pages, page.key), storedValue(page.value))
         write.put(concatPooled(PREFIX.meta, META_ROOT), merkle.root)
       }
       write.put(concatPooled(PREFIX.meta, META_COUNT), u64(this.total + fresh.length))

@@ -14,6 +14,25 @@ async function collect(it: AsyncIterable<Event>): Promise<string[]> {
   return ids
 }
 
+// IndexedDB stores a view with its whole buffer, so a stored value that views a larger buffer
+// takes all of it on disk: every value of the store must own exactly its bytes. (browser-level
+// names its database 'level-js-' + path.)
+async function storedValuesOwnTheirBytes(path: string): Promise<boolean> {
+  const idb = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(`level-js-${path}`)
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
+  const name = idb.objectStoreNames[0]
+  const values = await new Promise<Uint8Array[]>((resolve, reject) => {
+    const request = idb.transaction(name).objectStore(name).getAll()
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
+  idb.close()
+  return values.length > 600 && values.every((v) => v.byteLength === v.buffer.byteLength)
+}
+
 // Counts the Web Workers the store starts (the page's own instrument, not a stand-in).
 let workersStarted = 0
 globalThis.Worker = class extends globalThis.Worker {
@@ -58,6 +77,7 @@ async function run(workers: number): Promise<Record<string, unknown>> {
   report.root = root === merkleRoot(all.map((e) => e.key))
   report.proof = verifyProof(await db.prove(ingested.id), root)
   await db.close()
+  report.storedValuesOwnTheirBytes = await storedValuesOwnTheirBytes(name)
 
   db = await Xaeroflux.open({ path: name, group: 'browser', identity: me, workers })
   report.countAfterReopen = await db.count()
