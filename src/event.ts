@@ -17,8 +17,11 @@ export class Event {
   private _id?: string
 
   /**
-   * @param bytes the whole envelope (the store's events may view a slab shared with others)
+   * @param bytes the whole envelope
    * @param key timestamp ‖ id, 40 bytes
+   *
+   * The store's events may view 8 KiB slabs shared with others (src/bytes.ts): `postMessage` or
+   * IndexedDB would clone a whole slab with such a view, so pass `bytes.slice()` there.
    */
   constructor(readonly bytes: Uint8Array, readonly key: Uint8Array) {}
 
