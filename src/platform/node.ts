@@ -55,7 +55,7 @@ export function spareCores(): number {
   return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
 }
 
-/** A value ready for LevelDB: classic-level copies the bytes a view covers, so any view will do. */
+/** A value ready to store: classic-level copies the bytes a view covers, memory-level keeps the view; neither clones its buffer. */
 export function storedValue(value: Uint8Array): Uint8Array {
   return value
 }
