@@ -175,6 +175,68 @@ export function hashPath(page: usize, b: u32): u32 {
   return n;
 }
 
+// --- pages of leaves only ----------------------------------------------------------------------
+
+/**
+ * The hashes of `count` pages whose children are all leaves, without their 16 KiB records: most
+ * new pages hold two or three keys that differ in their next byte. Job i, 16 bytes at `jobs`:
+ * keys (u32: n sorted 40-byte keys, distinct at byte `depth`), n (u32, ≥ 2), depth (u32), out
+ * (u32: the 32-byte page hash). `scratch` holds 100 bytes per key of all jobs.
+ * Each level's nodes are hashed across all jobs together, four per SIMD call; a node with one
+ * EMPTY child is hashed with zeros in its place, as in a page. The jobs' n and depth fields are
+ * overwritten. Returns the number of hashes.
+ */
+export function hashLeafPages(jobs: usize, count: u32, scratch: usize): u32 {
+  hashes = 0;
+  let total: usize = 0;
+  for (let j: usize = 0; j < <usize>count; j++) total += <usize>load<u32>(jobs + (j << 4), 4);
+  // Key i of all jobs: its node's hash at A + 32i, the message of its parent at M + 64i, its
+  // position in the current level at P + 4i. A job's n becomes its node count in the current
+  // level, and its depth the index of its first key.
+  const A = scratch, M = scratch + total * 32, P = M + total * 64;
+  for (let j: usize = 0, o: usize = 0; j < <usize>count; j++) {
+    const job = jobs + (j << 4), keys = <usize>load<u32>(job), n = <usize>load<u32>(job, 4), depth = <usize>load<u32>(job, 8);
+    for (let i: usize = 0; i < n; i++) {
+      store<u32>(P + ((o + i) << 2), load<u8>(keyAt(keys, i) + depth));
+      pushLeaf(keyAt(keys, i), A + ((o + i) << 5));
+    }
+    store<u32>(job, <u32>o, 8);
+    o += n;
+  }
+  flushLeaves();
+  for (let level = 0; level < 8; level++) {
+    for (let j: usize = 0; j < <usize>count; j++) {
+      const job = jobs + (j << 4), n = <usize>load<u32>(job, 4), o = <usize>load<u32>(job, 8);
+      let m: usize = 0;
+      for (let i: usize = 0; i < n; m++) {
+        const p = load<u32>(P + ((o + i) << 2)), msg = M + ((o + m) << 6);
+        if ((p & 1) == 0 && i + 1 < n && load<u32>(P + ((o + i + 1) << 2)) == p + 1) {
+          memory.copy(msg, A + ((o + i) << 5), 64); // both children, adjacent
+          i += 2;
+        } else if ((p & 1) == 0) {
+          memory.copy(msg, A + ((o + i) << 5), 32);
+          zero32(msg + 32);
+          i++;
+        } else {
+          zero32(msg);
+          memory.copy(msg + 32, A + ((o + i) << 5), 32);
+          i++;
+        }
+        store<u32>(P + ((o + m) << 2), p >> 1);
+        // Node m's hash overwrites A at the flush: hashes up to i were copied into messages by then.
+        pushNode(msg, A + ((o + m) << 5));
+      }
+      store<u32>(job, <u32>m, 4);
+    }
+    flushNodes();
+  }
+  for (let j: usize = 0; j < <usize>count; j++) {
+    const job = jobs + (j << 4);
+    memory.copy(<usize>load<u32>(job, 12), A + (<usize>load<u32>(job, 8) << 5), 32);
+  }
+  return hashes;
+}
+
 // --- the root of a sorted key set -----------------------------------------------------------------
 
 @inline function keyAt(keys: usize, i: usize): usize { return keys + i * KEY_SIZE; }

@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { merkleRoot } from '../src/index.js'
 import { runtime } from '../src/core/default.js'
-import { PAGE_SIZE } from '../src/core/exports.js'
-import { EMPTY, leaf, node, referenceRoot } from './helpers/reference.js'
+import { KEY_SIZE, LEAF_PAGE_SCRATCH, PAGE_SIZE } from '../src/core/exports.js'
+import { EMPTY, leaf, node, pageHash, referenceRoot } from './helpers/reference.js'
 import { makeKey, rng, shuffle } from './helpers/keys.js'
 
 const T0 = 1_790_000_000_000
@@ -134,6 +134,40 @@ test('hashPath after one child changes equals hashing the whole page again', () 
       assert.is((slot(page, 0)[b >> 3] >> (b & 7)) & 1, children[b].equals(EMPTY) ? 0 : 1)
     }
   })
+})
+
+test('hashLeafPages gives the hash of pages of leaves only, as the reference page does', () => {
+  const random = rng(10)
+  // Sizes from 2 (the common case) to a full page; children at the edges and side by side.
+  const sizes = [2, 2, 3, 2, 5, 4, 256, 2, 17, 3, 2, 128, 2]
+  const pages = sizes.map((n, j) => {
+    const depth = 8 + (j % 5)
+    const bytes = j === 0 ? [0, 255] : j === 1 ? [6, 7] : shuffle([...Array(256).keys()], random).slice(0, n).sort((a, b) => a - b)
+    const prefix = randomBytes(depth)
+    const keys = bytes.map((b) => { const k = randomBytes(KEY_SIZE); prefix.copy(k); k[depth] = b; return k })
+    const children: Buffer[] = new Array(256).fill(EMPTY)
+    keys.forEach((k) => (children[k[depth]] = leaf(k)))
+    return { keys, depth, hash: pageHash(children), nodes: referenceHeap(children).slice(1, 256).filter((h) => !h.equals(EMPTY)).length }
+  })
+  const total = sizes.reduce((a, b) => a + b, 0)
+  const region = map.alloc(16 * pages.length + total * KEY_SIZE + 32 * pages.length + total * LEAF_PAGE_SCRATCH)
+  try {
+    const jobs = region, keysAt = jobs + 16 * pages.length, outAt = keysAt + total * KEY_SIZE, scratch = outAt + 32 * pages.length
+    core.u8.fill(0xee, scratch, scratch + total * LEAF_PAGE_SCRATCH) // stale scratch must not leak in
+    let at = keysAt
+    pages.forEach(({ keys, depth }, j) => {
+      core.dv.setUint32(jobs + 16 * j, at, true)
+      core.dv.setUint32(jobs + 16 * j + 4, keys.length, true)
+      core.dv.setUint32(jobs + 16 * j + 8, depth, true)
+      core.dv.setUint32(jobs + 16 * j + 12, outAt + 32 * j, true)
+      for (const k of keys) { core.u8.set(k, at); at += KEY_SIZE }
+    })
+    const hashes = core.exports.hashLeafPages(jobs, pages.length, scratch)
+    pages.forEach(({ hash }, j) => assert.equal(Buffer.from(core.u8.subarray(outAt + 32 * j, outAt + 32 * j + 32)).toString('hex'), hash.toString('hex'), `page ${j} of ${sizes[j]} keys`))
+    assert.is(hashes, total + pages.reduce((n, p) => n + p.nodes, 0), 'one hash per leaf and per non-empty node')
+  } finally {
+    map.release(region)
+  }
 })
 
 test.run()

@@ -21,6 +21,7 @@ export interface CoreExports {
   hashPage(page: number): number
   hashPageGroup(count: number, p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number): number
   hashPath(page: number, child: number): number
+  hashLeafPages(jobs: number, count: number, scratch: number): number
   merkleRoot(keys: number, n: number, pool: number, out: number): number
   merklePoolSize(): number
   sortKeys(keys: number, n: number, tmp: number): void
@@ -38,3 +39,5 @@ export const WAL_FRAME_HEADER = 9
 export const WAL_SCAN = { END: 0, TORN: 1, CORRUPT: 2, FULL: 3 } as const
 export const PAGE_SIZE = 16384
 export const KEY_SIZE = 40
+/** Scratch bytes `hashLeafPages` needs per key. */
+export const LEAF_PAGE_SCRATCH = 100

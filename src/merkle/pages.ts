@@ -79,11 +79,15 @@ export class Page {
     this.touch(b)
   }
 
-  setChildPage(b: number, hash: Uint8Array): void {
-    this.runtime.core.u8.set(hash, this.ptr + (256 + b) * 32)
+  /** Makes child `b` a page: its hash is `hash`, or is written at `childSlot(b)` before the next `rehash`. */
+  setChildPage(b: number, hash?: Uint8Array): void {
+    if (hash) this.runtime.core.u8.set(hash, this.childSlot(b))
     this.kinds[b] = PAGE
     this.touch(b)
   }
+
+  /** Where child `b`'s hash is, in the core's memory. */
+  childSlot(b: number): number { return this.ptr + (256 + b) * 32 }
 
   /**
    * Recomputes slots 0..255 (header bitmap, internal nodes) from the children: only the paths
@@ -172,6 +176,22 @@ export class Page {
     this.rehash()
     this.dirty = false
   }
+}
+
+/**
+ * `Page.encode` of a page whose children are all leaves, from its sorted keys (distinct at byte
+ * `depth`), without the page.
+ */
+export function encodeLeafPage(keys: readonly Uint8Array[], depth: number): Uint8Array {
+  const out = pooled(65 + keys.length * KEY_SIZE)
+  out.fill(0, 0, 65)
+  out[0] = 1
+  for (let i = 0; i < keys.length; i++) {
+    const b = keys[i][depth]
+    out[1 + (b >> 3)] |= 1 << (b & 7)
+    out.set(keys[i], 65 + i * KEY_SIZE)
+  }
+  return out
 }
 
 function corrupt(page: Page, what: string): XaeroError {

@@ -1,7 +1,7 @@
 import type { Runtime } from '../core/core.js'
-import { KEY_SIZE } from '../core/exports.js'
+import { KEY_SIZE, LEAF_PAGE_SCRATCH } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
-import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, pageAddress } from './pages.js'
+import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, encodeLeafPage, pageAddress } from './pages.js'
 import { compareKeys, equalBytes, startsWith } from './keys.js'
 import { encodeProof, PROOF_ABSENT_EMPTY, PROOF_ABSENT_LEAF, PROOF_PRESENT } from './proof.js'
 
@@ -12,6 +12,8 @@ export interface PageSource {
 
 const ZERO = new Uint8Array(32)
 const NO_PREFIX = new Uint8Array(0)
+/** Stored forms of pages of leaves only kept after their commit, for a later key under one. */
+const RECENT_LEAF_PAGES = 1024
 
 /** Root slot as stored in meta: kind (1), then the leaf key (40) or the root page hash (32). */
 export function encodeRoot(kind: number, value?: Uint8Array): Uint8Array {
@@ -33,6 +35,14 @@ export class MerkleTree {
   private queue: Promise<unknown> = Promise.resolve()
   /** Pages handed out by `takeWrites` so far, and their stored bytes. */
   readonly written = { pages: 0, bytes: 0 }
+  /**
+   * New pages whose children are all leaves (most new pages: two or three keys of one
+   * millisecond) are never cached: they are hashed from their keys (`hashLeafPages`), stored,
+   * and their stored form kept in `recent` by address for a while.
+   */
+  private leafPages: LeafPage[] = []
+  private leafWrites: Array<{ key: Uint8Array; value: Uint8Array }> = []
+  private readonly recent = new Map<string, Uint8Array>()
 
   /** @param capacity pages kept in memory between operations (each takes 26 KiB of the core's memory) */
   constructor(private readonly runtime: Runtime, private readonly source: PageSource, private readonly capacity: number) {}
@@ -85,7 +95,9 @@ export class MerkleTree {
         this.rootValue = all[0].slice()
       } else {
         const toHash: Changed[][] = []
+        this.leafPages = []
         const root = this.build(0, NO_PREFIX, all, toHash)
+        this.hashLeafPages()
         rehash(toHash)
         this.rootKind = PAGE
         this.rootValue = root.hash()
@@ -95,6 +107,7 @@ export class MerkleTree {
     const added: Uint8Array[] = []
     type Work = Changed & { keys: Uint8Array[] }
     const toHash: Changed[][] = [] // by depth: the pages on the new keys' paths, and pages built under them
+    this.leafPages = []
     let level: Work[] = [{ page: (await this.load([[0, NO_PREFIX]]))[0], keys, b: 0 }]
     while (level.length > 0) {
       for (const w of level) (toHash[w.page.depth] ??= []).push(w)
@@ -110,13 +123,14 @@ export class MerkleTree {
           if (kind === EMPTY && fresh.length === 1) page.setLeaf(b, fresh[0])
           else {
             const set = kind === LEAF ? mergeSorted(fresh, [page.leafKey(b).slice()]) : fresh
-            this.build(d + 1, set[0], set, toHash, page, b)
+            this.addPage(d + 1, set, toHash, page, b)
           }
         }
       }
       const pages = await this.load(next.map((n) => [n.depth, n.prefix]))
       level = next.map((n, i) => ({ page: pages[i], keys: n.keys, parent: n.parent, b: n.b }))
     }
+    this.hashLeafPages()
     rehash(toHash)
     this.rootValue = toHash[0][0].page.hash()
     return added
@@ -130,16 +144,64 @@ export class MerkleTree {
     const page = this.adopt(depth, prefix)
     for (const [c, group] of groupByByte(keys, depth)) {
       if (group.length === 1) page.setLeaf(c, group[0])
-      else this.build(depth + 1, group[0], group, toHash, page, c)
+      else this.addPage(depth + 1, group, toHash, page, c)
     }
     page.dirty = true
     ;(toHash[depth] ??= []).push({ page, parent, b })
     return page
   }
 
+  /** Child `b` of `parent`: a new page of `keys` (≥ 2, sharing `depth` bytes), of leaves only if it can be. */
+  private addPage(depth: number, keys: Uint8Array[], toHash: Changed[][], parent: Page, b: number): void {
+    for (let i = 1; i < keys.length; i++) {
+      if (keys[i][depth] === keys[i - 1][depth]) { this.build(depth, keys[0], keys, toHash, parent, b); return }
+    }
+    const id = addressId(depth, keys[0])
+    const stale = this.cache.get(id)
+    if (stale) { this.cache.delete(id); this.runtime.map.release(stale.ptr) }
+    this.leafPages.push({ depth, keys, parent, b })
+    const value = encodeLeafPage(keys, depth)
+    this.leafWrites.push({ key: pageAddress(depth, keys[0]), value })
+    this.recent.delete(id)
+    this.recent.set(id, value)
+    if (this.recent.size > RECENT_LEAF_PAGES) this.recent.delete(this.recent.keys().next().value!)
+  }
+
+  /** Hashes the pages of leaves only of this insert into their parents' child slots, all in one core call. */
+  private hashLeafPages(): void {
+    const jobs = this.leafPages
+    if (jobs.length === 0) return
+    this.leafPages = []
+    let total = 0
+    for (const job of jobs) total += job.keys.length
+    const { core, map } = this.runtime
+    const region = map.alloc(16 * jobs.length + total * (KEY_SIZE + LEAF_PAGE_SCRATCH))
+    try {
+      const u8 = core.u8, dv = core.dv
+      let at = region + 16 * jobs.length
+      for (let j = 0; j < jobs.length; j++) {
+        const { keys, depth, parent, b } = jobs[j], entry = region + 16 * j
+        dv.setUint32(entry, at, true)
+        dv.setUint32(entry + 4, keys.length, true)
+        dv.setUint32(entry + 8, depth, true)
+        dv.setUint32(entry + 12, parent.childSlot(b), true)
+        for (const key of keys) { u8.set(key, at); at += KEY_SIZE }
+      }
+      core.exports.hashLeafPages(region, jobs.length, at)
+      for (const { parent, b } of jobs) parent.setChildPage(b)
+    } finally {
+      map.release(region)
+    }
+  }
+
   /** The changed pages as { address, stored form } and the root slot; afterwards the cache is trimmed. */
   takeWrites(): { pages: Array<{ key: Uint8Array; value: Uint8Array }>; root: Uint8Array } {
-    const pages: Array<{ key: Uint8Array; value: Uint8Array }> = []
+    const pages = this.leafWrites
+    this.leafWrites = []
+    for (const { value } of pages) {
+      this.written.pages++
+      this.written.bytes += value.length
+    }
     for (const page of this.cache.values()) {
       if (!page.dirty) continue
       const value = page.encode()
@@ -156,6 +218,7 @@ export class MerkleTree {
   forget(): void {
     for (const page of this.cache.values()) this.runtime.map.release(page.ptr)
     this.cache.clear()
+    this.recent.clear()
   }
 
   /**
@@ -223,7 +286,16 @@ export class MerkleTree {
       } else missing.push(i)
     })
     if (missing.length === 0) return out
-    const stored = await this.source.getMany(missing.map((i) => pageAddress(addresses[i][0], addresses[i][1])))
+    // A page of leaves only written lately is read from `recent`; once cached, the cache is its authority.
+    const recent = missing.map((i) => {
+      const id = addressId(addresses[i][0], addresses[i][1]), bytes = this.recent.get(id)
+      if (bytes) this.recent.delete(id)
+      return bytes
+    })
+    const unread = missing.filter((_, j) => !recent[j])
+    const read = unread.length === 0 ? [] : await this.source.getMany(unread.map((i) => pageAddress(addresses[i][0], addresses[i][1])))
+    let r = 0
+    const stored = recent.map((bytes) => bytes ?? read[r++])
     missing.forEach((i, j) => {
       const [depth, prefix] = addresses[i]
       const bytes = stored[j]
@@ -283,6 +355,9 @@ export class MerkleTree {
 
 /** A page that may have changed, and the slot of its parent its hash goes in. */
 interface Changed { page: Page; parent?: Page; b: number }
+
+/** A new page of leaves only: its keys, and the slot of its parent its hash goes in. */
+interface LeafPage { depth: number; keys: Uint8Array[]; parent: Page; b: number }
 
 // Deepest first, one depth at a time, all its pages together: each parent takes its children's
 // new hashes before its own turn. A page none of whose keys was new has not changed.
