@@ -76,13 +76,18 @@ export class Xaeroflux {
   private closed = false
   private inflight = 0
   private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
-  /** Events logged (or being logged) and not yet indexed, by id: each with the promise of its durability. */
+  /**
+   * Ingested or replayed events logged (or being logged) and not yet indexed, by id: each with
+   * the promise of its durability, for an ingest of the same event to wait on. Appends are not
+   * kept here: their events were signed just now, so nobody is waiting on them, and an ingest of
+   * one before it is indexed logs it again, for the indexer to drop.
+   */
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
   private readonly toSeal = new Batcher(async (fields: CheckedFields[]) => {
     const events = await this.pipeline.seal(fields)
-    await this.logMany(events)
+    await this.logMany(events, false)
     return events
   }, PIPELINE_BATCH)
   private unindexedBytes = 0
@@ -248,20 +253,20 @@ export class Xaeroflux {
     return rejected
   }
 
-  // Logs events durably, a slot's worth per WAL call, and queues them for indexing; each event
-  // is pending (with the promise of its durability) until indexed.
-  private logMany(events: readonly Event[]): Promise<void> {
+  // Logs events durably, a slot's worth per WAL call, and queues them for indexing; with
+  // `track`, each event is pending (with the promise of its durability) until indexed.
+  private logMany(events: readonly Event[], track = true): Promise<void> {
     const parts: Array<Promise<void>> = []
     for (const { start, end } of slotChunks(events, (e) => e.bytes.length)) {
       const chunk = events.slice(start, end)
-      const durable = this.write(chunk)
-      for (const e of chunk) this.pending.set(e.id, durable)
+      const durable = this.write(chunk, track)
+      if (track) for (const e of chunk) this.pending.set(e.id, durable)
       parts.push(durable)
     }
     return parts.length === 1 ? parts[0] : Promise.all(parts).then(() => {})
   }
 
-  private async write(events: Event[]): Promise<void> {
+  private async write(events: Event[], track: boolean): Promise<void> {
     const bytes = events.reduce((n, e) => n + e.bytes.length, 0)
     await this.room(events.length, bytes)
     this.inflight += events.length
@@ -269,9 +274,9 @@ export class Xaeroflux {
     try {
       // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
       const end = this.wal ? await this.wal.appendMany(events.map((e) => e.bytes)) : undefined
-      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined))
+      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, track))
     } catch (e) {
-      for (const event of events) this.pending.delete(event.id)
+      if (track) for (const event of events) this.pending.delete(event.id)
       this.unindexedBytes -= bytes
       throw e
     } finally {
@@ -292,15 +297,16 @@ export class Xaeroflux {
     if (this.indexer.error) throw this.indexer.error
   }
 
-  private enqueue(event: Event, end?: WalPosition): void {
-    if (!this.pending.has(event.id)) this.pending.set(event.id, DONE)
+  private enqueue(event: Event, end?: WalPosition, track = true): void {
+    if (track && !this.pending.has(event.id)) this.pending.set(event.id, DONE)
     this.indexer.enqueue(event, end)
   }
 
   // After each index batch: its events are no longer pending, and the new ones are announced.
   private indexed(batch: Queued[], fresh: Queued[]): void {
+    const tracked = this.pending.size > 0 // else the batch holds appends only: no id to compute
     for (const q of batch) {
-      this.pending.delete(q.event.id)
+      if (tracked) this.pending.delete(q.event.id)
       this.unindexedBytes -= q.event.bytes.length
     }
     for (const wake of this.roomWaiters.splice(0)) wake()

@@ -69,6 +69,22 @@ for (const backend of backends()) {
     assert.is(await db.count(), before + 300)
   })
 
+  test('ingesting appended events before they are indexed stores and announces each once', async () => {
+    const before = await db.count()
+    let announced = 0
+    const stop = db.subscribe({ kind: 8 }, () => announced++)
+    // Each event is ingested the moment its append resolves: durable, most not yet indexed.
+    const again = await Promise.all(Array.from({ length: 400 }, (_, i) =>
+      db.append({ kind: 8, payload: `again ${i}`, timestamp: T0 - 86_400_000 }).then((e) => db.ingest(e.bytes))))
+    await db.flush()
+    stop()
+    assert.is(await db.count(), before + 400)
+    assert.is(announced, 400)
+    assert.is(new Set(ids(await collect(db.range({ kind: 8 })))).size, 400)
+    assert.is((await collect(db.range({ kind: 8 }))).length, 400)
+    assert.ok(again.every((e) => e.kind === 8))
+  })
+
   test('ingest of 50k events: queries equal a brute-force filter, a subscriber sees each once', async () => {
     const before = await db.count()
     const seen = new Map<string, number>()
