@@ -114,9 +114,13 @@ export class MerkleTree {
       const next: Array<Omit<Work, 'page'> & { prefix: Uint8Array; depth: number }> = []
       for (const { page, keys } of level) {
         const d = page.depth
-        for (const [b, group] of groupByByte(keys, d)) {
-          const kind = page.kinds[b]
-          if (kind === PAGE) { next.push({ depth: d + 1, prefix: group[0].subarray(0, d + 1), keys: group, parent: page, b }); continue }
+        for (let i = 0, j = 0; i < keys.length; i = j) {
+          const b = keys[i][d], kind = page.kinds[b]
+          for (j = i + 1; j < keys.length && keys[j][d] === b; j++);
+          // Most keys are alone in an EMPTY slot: they make no group.
+          if (kind === EMPTY && j === i + 1) { added.push(keys[i]); page.setLeaf(b, keys[i]); continue }
+          const group = keys.slice(i, j)
+          if (kind === PAGE) { next.push({ depth: d + 1, prefix: group[0], keys: group, parent: page, b }); continue }
           const fresh = kind === LEAF ? group.filter((k) => !equalBytes(k, page.leafKey(b))) : group
           if (fresh.length === 0) continue
           for (const k of fresh) added.push(k) // not push(...fresh): a spread of many keys overflows the stack
@@ -142,9 +146,11 @@ export class MerkleTree {
    */
   private build(depth: number, prefix: Uint8Array, keys: Uint8Array[], toHash: Changed[][], parent?: Page, b = 0): Page {
     const page = this.adopt(depth, prefix)
-    for (const [c, group] of groupByByte(keys, depth)) {
-      if (group.length === 1) page.setLeaf(c, group[0])
-      else this.addPage(depth + 1, group, toHash, page, c)
+    for (let i = 0, j = 0; i < keys.length; i = j) {
+      const c = keys[i][depth]
+      for (j = i + 1; j < keys.length && keys[j][depth] === c; j++);
+      if (j === i + 1) page.setLeaf(c, keys[i])
+      else this.addPage(depth + 1, keys.slice(i, j), toHash, page, c)
     }
     page.dirty = true
     ;(toHash[depth] ??= []).push({ page, parent, b })
@@ -373,18 +379,6 @@ function addressId(depth: number, prefix: Uint8Array): string {
   let s = String.fromCharCode(depth)
   for (let i = 0; i < depth; i++) s += String.fromCharCode(prefix[i])
   return s
-}
-
-/** Runs of sorted keys that share byte `d`, as [byte, keys]. */
-function* groupByByte(keys: Uint8Array[], d: number): Generator<[number, Uint8Array[]]> {
-  let i = 0
-  while (i < keys.length) {
-    const b = keys[i][d]
-    let j = i + 1
-    while (j < keys.length && keys[j][d] === b) j++
-    yield [b, keys.slice(i, j)]
-    i = j
-  }
 }
 
 function mergeSorted(a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
