@@ -427,7 +427,8 @@ export class Xaeroflux {
   }
 
   /**
-   * Calls `fn` with every newly indexed event that matches `filter`, once each, in index order.
+   * Calls `fn` with every newly indexed event that matches `filter`, once each, in index order
+   * (index batch after batch; within one, in key order).
    * Returns the function that stops the subscription.
    */
   subscribe(filter: SubscribeFilter, fn: (event: Event) => void): () => void {

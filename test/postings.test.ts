@@ -14,11 +14,14 @@ type Bytes = Uint8Array
 const hex = (b: Bytes) => Buffer.from(b).toString('hex')
 const VALUES = [Uint8Array.of(0, 1), Uint8Array.of(0, 2), Uint8Array.of(7, 0)]
 
+// postingBlocks takes a batch's events in key order, as the indexer gives them.
+const byKey = <T extends { key: Bytes }>(items: T[]) => items.slice().sort((a, b) => compareKeys(a.key, b.key))
+
 async function store(batches: Array<Array<{ key: Bytes; value: Bytes }>>) {
   const db = new MemoryLevel<Bytes, Bytes>({ keyEncoding: 'view', valueEncoding: 'view' })
   const index = db.sublevel<Bytes, Bytes>('by-kind', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as Sub
   for (const batch of batches) {
-    await index.batch(postingBlocks(batch, (e) => e.key, (e) => e.value, 0, 2).map((b) => ({ type: 'put' as const, key: b.key, value: b.value })))
+    await index.batch(postingBlocks(byKey(batch), (e) => e.key, (e) => e.value, 0, 2).map((b) => ({ type: 'put' as const, key: b.key, value: b.value })))
   }
   return { db, index }
 }
@@ -32,7 +35,7 @@ async function collect(it: AsyncIterable<Bytes>): Promise<string[]> {
 test('blocks never span POSTING_SPAN, hold each key once, and are keyed by value ‖ first key', () => {
   const random = rng(5)
   const items = Array.from({ length: 2000 }, () => ({ key: makeKey(1_000_000 + Math.floor(random() * 20 * POSTING_SPAN)), value: VALUES[Math.floor(random() * 3)] }))
-  const blocks = postingBlocks(items, (e) => e.key, (e) => e.value, 0, 2)
+  const blocks = postingBlocks(byKey(items), (e) => e.key, (e) => e.value, 0, 2)
   const seen: string[] = []
   for (const b of blocks) {
     assert.is(b.value.length % 40, 0)

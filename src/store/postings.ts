@@ -17,10 +17,10 @@ type Bytes = Uint8Array
 export const POSTING_SPAN = 64
 
 /**
- * The posting blocks of a batch's events under one index: for each index value (the `length`
- * bytes at `at` of `bytesOf(item)`, e.g. the author of an envelope), its keys in order, cut
- * where they would span POSTING_SPAN. Each block is stored at value ‖ its first key, holding its
- * keys end to end.
+ * The posting blocks of a batch's events under one index, given in key order: for each index
+ * value (the `length` bytes at `at` of `bytesOf(item)`, e.g. the author of an envelope), its
+ * keys, cut where they would span POSTING_SPAN. Each block is stored at value ‖ its first key,
+ * holding its keys end to end.
  */
 export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes, bytesOf: (item: T) => Bytes, at: number, length: number): Array<{ key: Bytes; value: Bytes }> {
   const groups = new Map<string | number, { value: Bytes; keys: Bytes[] }>()
@@ -39,7 +39,6 @@ export function postingBlocks<T>(items: readonly T[], keyOf: (item: T) => Bytes,
   }
   const blocks: Array<{ key: Bytes; value: Bytes }> = []
   for (const { value, keys } of groups.values()) {
-    keys.sort(compareKeys)
     for (let start = 0; start < keys.length;) {
       const limit = readU64(keys[start]) + POSTING_SPAN
       let end = start + 1
