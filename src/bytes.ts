@@ -53,6 +53,17 @@ export function copyPooled(b: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * `prefix` ‖ `src[from, to)` in a shared slab, copied byte by byte: for a key, cheaper than the
+ * view a `subarray` would make.
+ */
+export function prefixedPooled(prefix: Uint8Array, src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = pooled(prefix.length + to - from)
+  out.set(prefix)
+  for (let i = from, at = prefix.length; i < to; i++, at++) out[at] = src[i]
+  return out
+}
+
 /** `concat` into a shared slab, for keys and values handed to LevelDB (which copies them). */
 export function concatPooled(...parts: Uint8Array[]): Uint8Array {
   let length = 0

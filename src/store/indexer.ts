@@ -2,9 +2,9 @@
 // LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
 // the count and the WAL checkpoint.
 import { storedValue } from '#platform'
-import { concatPooled, u64 } from '../bytes.js'
+import { concatPooled, prefixedPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
-import { compareKeys } from '../merkle/keys.js'
+import { compareKeys, startsWith } from '../merkle/keys.js'
 import type { MerkleTree } from '../merkle/tree.js'
 import { META_COUNT, META_ROOT, META_WAL, PREFIX } from './layout.js'
 import { postingBlocks } from './postings.js'
@@ -19,6 +19,7 @@ const INDEX_BATCH = 1000
 const keyOf = (q: Queued) => q.event.key
 const envelopeOf = (q: Queued) => q.event.bytes
 const KIND_AT = 2, AUTHOR_AT = 44 // in an envelope (DESIGN.md)
+const NO_PREFIX = new Uint8Array(0)
 
 export interface IndexerOptions {
   db: DB
@@ -92,9 +93,12 @@ export class Indexer {
     const write = this.o.db.batch()
     const { fresh, end, dropSegments } = await tree.exclusive(async () => {
       const fresh = await this.newEvents(batch)
+      let time: Uint8Array | undefined // an ids value: events in key order share it while their timestamp does
       for (const { event } of fresh) {
-        write.put(concatPooled(PREFIX.events, event.key), storedValue(event.bytes))
-        write.put(concatPooled(PREFIX.ids, event.key.subarray(8)), storedValue(event.key.subarray(0, 8)))
+        const key = event.key
+        write.put(concatPooled(PREFIX.events, key), storedValue(event.bytes))
+        if (!time || !startsWith(key, time)) time = storedValue(prefixedPooled(NO_PREFIX, key, 0, 8))
+        write.put(prefixedPooled(PREFIX.ids, key, 8, 40), time)
       }
       for (const b of postingBlocks(fresh, keyOf, envelopeOf, AUTHOR_AT, 32)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
       for (const b of postingBlocks(fresh, keyOf, envelopeOf, KIND_AT, 2)) write.put(concatPooled(PREFIX.byKind, b.key), b.value)
