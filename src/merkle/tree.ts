@@ -12,8 +12,17 @@ export interface PageSource {
 
 const ZERO = new Uint8Array(32)
 const NO_PREFIX = new Uint8Array(0)
-/** Stored forms of pages of leaves only kept after their commit, for a later key under one. */
-const RECENT_LEAF_PAGES = 1024
+/**
+ * New pages of at most this many keys, all leaves, skip the cache (see `addPage`). Larger ones
+ * (keys spread over time, one per millisecond) are cached whole: they are likely to grow, and
+ * re-reading one would rehash all its leaves.
+ */
+const LEAF_PAGE_MAX = 8
+/**
+ * Stored forms of such pages kept after their commit, for a later key under one: the last few
+ * batches' worth. Each may hold an 8 KiB slab (src/bytes.ts) alive, so there are few.
+ */
+const RECENT_LEAF_PAGES = 256
 
 /** Root slot as stored in meta: kind (1), then the leaf key (40) or the root page hash (32). */
 export function encodeRoot(kind: number, value?: Uint8Array): Uint8Array {
@@ -159,9 +168,9 @@ export class MerkleTree {
 
   /** Child `b` of `parent`: a new page of `keys` (≥ 2, sharing `depth` bytes), of leaves only if it can be. */
   private addPage(depth: number, keys: Uint8Array[], toHash: Changed[][], parent: Page, b: number): void {
-    for (let i = 1; i < keys.length; i++) {
-      if (keys[i][depth] === keys[i - 1][depth]) { this.build(depth, keys[0], keys, toHash, parent, b); return }
-    }
+    let leavesOnly = keys.length <= LEAF_PAGE_MAX
+    for (let i = 1; leavesOnly && i < keys.length; i++) leavesOnly = keys[i][depth] !== keys[i - 1][depth]
+    if (!leavesOnly) { this.build(depth, keys[0], keys, toHash, parent, b); return }
     const id = addressId(depth, keys[0])
     const stale = this.cache.get(id)
     if (stale) { this.cache.delete(id); this.runtime.map.release(stale.ptr) }
