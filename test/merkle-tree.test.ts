@@ -54,6 +54,37 @@ test('different orders and late arrivals give byte-identical stored pages', asyn
   for (const [address, page] of a.stored) assert.is(hex(b.stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
 })
 
+test('an insert that fails to read a page leaves the tree as its committed pages say', async () => {
+  // A late key lands high in the tree, the others deep down: a read that fails deep down comes
+  // after the late key's page has taken it.
+  const committed = keys.slice(0, 3000)
+  const failed = [...keys.slice(3000, 3500), makeKey(T0 - 86_400_000 * 365)]
+  // Fail the n-th read of the insert, for every n until the insert needs fewer reads than that.
+  for (let readsBeforeFailure = 0; ; readsBeforeFailure++) {
+    const stored = new Map<string, Uint8Array>()
+    let reads = Infinity
+    const tree = new MerkleTree(runtime, {
+      getMany: async (addresses) => {
+        if (reads-- <= 0) throw new Error('disk unavailable')
+        return addresses.map((a) => stored.get(hex(a)))
+      },
+    }, 2) // a cache too small for the tree: each level of an insert reads pages
+    await tree.insert(committed.slice().sort(byKey))
+    for (const { key, value } of tree.takeWrites().pages) stored.set(hex(key), value)
+    reads = readsBeforeFailure
+    const failedOnce = await tree.insert(failed.slice().sort(byKey)).then(() => false, (e) => {
+      assert.match(String(e), 'disk unavailable')
+      return true
+    })
+    if (!failedOnce) { assert.ok(readsBeforeFailure > 4, 'the insert reads pages level by level'); break }
+    reads = Infinity
+    assert.is(hex(tree.root()), merkleRoot(committed))
+    // None of them may look stored already: the indexer stores the events of the keys returned.
+    assert.is((await tree.insert(failed.slice().sort(byKey))).length, failed.length, `a failure after ${readsBeforeFailure} reads`)
+    assert.is(hex(tree.root()), merkleRoot([...committed, ...failed]))
+  }
+})
+
 test('insert skips keys already in the set and repeats, and returns exactly the new ones', async () => {
   const { tree, insert } = memoryTree(8)
   const first = keys.slice(0, 5000)

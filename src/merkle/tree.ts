@@ -45,9 +45,9 @@ export class MerkleTree {
   /** Pages handed out by `takeWrites` so far, and their stored bytes. */
   readonly written = { pages: 0, bytes: 0 }
   /**
-   * New pages whose children are all leaves (most new pages: two or three keys of one
-   * millisecond) are never cached: they are hashed from their keys (`hashLeafPages`), stored,
-   * and their stored form kept in `recent` by address for a while.
+   * New pages of a few keys, all leaves (most new pages: two or three keys of one millisecond),
+   * are never cached: they are hashed from their keys (`hashLeafPages`), stored, and their
+   * stored form kept in `recent` by address for a while.
    */
   private leafPages: LeafPage[] = []
   private leafWrites: Array<{ key: Uint8Array; value: Uint8Array }> = []
@@ -93,6 +93,19 @@ export class MerkleTree {
    * the authority on what is stored, since its pages commit in the same batch as the events.
    */
   async insert(sorted: Uint8Array[]): Promise<Uint8Array[]> {
+    try {
+      return await this.insertSorted(sorted)
+    } catch (e) {
+      // Pages were changed in place before the failure (a page that could not be read): drop
+      // them all, so the tree is again what its committed pages say.
+      this.leafPages = []
+      this.leafWrites = []
+      this.forget()
+      throw e
+    }
+  }
+
+  private async insertSorted(sorted: Uint8Array[]): Promise<Uint8Array[]> {
     const keys = sorted.filter((k, i) => i === 0 || !equalBytes(sorted[i - 1], k))
     if (keys.length === 0) return keys
     if (this.rootKind !== PAGE) {
