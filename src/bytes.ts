@@ -64,6 +64,13 @@ export function prefixedPooled(prefix: Uint8Array, src: Uint8Array, from: number
   return out
 }
 
+const NONE = new Uint8Array(0)
+
+/** `src[from, to)` in a shared slab (see `prefixedPooled`). */
+export function copyPooledRange(src: Uint8Array, from: number, to: number): Uint8Array {
+  return prefixedPooled(NONE, src, from, to)
+}
+
 /** `concat` into a shared slab, for keys and values handed to LevelDB (which copies them). */
 export function concatPooled(...parts: Uint8Array[]): Uint8Array {
   let length = 0

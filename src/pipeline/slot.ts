@@ -1,6 +1,6 @@
 import { ed25519 } from '#platform'
 import type { SignatureCheck } from '../platform/types.js'
-import { prefixedPooled } from '../bytes.js'
+import { copyPooledRange } from '../bytes.js'
 import type { Core } from '../core/core.js'
 import { DECODE_STATUS, EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../core/exports.js'
 import type { XaeroErrorCode } from '../errors.js'
@@ -115,13 +115,11 @@ export function fillSlot(core: Core, slot: number, envelopes: readonly Uint8Arra
   })
 }
 
-const NO_PREFIX = new Uint8Array(0)
-
 /** The outcome for envelope `i` of a validated slot: its 40-byte key, or the code that rejected it. */
 export function slotResult(core: Core, slot: number, i: number): Uint8Array | XaeroErrorCode {
   const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
   const status = core.dv.getUint32(d + 12, true)
-  return status === 0 ? prefixedPooled(NO_PREFIX, core.u8, d + 24, d + 24 + KEY_SIZE) : DECODE_STATUS[status] ?? 'E_TRUNCATED'
+  return status === 0 ? copyPooledRange(core.u8, d + 24, d + 24 + KEY_SIZE) : DECODE_STATUS[status] ?? 'E_TRUNCATED'
 }
 
 /**

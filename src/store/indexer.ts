@@ -2,7 +2,7 @@
 // LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
 // the count and the WAL checkpoint.
 import { storedValue } from '#platform'
-import { concatPooled, prefixedPooled, u64 } from '../bytes.js'
+import { concatPooled, copyPooledRange, prefixedPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
 import { compareKeys, startsWith } from '../merkle/keys.js'
 import type { MerkleTree } from '../merkle/tree.js'
@@ -19,7 +19,6 @@ const INDEX_BATCH = 1000
 const keyOf = (q: Queued) => q.event.key
 const envelopeOf = (q: Queued) => q.event.bytes
 const KIND_AT = 2, AUTHOR_AT = 44 // in an envelope (DESIGN.md)
-const NO_PREFIX = new Uint8Array(0)
 
 export interface IndexerOptions {
   db: DB
@@ -97,7 +96,7 @@ export class Indexer {
       for (const { event } of fresh) {
         const key = event.key
         write.put(concatPooled(PREFIX.events, key), storedValue(event.bytes))
-        if (!time || !startsWith(key, time)) time = storedValue(prefixedPooled(NO_PREFIX, key, 0, 8))
+        if (!time || !startsWith(key, time)) time = storedValue(copyPooledRange(key, 0, 8))
         write.put(prefixedPooled(PREFIX.ids, key, 8, 40), time)
       }
       for (const b of postingBlocks(fresh, keyOf, envelopeOf, AUTHOR_AT, 32)) write.put(concatPooled(PREFIX.byAuthor, b.key), b.value)
