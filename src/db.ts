@@ -62,6 +62,13 @@ const PIPELINE_BATCH = 128
 const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
 const DONE = Promise.resolve()
+/**
+ * LevelDB's memtable (classic-level; IndexedDB has none): 16 MiB, not the default 4. A store that
+ * appends without pause spends most of its LevelDB time compacting, and fewer, larger level-0
+ * files cut that by a third (measured: 7.5 → 5.4 µs of CPU per event over 1M appends), for at most
+ * two such buffers in memory at once.
+ */
+const WRITE_BUFFER_SIZE = 16 << 20
 /** The largest maxPayload: an event must fit one pipeline slot. */
 const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
 
@@ -135,7 +142,7 @@ export class Xaeroflux {
 
     const db = (options.path === undefined
       ? new MemoryLevel<Bytes, Bytes>({ keyEncoding: 'view', valueEncoding: 'view' })
-      : new Level<Bytes, Bytes>(options.path, { keyEncoding: 'view', valueEncoding: 'view' })) as unknown as DB
+      : new Level<Bytes, Bytes>(options.path, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: WRITE_BUFFER_SIZE })) as unknown as DB
     await db.open()
     const sub = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) =>
       [k, db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<keyof typeof SUBLEVELS, Sub>
