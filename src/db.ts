@@ -3,7 +3,7 @@ import { MemoryLevel } from 'memory-level'
 import { openWal, spareCores, storedValue } from '#platform'
 import { runtime } from './core/default.js'
 import { XaeroError } from './errors.js'
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, checkFields, decodeEvents, type CheckedFields } from './event.js'
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, HEADER_SIZE, SIGNATURE_SIZE, checkFields, decodeEvents, writeEnvelope } from './event.js'
 import { groupId } from './group.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import type { Identity } from './identity.js'
@@ -19,7 +19,7 @@ import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
 import {
   EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, PREFIX, SUBLEVELS,
 } from './store/layout.js'
-import { concat, copyPooled, readU64, u64 } from './bytes.js'
+import { concat, copyPooled, pooled, readU64, u64 } from './bytes.js'
 import { Indexer, type Queued } from './store/indexer.js'
 import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
 
@@ -92,8 +92,8 @@ export class Xaeroflux {
   private readonly pending = new Map<string, Promise<void>>()
   private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
   private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
-  private readonly toSeal = new Batcher(async (fields: CheckedFields[]) => {
-    const events = await this.pipeline.seal(fields)
+  private readonly toSeal = new Batcher(async (envelopes: Uint8Array[]) => {
+    const events = await this.pipeline.seal(envelopes)
     await this.logMany(events, false)
     return events
   }, PIPELINE_BATCH)
@@ -208,10 +208,12 @@ export class Xaeroflux {
       // takes V8's slow path on every call, and leaves checkFields' loads missing their caches
       // (measured: ~9% of the main thread in a burst of appends).
       const checked = checkFields({ kind: fields.kind, timestamp: fields.timestamp, payload: fields.payload, group: this.groupBytes }, this.options.maxPayload)
-      // Sealed later, with others: the event is the payload as it is now, whatever the caller does next.
-      checked.payload = copyPooled(checked.payload)
-      // Appends made together are sealed (id, key, signature) together, by the workers, and logged together.
-      return this.toSeal.add(checked)
+      // The envelope, unsigned, now: the event is the payload as it is now, whatever the caller
+      // does next. Appends made together are sealed (id, key, signature) together, by the
+      // workers, and logged together.
+      const envelope = pooled(checked.payload.length + HEADER_SIZE + SIGNATURE_SIZE)
+      writeEnvelope(envelope, 0, checked, identity.publicKey)
+      return this.toSeal.add(envelope)
     } catch (e) {
       return Promise.reject(e)
     }
