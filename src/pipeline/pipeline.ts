@@ -105,8 +105,7 @@ export class Pipeline {
         const key = slotResult(core, slot, i)
         if (typeof key === 'string') throw new Error(`the core rejected an envelope it built: ${key}`) // a bug, not bad input
         const envelope = envelopes[i], end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + envelope.length
-        // Byte by byte: a view of 64 bytes would cost more than the copy.
-        for (let from = end - SIGNATURE_SIZE, to = envelope.length - SIGNATURE_SIZE; from < end; from++, to++) envelope[to] = u8[from]
+        envelope.set(u8.subarray(end - SIGNATURE_SIZE, end), envelope.length - SIGNATURE_SIZE)
         sealed[i] = new Event(envelope, key)
       }
       return sealed
