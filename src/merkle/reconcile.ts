@@ -164,7 +164,7 @@ export class Reconciliation {
           this.queue(encodeNode(ANSWER, item, bitmap))
         }
         const mine = await this.locate(item)
-        if (mine.t !== 0) this.outbox.push({ kind: 'push', addr: item, keys: this.keysOf(item, mine), skip: new Set(theirs.map(toHex)) })
+        if (mine.t !== 0) this.outbox.push({ kind: 'push', addr: item, keys: this.keysOf(mine), skip: new Set(theirs.map(toHex)) })
         return
       }
       case ANSWER: {
@@ -195,7 +195,7 @@ export class Reconciliation {
       const kid = s.kids[c], addr = kid ?? new Node(s.bits + 1, s, c)
       const sub = await this.child(mine, s.bits, c)
       if (kid) await this.walk(kid, sub, leaves)
-      else if (sub.t !== 0 && this.position(addr) !== 'outside') this.outbox.push({ kind: 'push', addr, keys: this.keysOf(addr, sub) })
+      else if (sub.t !== 0 && this.position(addr) !== 'outside') this.outbox.push({ kind: 'push', addr, keys: this.keysOf(sub) })
     }
   }
 
@@ -203,7 +203,7 @@ export class Reconciliation {
   private async describe(addr: Addr, mine: Mine, list = LIST_MAX): Promise<void> {
     if (mine.t === 0) return this.queueKeys(addr, [])
     const few: Uint8Array[] = []
-    for await (const key of this.keysOf(addr, mine)) { few.push(key); if (few.length > list) break }
+    for await (const key of this.keysOf(mine)) { few.push(key); if (few.length > list) break }
     if (few.length <= list) return this.queueKeys(addr, few)
     this.queue(await this.split(addr, mine))
   }
@@ -323,7 +323,7 @@ export class Reconciliation {
   }
 
   /** This side's keys in range under a node, in order. */
-  private async *keysOf(addr: Addr, mine: Mine): AsyncGenerator<Uint8Array> {
+  private async *keysOf(mine: Mine): AsyncGenerator<Uint8Array> {
     if (mine.t === 0) return
     if (mine.t === 1) { if (this.inRange(mine.key)) yield mine.key; return }
     const stack: Array<{ snap: Snap; h: number }> = [{ snap: mine.snap, h: mine.h }]
