@@ -127,13 +127,12 @@ export class MerkleTree {
       return fresh
     }
     const added: Uint8Array[] = []
-    type Work = Changed & { keys: Uint8Array[] }
     const toHash: Changed[][] = [] // by depth: the pages on the new keys' paths, and pages built under them
     this.leafPages = []
-    let level: Work[] = [{ page: (await this.load([[0, NO_PREFIX]]))[0], keys, b: 0 }]
+    let level: Changed[] = [changed((await this.load([[0, NO_PREFIX]]))[0], keys, undefined, 0)]
     while (level.length > 0) {
       for (const w of level) (toHash[w.page.depth] ??= []).push(w)
-      const next: Array<Omit<Work, 'page'> & { prefix: Uint8Array; depth: number }> = []
+      const next: Array<{ depth: number; prefix: Uint8Array; keys: Uint8Array[]; parent: Page; b: number }> = []
       for (const { page, keys } of level) {
         const d = page.depth
         for (let i = 0, j = 0; i < keys.length; i = j) {
@@ -153,8 +152,11 @@ export class MerkleTree {
           }
         }
       }
-      const pages = await this.load(next.map((n) => [n.depth, n.prefix]))
-      level = next.map((n, i) => ({ page: pages[i], keys: n.keys, parent: n.parent, b: n.b }))
+      const addresses: Array<[number, Uint8Array]> = []
+      for (const n of next) addresses.push([n.depth, n.prefix])
+      const pages = await this.load(addresses)
+      level = []
+      for (let i = 0; i < next.length; i++) level.push(changed(pages[i], next[i].keys, next[i].parent, next[i].b))
     }
     this.hashLeafPages()
     rehash(toHash)
@@ -175,7 +177,7 @@ export class MerkleTree {
       else this.addPage(depth + 1, keys.slice(i, j), toHash, page, c)
     }
     page.dirty = true
-    ;(toHash[depth] ??= []).push({ page, parent, b })
+    ;(toHash[depth] ??= []).push(changed(page, NO_KEYS, parent, b))
     return page
   }
 
@@ -302,31 +304,33 @@ export class MerkleTree {
 
   /** Loads pages (cache first, then one batched read), in the order asked. */
   async load(addresses: Array<[number, Uint8Array]>): Promise<Page[]> {
+    // Plain loops and one shape of array each: see `changed`.
     const out: Page[] = new Array(addresses.length)
     const missing: number[] = []
-    addresses.forEach(([depth, prefix], i) => {
-      const id = addressId(depth, prefix)
+    for (let i = 0; i < addresses.length; i++) {
+      const id = addressId(addresses[i][0], addresses[i][1])
       const page = this.cache.get(id)
       if (page) {
         this.cache.delete(id) // most recently used last
         this.cache.set(id, page)
         out[i] = page
       } else missing.push(i)
-    })
+    }
     if (missing.length === 0) return out
     // A page of leaves only written lately is read from `recent`; once cached, the cache is its authority.
-    const recent = missing.map((i) => {
+    const stored: Array<Uint8Array | undefined> = [], unread: Uint8Array[] = []
+    for (const i of missing) {
       const id = addressId(addresses[i][0], addresses[i][1]), bytes = this.recent.get(id)
       if (bytes) this.recent.delete(id)
-      return bytes
-    })
-    const unread = missing.filter((_, j) => !recent[j])
-    const read = unread.length === 0 ? [] : await this.source.getMany(unread.map((i) => pageAddress(addresses[i][0], addresses[i][1])))
-    let r = 0
-    const stored = recent.map((bytes) => bytes ?? read[r++])
-    missing.forEach((i, j) => {
-      const [depth, prefix] = addresses[i]
-      const bytes = stored[j]
+      else unread.push(pageAddress(addresses[i][0], addresses[i][1]))
+      stored.push(bytes)
+    }
+    if (unread.length > 0) {
+      const read = await this.source.getMany(unread)
+      for (let j = 0, r = 0; j < stored.length; j++) if (!stored[j]) stored[j] = plainView(read[r++])
+    }
+    for (let j = 0; j < missing.length; j++) {
+      const i = missing[j], depth = addresses[i][0], prefix = addresses[i][1], bytes = stored[j]
       if (!bytes) throw new XaeroError('E_CORRUPT_INDEX', `Merkle page at depth ${depth} is missing`, { details: { depth } })
       const page = this.cache.get(addressId(depth, prefix)) ?? this.adopt(depth, prefix)
       if (!page.dirty) {
@@ -340,7 +344,7 @@ export class MerkleTree {
         }
       }
       out[i] = page
-    })
+    }
     return out
   }
 
@@ -381,8 +385,20 @@ export class MerkleTree {
   }
 }
 
-/** A page that may have changed, and the slot of its parent its hash goes in. */
-interface Changed { page: Page; parent?: Page; b: number }
+/**
+ * A page that may have changed, the slot of its parent its hash goes in, and the keys to add
+ * under it (while inserting).
+ */
+interface Changed { page: Page; keys: Uint8Array[]; parent: Page | undefined; b: number }
+
+// Every Changed is made here, so all have one shape: V8 deoptimizes the insert (and spends tens
+// of ms recompiling it) when a site meets a shape its optimized code has not seen.
+function changed(page: Page, keys: Uint8Array[], parent: Page | undefined, b: number): Changed {
+  return { page, keys, parent, b }
+}
+
+const NO_KEYS: Uint8Array[] = []
+const NO_CHANGES: Changed[] = []
 
 /** A new page of leaves only: its keys, and the slot of its parent its hash goes in. */
 interface LeafPage { depth: number; keys: Uint8Array[]; parent: Page; b: number }
@@ -391,9 +407,11 @@ interface LeafPage { depth: number; keys: Uint8Array[]; parent: Page; b: number 
 // new hashes before its own turn. A page none of whose keys was new has not changed.
 function rehash(toHash: Changed[][]): void {
   for (let d = toHash.length - 1; d >= 0; d--) {
-    const changed = (toHash[d] ?? []).filter((c) => c.page.dirty)
-    Page.rehashAll(changed.map((c) => c.page))
-    for (const { page, parent, b } of changed) parent?.setChildPage(b, page.slot(1))
+    const dirty: Changed[] = [], pages: Page[] = []
+    for (const c of toHash[d] ?? NO_CHANGES) if (c.page.dirty) { dirty.push(c); pages.push(c.page) }
+    if (pages.length === 0) continue
+    Page.rehashAll(pages)
+    for (const { page, parent, b } of dirty) parent?.setChildPage(b, page.slot(1))
   }
 }
 
@@ -401,6 +419,12 @@ function addressId(depth: number, prefix: Uint8Array): string {
   let s = String.fromCharCode(depth)
   for (let i = 0; i < depth; i++) s += String.fromCharCode(prefix[i])
   return s
+}
+
+// LevelDB hands back Buffers in Node, `recent` holds plain Uint8Arrays: pages are decoded from
+// plain views only, so that decoding sees one shape (see `changed`).
+function plainView(bytes: Uint8Array | undefined): Uint8Array | undefined {
+  return bytes === undefined || bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function mergeSorted(a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
