@@ -9,7 +9,7 @@ export { sha256, sha256Node1, sha256Node4, sha256Nodes, sha256Leaf4, sha256Many 
 export { crc32c } from './crc32c';
 export { decodeEvents } from './event';
 export { walFrame, walScan, walFindNext } from './wal';
-export { merkleLeaf, merkleNode, hashPage, hashPageGroup, hashPath, hashLeafPages, merkleRoot, merklePoolSize, sortKeys } from './merkle';
+export { merkleLeaf, merkleNode, hashPage, hashPageGroup, hashChanged, hashLeafPages, merkleRoot, merklePoolSize, sortKeys } from './merkle';
 
 /** First byte TypeScript may hand out: everything below holds the module's read-only data. */
 export function heapBase(): usize { return __heap_base; }

@@ -77,6 +77,12 @@ function pushNode(src: usize, dst: usize): void {
 function flushNodes(): void {
   if (nodeJobs == 0) return;
   const q = nodeQueue();
+  if (nodeJobs == 1) {                        // one lane of four: the scalar kernel is ~1.8x faster
+    sha256Node1(load<u32>(q), load<u32>(q, 4));
+    hashes++;
+    nodeJobs = 0;
+    return;
+  }
   for (let i = nodeJobs; i < 4; i++) store<u64>(q + (i << 3), load<u64>(q));
   sha256Node4(load<u32>(q), load<u32>(q, 8), load<u32>(q, 16), load<u32>(q, 24),
     load<u32>(q, 4), load<u32>(q, 12), load<u32>(q, 20), load<u32>(q, 28));
@@ -161,19 +167,57 @@ function setHeader(page: usize): void {
   }
 }
 
-/** Re-hashes the path from child `b` (slot 256 + b) to slot 1 after that child changed; updates the header bit. Returns the number of hashes. */
-export function hashPath(page: usize, b: u32): u32 {
-  let s: usize = 256 + <usize>(b & 255);
-  const byte = page + ((s - 256) >> 3), bit = <u8>1 << <u8>(s & 7);
-  store<u8>(byte, isEmpty(page + (s << 5)) ? load<u8>(byte) & ~bit : load<u8>(byte) | bit);
-  let n: u32 = 0;
-  while (s > 1) {
-    const parent = s >> 1;
-    n += merkleNode(page + ((s & ~1) << 5), page + (parent << 5));
-    s = parent;
+/**
+ * Re-hashes, after some children of the first `count` (at most 8) of p0..p7 changed, every
+ * ancestor of those children once, level by level across the pages (four per SIMD call), and
+ * updates their header bits. `list` holds `n` u32 entries, (page index << 8) | child; children
+ * of one page share their upper ancestors, hashed once. Returns the number of hashes.
+ */
+export function hashChanged(list: usize, n: u32, count: u32, p0: usize, p1: usize, p2: usize, p3: usize, p4: usize, p5: usize, p6: usize, p7: usize): u32 {
+  const pages = WS + WS_MSG;
+  store<u32>(pages, <u32>p0); store<u32>(pages, <u32>p1, 4); store<u32>(pages, <u32>p2, 8); store<u32>(pages, <u32>p3, 12);
+  store<u32>(pages, <u32>p4, 16); store<u32>(pages, <u32>p5, 20); store<u32>(pages, <u32>p6, 24); store<u32>(pages, <u32>p7, 28);
+  const used = <usize>min(count, 8);
+  memory.fill(WS + WS_BITS, 0, used << 6);
+  hashes = 0;
+  flushLeaves();
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const entry = load<u32>(list + (i << 2)), j = <usize>(entry >>> 8), b = <usize>(entry & 255);
+    if (j >= used) continue;
+    const page = <usize>load<u32>(pages + (j << 2)), s: usize = 256 + b;
+    const byte = page + (b >> 3), bit = <u8>1 << <u8>(b & 7);
+    store<u8>(byte, isEmpty(page + (s << 5)) ? load<u8>(byte) & ~bit : load<u8>(byte) | bit);
+    setBit(WS + WS_BITS + (j << 6), s);
   }
-  return n;
+  for (let level: u32 = 8; level >= 1; level--) {
+    const first: usize = <usize>1 << level;      // this level's slots: [first, 2 * first)
+    for (let j: usize = 0; j < used; j++) {
+      const page = <usize>load<u32>(pages + (j << 2)), bits = WS + WS_BITS + (j << 6);
+      const wTo = max(first >> 5, 1) + (first >> 5); // one word for levels 1..5, first / 32 above
+      for (let w = first >> 5; w < wTo; w++) {
+        let word = load<u32>(bits + (w << 2));
+        if (level < 5) word &= ((<u32>1 << <u32>first) - 1) << <u32>first;   // levels 1..4 share word 0
+        while (word != 0) {
+          const s = (w << 5) + <usize>ctz(word);
+          word &= word - 1;
+          const parent = s >> 1;
+          if (testBit(bits, parent)) continue;          // its sibling queued it
+          setBit(bits, parent);
+          if (isEmptyPair(page + ((s & ~1) << 5))) zero32(page + (parent << 5));
+          else pushNode(page + ((s & ~1) << 5), page + (parent << 5));
+        }
+      }
+    }
+    flushNodes();
+  }
+  return hashes;
 }
+
+@inline function setBit(bits: usize, s: usize): void {
+  const p = bits + ((s >> 5) << 2);
+  store<u32>(p, load<u32>(p) | (<u32>1 << <u32>(s & 31)));
+}
+@inline function testBit(bits: usize, s: usize): bool { return ((load<u32>(bits + ((s >> 5) << 2)) >>> <u32>(s & 31)) & 1) != 0; }
 
 // --- pages of leaves only ----------------------------------------------------------------------
 

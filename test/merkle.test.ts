@@ -116,24 +116,53 @@ test('hashPageGroup hashes up to eight pages together, each as hashPage would', 
   }
 })
 
-test('hashPath after one child changes equals hashing the whole page again', () => {
+test('hashChanged after children of several pages change equals hashing each page again, each ancestor once', () => {
   const random = rng(9)
-  withPage((page) => {
-    core.u8.fill(0, page, page + PAGE_SIZE)
-    const children: Buffer[] = new Array(256).fill(EMPTY)
-    for (let b = 0; b < 256; b += 3) children[b] = randomBytes(32)
-    children.forEach((c, b) => core.u8.set(c, page + (256 + b) * 32))
-    core.exports.hashPage(page)
-    for (let round = 0; round < 200; round++) {
-      const b = Math.floor(random() * 256)
-      children[b] = random() < 0.3 ? EMPTY : randomBytes(32)
-      core.u8.set(children[b], page + (256 + b) * 32)
-      core.exports.hashPath(page, b)
-      const heap = referenceHeap(children)
-      for (let i = 1; i < 512; i++) if (!slot(page, i).equals(heap[i])) assert.unreachable(`slot ${i} after round ${round}`)
-      assert.is((slot(page, 0)[b >> 3] >> (b & 7)) & 1, children[b].equals(EMPTY) ? 0 : 1)
+  const count = 5
+  const pages = Array.from({ length: count }, () => map.alloc(PAGE_SIZE))
+  const list = map.alloc(4 * 8 * 40)
+  try {
+    const children = pages.map((page, j) => {
+      core.u8.fill(0, page, page + PAGE_SIZE)
+      const c: Buffer[] = new Array(256).fill(EMPTY)
+      for (let b = j % 3; b < 256; b += 3 + j) c[b] = randomBytes(32)
+      c.forEach((h, b) => core.u8.set(h, page + (256 + b) * 32))
+      core.exports.hashPage(page)
+      return c
+    })
+    for (let round = 0; round < 100; round++) {
+      // Some pages change one child, some many (side by side, repeated, emptied); one not at all.
+      const entries: number[] = []
+      let expected = 0
+      pages.forEach((page, j) => {
+        const n = j === 0 ? 0 : j === 1 ? 1 : Math.floor(random() * 40)
+        const changed = new Set<number>()
+        for (let i = 0; i < n; i++) {
+          const b = i > 0 && random() < 0.3 ? (entries.at(-1)! & 255) ^ 1 : Math.floor(random() * 256)
+          children[j][b] = random() < 0.3 ? EMPTY : randomBytes(32)
+          core.u8.set(children[j][b], page + (256 + b) * 32)
+          entries.push((j << 8) | b)
+          changed.add(b)
+        }
+        const heap = referenceHeap(children[j])
+        const ancestors = new Set<number>()
+        for (const b of changed) for (let s = (256 + b) >> 1; s >= 1; s >>= 1) ancestors.add(s)
+        for (const s of ancestors) if (!heap[s].equals(EMPTY)) expected++
+      })
+      entries.forEach((e, i) => core.dv.setUint32(list + 4 * i, e, true))
+      const p = [...pages, 0, 0, 0]
+      const hashes = core.exports.hashChanged(list, entries.length, count, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+      pages.forEach((page, j) => {
+        const heap = referenceHeap(children[j])
+        for (let s = 1; s < 512; s++) if (!slot(page, s).equals(heap[s])) assert.unreachable(`page ${j}, slot ${s} after round ${round}`)
+        for (let b = 0; b < 256; b++) assert.is((slot(page, 0)[b >> 3] >> (b & 7)) & 1, children[j][b].equals(EMPTY) ? 0 : 1)
+      })
+      assert.is(hashes, expected, `round ${round}: each non-EMPTY ancestor hashed once`)
     }
-  })
+  } finally {
+    for (const page of pages) map.release(page)
+    map.release(list)
+  }
 })
 
 test('hashLeafPages gives the hash of pages of leaves only, as the reference page does', () => {

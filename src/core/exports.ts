@@ -20,7 +20,7 @@ export interface CoreExports {
   merkleNode(src: number, out: number): number
   hashPage(page: number): number
   hashPageGroup(count: number, p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number): number
-  hashPath(page: number, child: number): number
+  hashChanged(list: number, n: number, count: number, p0: number, p1: number, p2: number, p3: number, p4: number, p5: number, p6: number, p7: number): number
   hashLeafPages(jobs: number, count: number, scratch: number): number
   merkleRoot(keys: number, n: number, pool: number, out: number): number
   merklePoolSize(): number

@@ -113,15 +113,33 @@ export class Page {
       const at = (j: number) => leaves[i + j] ?? leaves[i + (j & 1)] // idle lanes repeat the first job
       exports.sha256Leaf4(at(0), at(2), at(4), at(6), at(1), at(3), at(5), at(7))
     }
-    const whole: number[] = []
+    const whole: number[] = [], partial: Page[] = []
     for (const page of pages) {
-      if (page.changed && page.changed.size <= 16) for (const b of page.changed) exports.hashPath(page.ptr, b)
-      else whole.push(page.ptr)
-      page.changed = new Set()
+      if (!page.changed) whole.push(page.ptr)
+      else if (page.changed.size > 0) partial.push(page)
     }
     for (let i = 0; i < whole.length; i += 8) {
       const at = (j: number) => whole[i + j] ?? 0
       exports.hashPageGroup(Math.min(8, whole.length - i), at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7))
+    }
+    for (let i = 0; i < partial.length; i += 8) Page.hashChanged(partial.slice(i, i + 8))
+    for (const page of pages) page.changed = new Set()
+  }
+
+  // The ancestors of the changed children of up to 8 pages, each once, in one core call.
+  private static hashChanged(pages: Page[]): void {
+    const { core, map } = pages[0].runtime
+    let n = 0
+    for (const page of pages) n += page.changed!.size
+    const list = map.alloc(4 * n)
+    try {
+      const dv = core.dv
+      let at = list
+      pages.forEach((page, j) => { for (const b of page.changed!) { dv.setUint32(at, (j << 8) | b, true); at += 4 } })
+      const ptr = (j: number) => pages[j]?.ptr ?? 0
+      core.exports.hashChanged(list, n, pages.length, ptr(0), ptr(1), ptr(2), ptr(3), ptr(4), ptr(5), ptr(6), ptr(7))
+    } finally {
+      map.release(list)
     }
   }
 
