@@ -137,7 +137,7 @@ export class MerkleTree {
         const d = page.depth
         for (let i = 0, j = 0; i < keys.length; i = j) {
           const b = keys[i][d], kind = page.kinds[b]
-          for (j = i + 1; j < keys.length && keys[j][d] === b; j++);
+          j = runEnd(keys, i, d)
           // Most keys are alone in an EMPTY slot: they make no group.
           if (kind === EMPTY && j === i + 1) { added.push(keys[i]); page.setLeaf(b, keys[i]); continue }
           const group = keys.slice(i, j)
@@ -172,7 +172,7 @@ export class MerkleTree {
     const page = this.adopt(depth, prefix)
     for (let i = 0, j = 0; i < keys.length; i = j) {
       const c = keys[i][depth]
-      for (j = i + 1; j < keys.length && keys[j][depth] === c; j++);
+      j = runEnd(keys, i, depth)
       if (j === i + 1) page.setLeaf(c, keys[i])
       else this.addPage(depth + 1, keys.slice(i, j), toHash, page, c)
     }
@@ -413,6 +413,13 @@ function rehash(toHash: Changed[][]): void {
     Page.rehashAll(pages)
     for (const { page, parent, b } of dirty) parent?.setChildPage(b, page.slot(1))
   }
+}
+
+/** The end of the run of sorted keys from `i` that share byte `d` with keys[i]. */
+function runEnd(keys: Uint8Array[], i: number, d: number): number {
+  let j = i + 1
+  while (j < keys.length && keys[j][d] === keys[i][d]) j++
+  return j
 }
 
 function addressId(depth: number, prefix: Uint8Array): string {
