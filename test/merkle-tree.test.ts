@@ -54,6 +54,21 @@ test('different orders and late arrivals give byte-identical stored pages', asyn
   for (const [address, page] of a.stored) assert.is(hex(b.stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
 })
 
+test('bursts of keys in one millisecond, in batches that split it, give the pages of one batch', async () => {
+  // As appends: hundreds of keys share a millisecond, so pages of two or three leaves under it
+  // (ids sharing their first byte) are written by one batch and grown by the next.
+  const burst = Array.from({ length: 3000 }, (_, i) => makeKey(T0 + Math.floor(i / 300))).sort(byKey)
+  const a = memoryTree(), b = memoryTree()
+  await a.insert(burst)
+  for (let i = 0; i < burst.length; i += 190) {
+    await b.insert(burst.slice(i, i + 190))
+    assert.is(hex(b.tree.root()), merkleRoot(burst.slice(0, i + 190)), `after ${i + 190} keys`)
+  }
+  assert.is(a.stored.size, b.stored.size)
+  for (const [address, page] of a.stored) assert.is(hex(b.stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
+  assert.equal(await b.tree.insert(burst.slice(1000, 1400)), [], 'nothing is new the second time')
+})
+
 test('an insert that fails to read a page leaves the tree as its committed pages say', async () => {
   // A late key lands high in the tree, the others deep down: a read that fails deep down comes
   // after the late key's page has taken it.

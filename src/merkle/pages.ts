@@ -212,6 +212,18 @@ export function encodeLeafPage(keys: readonly Uint8Array[], depth: number): Uint
   return out
 }
 
+/**
+ * The keys of a stored page whose children are all leaves (as `encodeLeafPage` writes it), in
+ * order; undefined for any other stored page.
+ */
+export function leafPageKeys(bytes: Uint8Array): Uint8Array[] | undefined {
+  if (bytes.length < 65 || bytes[0] !== 1 || (bytes.length - 65) % KEY_SIZE !== 0) return undefined
+  for (let i = 33; i < 65; i++) if (bytes[i] !== 0) return undefined
+  const keys: Uint8Array[] = []
+  for (let at = 65; at < bytes.length; at += KEY_SIZE) keys.push(bytes.subarray(at, at + KEY_SIZE))
+  return keys
+}
+
 function corrupt(page: Page, what: string): XaeroError {
   return new XaeroError('E_CORRUPT_INDEX', `Merkle page at depth ${page.depth} is corrupt: ${what}`, { details: { depth: page.depth } })
 }

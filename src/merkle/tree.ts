@@ -1,7 +1,7 @@
 import type { Runtime } from '../core/core.js'
 import { KEY_SIZE, LEAF_PAGE_SCRATCH } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
-import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, encodeLeafPage, pageAddress } from './pages.js'
+import { EMPTY, LEAF, PAGE, PAGE_RECORD, Page, encodeLeafPage, leafPageKeys, pageAddress } from './pages.js'
 import { compareKeys, equalBytes, startsWith } from './keys.js'
 import { encodeProof, PROOF_ABSENT_EMPTY, PROOF_ABSENT_LEAF, PROOF_PRESENT } from './proof.js'
 
@@ -141,7 +141,16 @@ export class MerkleTree {
           // Most keys are alone in an EMPTY slot: they make no group.
           if (kind === EMPTY && j === i + 1) { added.push(keys[i]); page.setLeaf(b, keys[i]); continue }
           const group = keys.slice(i, j)
-          if (kind === PAGE) { next.push({ depth: d + 1, prefix: group[0], keys: group, parent: page, b }); continue }
+          if (kind === PAGE) {
+            const stored = this.recentLeafPage(d + 1, group[0])
+            if (!stored) { next.push({ depth: d + 1, prefix: group[0], keys: group, parent: page, b }); continue }
+            // A page of leaves only, written lately: rebuilt from its keys and the new ones.
+            const fresh = group.filter((k) => !stored.some((s) => equalBytes(s, k)))
+            if (fresh.length === 0) continue
+            for (const k of fresh) added.push(k)
+            this.addPage(d + 1, mergeSorted(fresh, stored), toHash, page, b)
+            continue
+          }
           const fresh = kind === LEAF ? group.filter((k) => !equalBytes(k, page.leafKey(b))) : group
           if (fresh.length === 0) continue
           for (const k of fresh) added.push(k) // not push(...fresh): a spread of many keys overflows the stack
@@ -195,6 +204,18 @@ export class MerkleTree {
     this.recent.delete(id)
     this.recent.set(id, value)
     if (this.recent.size > RECENT_LEAF_PAGES) this.recent.delete(this.recent.keys().next().value!)
+  }
+
+  /**
+   * The keys of the page at (depth, prefix) if it is a page of leaves only whose stored form is
+   * in `recent` and that is not cached: such a page is cheaper to build again, with new keys,
+   * than to load (a whole page record, every slot hashed) and then change.
+   */
+  private recentLeafPage(depth: number, prefix: Uint8Array): Uint8Array[] | undefined {
+    const id = addressId(depth, prefix)
+    const bytes = this.recent.get(id)
+    if (!bytes || this.cache.has(id)) return undefined
+    return leafPageKeys(bytes)
   }
 
   /** Hashes the pages of leaves only of this insert into their parents' child slots, all in one core call. */
