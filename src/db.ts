@@ -2,6 +2,7 @@ import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
 import { openWal, spareCores, storedValue } from '#platform'
 import { runtime } from './core/default.js'
+import { mapPacked } from './arrays.js'
 import { XaeroError } from './errors.js'
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, HEADER_SIZE, SIGNATURE_SIZE, checkFields, decodeEvents, writeEnvelope } from './event.js'
 import { groupId } from './group.js'
@@ -285,7 +286,7 @@ export class Xaeroflux {
     this.unindexedBytes += bytes
     try {
       // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
-      const end = this.wal ? await this.wal.appendMany(events.map((e) => e.bytes)) : undefined
+      const end = this.wal ? await this.wal.appendMany(mapPacked(events, (e) => e.bytes)) : undefined
       events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, track))
     } catch (e) {
       if (track) for (const event of events) this.pending.delete(event.id)

@@ -37,6 +37,6 @@ export class Identity {
 
   /** The 64-byte Ed25519 signature of `message`. */
   sign(message: Uint8Array): Uint8Array {
-    return this._sign(message)
+    return new Uint8Array(this._sign(message)) // a plain Uint8Array, not node:crypto's Buffer
   }
 }

@@ -69,6 +69,23 @@ test('bursts of keys in one millisecond, in batches that split it, give the page
   assert.equal(await b.tree.insert(burst.slice(1000, 1400)), [], 'nothing is new the second time')
 })
 
+test('a page of leaves only that grows past one, is evicted, and grows again keeps every key', async () => {
+  // Keys sharing their timestamp and first id byte: one page at depth 9, of leaves only while
+  // it holds at most 8 of them.
+  const under = (i: number) => makeKey(T0, Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 0x42 : j === 1 ? i : 0)))
+  const all = Array.from({ length: 11 }, (_, i) => under(i))
+  const elsewhere = Array.from({ length: 200 }, (_, i) => makeKey(T0 + 1000 + i * 300))
+  const { tree, stored, insert } = memoryTree(2)
+  await insert(all.slice(0, 3))
+  await insert(all.slice(3, 10))
+  await insert(elsewhere) // evicts the page from a cache of two
+  await insert(all.slice(10))
+  assert.is(hex(tree.root()), merkleRoot([...all, ...elsewhere]))
+  const once = memoryTree()
+  await once.insert([...all, ...elsewhere])
+  for (const [address, page] of once.stored) assert.is(hex(stored.get(address) ?? new Uint8Array()), hex(page), `page ${address}`)
+})
+
 test('an insert that fails to read a page leaves the tree as its committed pages say', async () => {
   // A late key lands high in the tree, the others deep down: a read that fails deep down comes
   // after the late key's page has taken it.

@@ -106,7 +106,10 @@ export class MerkleTree {
   }
 
   private async insertSorted(sorted: Uint8Array[]): Promise<Uint8Array[]> {
-    const keys = sorted.filter((k, i) => i === 0 || !equalBytes(sorted[i - 1], k))
+    // A plain loop, not filter: filter keeps the elements kind of its input, and a holey array
+    // (from map, say) would send the insert back to V8's compiler (see `changed`).
+    const keys: Uint8Array[] = []
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || !equalBytes(sorted[i - 1], sorted[i])) keys.push(sorted[i])
     if (keys.length === 0) return keys
     if (this.rootKind !== PAGE) {
       const fresh = this.rootKind === LEAF ? keys.filter((k) => !equalBytes(k, this.rootValue)) : keys
@@ -194,14 +197,14 @@ export class MerkleTree {
   private addPage(depth: number, keys: Uint8Array[], toHash: Changed[][], parent: Page, b: number): void {
     let leavesOnly = keys.length <= LEAF_PAGE_MAX
     for (let i = 1; leavesOnly && i < keys.length; i++) leavesOnly = keys[i][depth] !== keys[i - 1][depth]
-    if (!leavesOnly) { this.build(depth, keys[0], keys, toHash, parent, b); return }
     const id = addressId(depth, keys[0])
+    this.recent.delete(id) // a page of leaves only that grows past one is cached by build: the cache is its authority
+    if (!leavesOnly) { this.build(depth, keys[0], keys, toHash, parent, b); return }
     const stale = this.cache.get(id)
     if (stale) { this.cache.delete(id); this.runtime.map.release(stale.ptr) }
     this.leafPages.push({ depth, keys, parent, b })
     const value = encodeLeafPage(keys, depth)
     this.leafWrites.push({ key: pageAddress(depth, keys[0]), value })
-    this.recent.delete(id)
     this.recent.set(id, value)
     if (this.recent.size > RECENT_LEAF_PAGES) this.recent.delete(this.recent.keys().next().value!)
   }

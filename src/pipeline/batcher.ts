@@ -1,3 +1,5 @@
+import { mapPacked } from '../arrays.js'
+
 /**
  * Gathers single calls made close together into batch calls: `add` resolves with this item's
  * result once `run` has handled the batch it joined. Batches form on the next turn of the event
@@ -24,7 +26,7 @@ export class Batcher<T, R> {
 
   private async runBatch(batch: typeof this.items): Promise<void> {
     try {
-      const results = await this.run(batch.map((b) => b.item))
+      const results = await this.run(mapPacked(batch, (b) => b.item))
       batch.forEach((b, i) => b.resolve(results[i]))
     } catch (e) {
       for (const b of batch) b.reject(e)

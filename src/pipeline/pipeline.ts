@@ -100,13 +100,13 @@ export class Pipeline {
       fillSlot(core, slot, envelopes)
       await this.run({ op: 'seal', slot, count: envelopes.length, maxPayload: this.options.maxPayload })
       const { u8, dv } = core // current again: the memory may have grown meanwhile
-      const sealed: Event[] = new Array(envelopes.length)
+      const sealed: Event[] = []
       for (let i = 0; i < envelopes.length; i++) {
         const key = slotResult(core, slot, i)
         if (typeof key === 'string') throw new Error(`the core rejected an envelope it built: ${key}`) // a bug, not bad input
         const envelope = envelopes[i], end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + envelope.length
         envelope.set(u8.subarray(end - SIGNATURE_SIZE, end), envelope.length - SIGNATURE_SIZE)
-        sealed[i] = new Event(envelope, key)
+        sealed.push(new Event(envelope, key))
       }
       return sealed
     } finally {

@@ -78,41 +78,47 @@ function decodeForChecks(core: Core, job: ValidateJob, check: (descriptor: numbe
   }
 }
 
-/** Signs the messages of one slot, at once where the platform can (WebCrypto), one by one otherwise. */
-export type SlotSigner = (messages: Uint8Array[]) => Uint8Array[] | Promise<Uint8Array[]>
+/**
+ * Signs a slot's messages: one at a time, straight into the slot, where signing is synchronous
+ * (node:crypto, @noble/curves); all at once where the platform does it faster (WebCrypto).
+ */
+export type SlotSigner = { one: (message: Uint8Array) => Uint8Array } | { many: (messages: Uint8Array[]) => Promise<Uint8Array[]> }
 
 export function slotSigner(secretKey: Uint8Array): SlotSigner {
-  if (ed25519.many) return ed25519.many.signer(secretKey)
-  const sign = ed25519.signer(secretKey)
-  return (messages) => messages.map(sign)
+  return ed25519.many ? { many: ed25519.many.signer(secretKey) } : { one: ed25519.signer(secretKey) }
 }
 
 /** Computes the ids of a SealJob's envelopes in the core, and signs each one in place. */
-export async function sealSlot(core: Core, job: SealJob, sign: SlotSigner): Promise<void> {
+export async function sealSlot(core: Core, job: SealJob, signer: SlotSigner): Promise<void> {
   const { slot, count } = job
   core.exports.decodeEvents(slot + SLOT_TABLE, count, slot + SLOT_DESCRIPTORS, slot, job.maxPayload, Infinity)
-  const dv = core.dv
+  const u8 = core.u8, dv = core.dv
   const ends: number[] = [], messages: Uint8Array[] = []
   for (let i = 0; i < count; i++) {
     const d = slot + SLOT_DESCRIPTORS + i * EVENT_DESCRIPTOR_SIZE
     if (dv.getUint32(d + 12, true) !== 0) continue
-    ends.push(dv.getUint32(slot + SLOT_TABLE + i * 8, true) + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true))
-    messages.push(core.u8.subarray(d + 32, d + 64))
+    const end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true)
+    const message = u8.subarray(d + 32, d + 64)
+    if ('one' in signer) u8.set(signer.one(message), end - 64) // the signature ends the envelope
+    else { ends.push(end); messages.push(message) }
   }
-  const signatures = await sign(messages)
-  signatures.forEach((s, i) => core.u8.set(s, ends[i] - 64))
+  if ('many' in signer) {
+    const signatures = await signer.many(messages)
+    for (let i = 0; i < signatures.length; i++) u8.set(signatures[i], ends[i] - 64)
+  }
 }
 
 /** Copies envelopes into the slot's data area and lists them in its table. */
 export function fillSlot(core: Core, slot: number, envelopes: readonly Uint8Array[]): void {
   const u8 = core.u8, dv = core.dv
   let at = slot + SLOT_DATA
-  envelopes.forEach((e, i) => {
+  for (let i = 0; i < envelopes.length; i++) {
+    const e = envelopes[i]
     u8.set(e, at)
     dv.setUint32(slot + SLOT_TABLE + i * 8, at, true)
     dv.setUint32(slot + SLOT_TABLE + i * 8 + 4, e.length, true)
     at += e.length
-  })
+  }
 }
 
 /** The outcome for envelope `i` of a validated slot: its 40-byte key, or the code that rejected it. */

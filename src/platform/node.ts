@@ -39,7 +39,7 @@ export const ed25519: Ed25519 = {
   },
   signer(secretKey) {
     const key = privateKeyObject(secretKey)
-    return (message) => new Uint8Array(crypto.sign(null, message, key))
+    return (message) => crypto.sign(null, message, key) // a Buffer of its own: no copy
   },
   verify(publicKey, message, signature) {
     try {

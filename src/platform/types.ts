@@ -3,7 +3,7 @@ export interface Ed25519 {
   /** 32 random bytes: a new secret key (seed). */
   randomSecretKey(): Uint8Array
   publicKey(secretKey: Uint8Array): Uint8Array
-  /** A signing function bound to one secret key (keeps the parsed key). */
+  /** A signing function bound to one secret key (keeps the parsed key); the signature may be a Buffer. */
   signer(secretKey: Uint8Array): (message: Uint8Array) => Uint8Array
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
   /**

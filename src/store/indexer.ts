@@ -2,6 +2,7 @@
 // LevelDB one atomic batch at a time, with their index entries, the Merkle pages on their paths,
 // the count and the WAL checkpoint.
 import { storedValue } from '#platform'
+import { mapPacked } from '../arrays.js'
 import { concatPooled, copyPooledRange, prefixedPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
 import { compareKeys, startsWith } from '../merkle/keys.js'
@@ -133,7 +134,7 @@ export class Indexer {
   private async newEvents(batch: Queued[]): Promise<Queued[]> {
     const sorted = batch.slice().sort((a, b) => compareKeys(a.event.key, b.event.key))
     if (this.o.merkleIndex) {
-      const added = new Set(await this.o.tree.insert(sorted.map(keyOf)))
+      const added = new Set(await this.o.tree.insert(mapPacked(sorted, keyOf)))
       return sorted.filter((q) => added.has(q.event.key))
     }
     this.newest ??= (await this.o.events.keys({ reverse: true, limit: 1 }).all())[0] ?? null

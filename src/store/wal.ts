@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { runtime } from '../core/default.js'
 import { WAL_FRAME_HEADER } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
+import { mapPacked } from '../arrays.js'
 import { scanFrames, findNextFrame, MAX_RECORD } from '../wal/frame.js'
 
 /**
@@ -164,7 +165,7 @@ export class Wal {
     const ptr = map.alloc(bytes)
     try {
       let at = ptr
-      const ends = batch.map((p) => {
+      const ends = mapPacked(batch, (p) => {
         for (const record of p.records) {
           core.u8.set(record, at + WAL_FRAME_HEADER)
           at += core.exports.walFrame(at, RECORD_EVENT, at + WAL_FRAME_HEADER, record.length)
