@@ -6,7 +6,7 @@ export class Identity {
   /** The 32-byte Ed25519 public key: an event's `author`. */
   readonly publicKey: Uint8Array
   private readonly _secretKey: Uint8Array
-  private readonly _sign: (message: Uint8Array) => Uint8Array
+  private readonly _sign: (message: Uint8Array, signature: Uint8Array) => void
 
   private constructor(secretKey: Uint8Array) {
     this._secretKey = secretKey
@@ -37,6 +37,8 @@ export class Identity {
 
   /** The 64-byte Ed25519 signature of `message`. */
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(this._sign(message)) // a plain Uint8Array, not node:crypto's Buffer
+    const signature = new Uint8Array(64)
+    this._sign(message, signature)
+    return signature
   }
 }

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto'
 import { Identity, groupId, encodeEvent, decodeEvent, decodeEvents, XaeroError, type XaeroErrorCode } from '../src/index.js'
 import { rng } from './helpers/keys.js'
 import { copyPooled } from '../src/bytes.js'
+import { ed25519 as noble } from '@noble/curves/ed25519.js'
+import { nodeCryptoSigner, signingLibrary, sodiumSigner } from '../src/platform/node.js'
 
 const me = Identity.generate()
 const group = groupId('friends')
@@ -21,6 +23,23 @@ test('Identity: RFC 8032 test vector 1, and secret key round trip', () => {
   assert.is(hex(id.sign(new Uint8Array(0))), 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b')
   assert.is(Identity.fromSecretKey(me.secretKey).id, me.id)
   assert.throws(() => Identity.fromSecretKey(new Uint8Array(31)), (e: unknown) => e instanceof TypeError)
+})
+
+test('libsodium signs as node:crypto and @noble/curves do, into any view (shared memory too)', () => {
+  assert.is(signingLibrary, 'libsodium', 'sodium-native loads (prebuilt for this platform)')
+  const random = rng(5)
+  const shared = new Uint8Array(new SharedArrayBuffer(256))
+  for (let i = 0; i < 200; i++) {
+    const seed = Uint8Array.from({ length: 32 }, () => random() * 256)
+    const message = Uint8Array.from({ length: i % 3 === 0 ? 0 : 32 }, () => random() * 256)
+    const expected = hex(noble.sign(message, seed))
+    const byNodeCrypto = new Uint8Array(64)
+    nodeCryptoSigner(seed)(message, byNodeCrypto)
+    shared.set(message, 16)
+    sodiumSigner(seed)!(shared.subarray(16, 16 + message.length), shared.subarray(100, 164))
+    assert.is(hex(byNodeCrypto), expected)
+    assert.is(hex(shared.subarray(100, 164)), expected)
+  }
 })
 
 test('groupId is SHA-256 of the domain and the name', () => {

@@ -82,7 +82,7 @@ function decodeForChecks(core: Core, job: ValidateJob, check: (descriptor: numbe
  * Signs a slot's messages: one at a time, straight into the slot, where signing is synchronous
  * (node:crypto, @noble/curves); all at once where the platform does it faster (WebCrypto).
  */
-export type SlotSigner = { one: (message: Uint8Array) => Uint8Array } | { many: (messages: Uint8Array[]) => Promise<Uint8Array[]> }
+export type SlotSigner = { one: (message: Uint8Array, signature: Uint8Array) => void } | { many: (messages: Uint8Array[]) => Promise<Uint8Array[]> }
 
 export function slotSigner(secretKey: Uint8Array): SlotSigner {
   return ed25519.many ? { many: ed25519.many.signer(secretKey) } : { one: ed25519.signer(secretKey) }
@@ -99,7 +99,7 @@ export async function sealSlot(core: Core, job: SealJob, signer: SlotSigner): Pr
     if (dv.getUint32(d + 12, true) !== 0) continue
     const end = dv.getUint32(slot + SLOT_TABLE + i * 8, true) + dv.getUint32(slot + SLOT_TABLE + i * 8 + 4, true)
     const message = u8.subarray(d + 32, d + 64)
-    if ('one' in signer) u8.set(signer.one(message), end - 64) // the signature ends the envelope
+    if ('one' in signer) signer.one(message, u8.subarray(end - 64, end)) // the signature ends the envelope
     else { ends.push(end); messages.push(message) }
   }
   if ('many' in signer) {

@@ -44,7 +44,7 @@ function nobleVerify(c: SignatureCheck): boolean {
 export const ed25519: Ed25519 = {
   randomSecretKey: () => crypto.getRandomValues(new Uint8Array(32)),
   publicKey: (secretKey) => noble.getPublicKey(secretKey),
-  signer: (secretKey) => (message) => noble.sign(message, secretKey),
+  signer: (secretKey) => (message, signature) => signature.set(noble.sign(message, secretKey)),
   verify: (publicKey, message, signature) => nobleVerify({ publicKey, message, signature }),
   many: {
     signer(secretKey) {

@@ -3,8 +3,8 @@ export interface Ed25519 {
   /** 32 random bytes: a new secret key (seed). */
   randomSecretKey(): Uint8Array
   publicKey(secretKey: Uint8Array): Uint8Array
-  /** A signing function bound to one secret key (keeps the parsed key); the signature may be a Buffer. */
-  signer(secretKey: Uint8Array): (message: Uint8Array) => Uint8Array
+  /** A signing function bound to one secret key (keeps the parsed key): writes the 64-byte signature of `message` into `signature`. */
+  signer(secretKey: Uint8Array): (message: Uint8Array, signature: Uint8Array) => void
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
   /**
    * Where the platform signs and checks many at once faster than one call each (WebCrypto, which
