@@ -46,7 +46,7 @@ async function classicLevelCeiling(sync: boolean, events: number): Promise<numbe
   return rate
 }
 
-// A bench worker's \`sign(message, signature)\`: node:crypto's one-shot sign, as the issue's ceiling
+// A bench worker's sign(message, signature): node:crypto's one-shot sign, as the issue's ceiling
 // says, or (with workerData.platform) the signer the store uses (src/platform/node.ts).
 const SIGN_FUNCTION = `
 const { workerData } = require('node:worker_threads')
@@ -90,8 +90,9 @@ signFunction.then((sign) => require('node:worker_threads').parentPort.on('messag
 
 /**
  * The least work any signed, durable append does, as a bound for the store's appends: batches
- * of 1000 events, each signed on one of a worker per core (by the store's signer), written to a log file with one
- * fsync and to classic-level with one put per event. No index, no duplicate check, no API.
+ * of 1000 events, each signed on one of a worker per core (by the store's signer), written to a
+ * log file with one fsync and to classic-level with one put per event. No index, no duplicate
+ * check, no API.
  * Timed after `warmup` events, as the store's appends are.
  */
 async function minimalAppendRate(events: number, warmup: number): Promise<number> {
