@@ -46,17 +46,12 @@ async function classicLevelCeiling(sync: boolean, events: number): Promise<numbe
   return rate
 }
 
-// A bench worker's sign(message, signature): node:crypto's one-shot sign, as the issue's ceiling
-// says, or (with workerData.platform) the signer the store uses (src/platform/node.ts).
+// A bench worker's sign(message, signature), from the store's platform module: node:crypto's
+// one-shot sign (the fallback signer), as the issue's ceiling says, or the signer the store uses.
 const SIGN_FUNCTION = `
 const { workerData } = require('node:worker_threads')
-const signFunction = workerData.platform
-  ? import(workerData.platform).then(({ ed25519 }) => ed25519.signer(require('node:crypto').randomBytes(32)))
-  : (() => {
-      const { generateKeyPairSync, sign } = require('node:crypto')
-      const { privateKey } = generateKeyPairSync('ed25519')
-      return Promise.resolve((message, signature) => signature.set(sign(null, message, privateKey)))
-    })()`
+const signFunction = import(workerData.platform).then((platform) =>
+  (workerData.signer === 'store' ? platform.ed25519.signer : platform.nodeCryptoSigner)(require('node:crypto').randomBytes(32)))`
 
 const SIGNER = `${SIGN_FUNCTION}
 signFunction.then((sign) => {
@@ -67,7 +62,7 @@ signFunction.then((sign) => {
   require('node:worker_threads').parentPort.postMessage(n / ((performance.now() - t) / 1000))
 })`
 
-/** The platform module, whose signer the store uses (libsodium where sodium-native loads). */
+/** The store's platform module: its signer (libsodium where sodium-native loads) and node:crypto's. */
 const STORE_PLATFORM = new URL('../src/platform/node.js', import.meta.url).href
 
 /**
@@ -75,7 +70,7 @@ const STORE_PLATFORM = new URL('../src/platform/node.js', import.meta.url).href
  * ceiling), or by the store's own signer.
  */
 async function signingAllCores(ms: number, signer: 'node:crypto' | 'store'): Promise<number> {
-  const workerData = { ms, platform: signer === 'store' ? STORE_PLATFORM : undefined }
+  const workerData = { ms, platform: STORE_PLATFORM, signer }
   const rates = await Promise.all(Array.from({ length: availableParallelism() }, () =>
     new Promise<number>((resolve, reject) => new Worker(SIGNER, { eval: true, workerData }).once('message', resolve).once('error', reject))))
   return rates.reduce((a, b) => a + b, 0)
@@ -100,7 +95,7 @@ async function minimalAppendRate(events: number, warmup: number): Promise<number
   const db = new ClassicLevel<Uint8Array, Uint8Array>(join(dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
   const log = await open(join(dir, 'log'), 'a')
-  const workers = Array.from({ length: availableParallelism() }, () => new Worker(BATCH_SIGNER, { eval: true, workerData: { platform: STORE_PLATFORM } }))
+  const workers = Array.from({ length: availableParallelism() }, () => new Worker(BATCH_SIGNER, { eval: true, workerData: { platform: STORE_PLATFORM, signer: 'store' } }))
   const total = warmup + events
   // Keys as the store's: timestamp (40 events per ms, as appends come) ‖ a random id.
   const envelopes = randomBytes(total * ENVELOPE), keys = randomBytes(total * 40)
