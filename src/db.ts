@@ -1,220 +1,138 @@
-import { Level } from 'level'
-import { MemoryLevel } from 'memory-level'
-import { openWal, spareCores, storedValue } from '#platform'
+// The public facade: `Xaeroflux` checks each call, keeps the store's status and calls in flight
+// (src/store/lifecycle.ts), and hands the work to the modules under src/store/, src/merkle/ and
+// src/pipeline/ (docs/STORAGE.md has the whole picture).
+import { openWal, storedValue } from '#platform'
 import { runtime } from './core/default.js'
-import { mapPacked } from './arrays.js'
+import { concat } from './bytes.js'
 import { XaeroError } from './errors.js'
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW, Event, HEADER_SIZE, SIGNATURE_SIZE, checkFields, decodeEvents, writeEnvelope } from './event.js'
-import { groupId } from './group.js'
+import type { Event } from './event.js'
 import { bytes32, fromHex, toHex } from './hex.js'
-import type { Identity } from './identity.js'
 import { Pipeline } from './pipeline/pipeline.js'
-import { Batcher } from './pipeline/batcher.js'
-import { SLOT_DATA_BYTES, slotChunks } from './pipeline/slot.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
 import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { Reconciliation } from './merkle/reconcile.js'
 import { PAGE_RECORD } from './merkle/pages.js'
-import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
-import {
-  EMPTY_VALUE, FORMAT_VERSION, META_COUNT, META_GROUP, META_ROOT, META_UNINDEXED, META_VERSION, META_WAL, PREFIX, SUBLEVELS,
-} from './store/layout.js'
-import { concat, copyPooled, pooled, readU64, u64 } from './bytes.js'
-import { Indexer, type Queued } from './store/indexer.js'
-import { MAX_TIME, checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions, type Sub } from './store/queries.js'
+import { Feed, type IndexedListener, type Origin, type SubscribeFilter } from './store/feed.js'
+import { Indexer } from './store/indexer.js'
+import { EMPTY_VALUE, META_ROOT, META_UNINDEXED, PREFIX } from './store/layout.js'
+import { levelError, openLevel, readState, type StoredState, type Sublevels } from './store/level.js'
+import { Lifecycle, type Status } from './store/lifecycle.js'
+import { resolveOptions, type OpenOptions, type StoreOptions } from './store/options.js'
+import { checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions } from './store/queries.js'
+import { replayWal } from './store/replay.js'
+import type { ReplayReport, Wal } from './store/wal.js'
+import { WritePath } from './store/writer.js'
 
-export type { RangeOptions }
+export type { OpenOptions, RangeOptions, SubscribeFilter, Origin, Status }
 
-type Bytes = Uint8Array
-
-export interface OpenOptions {
-  /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
-  path?: string
-  /** The group's name; its id is `groupId(group)`. */
-  group: string
-  /** Who appends. Needed by `append`, not by `ingest`. */
-  identity?: Identity
-  /** When `append` and `ingest` resolve; see Durability. @default 'sync' */
-  durability?: Durability
-  /** Validation worker threads; 0 validates on this thread. @default one per spare core, at most 2 */
-  workers?: number
-  /** If given, only these authors (public keys, bytes or hex) may write to the group. */
-  writers?: ReadonlyArray<Uint8Array | string>
-  /** Memory for cached Merkle pages, in bytes. @default 8 MiB */
-  pageCache?: number
-  /**
-   * Keep the Merkle index (root, prove, reconcile) as events are indexed. Off suits a bulk
-   * load: the store remembers, and rebuilds the index when it is next opened with it on.
-   * @default true
-   */
-  merkleIndex?: boolean
-  /** Largest payload accepted, at most 2 MiB − 144 bytes. @default 1 MiB */
-  maxPayload?: number
-  /** How far in the future a timestamp may be, in ms. @default 10 minutes */
-  maxSkew?: number
-}
-
-export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
-
-/** Single appends and ingests go through the workers in batches of at most this many. */
-const PIPELINE_BATCH = 128
-/** Events logged but not yet indexed, at most: beyond this, appends and ingests wait. */
-const MAX_UNINDEXED = 8192
-const MAX_UNINDEXED_BYTES = 32 << 20
-const DONE = Promise.resolve()
 /**
- * LevelDB's memtable (classic-level; IndexedDB has none): 16 MiB, not the default 4. A store that
- * appends without pause spends most of its LevelDB time compacting, and fewer, larger level-0
- * files cut that by a third (measured: 7.5 → 5.4 µs of CPU per event over 1M appends), for at most
- * two such buffers in memory at once.
+ * What the package's own layers (the network) use of a store, kept off its public API: the
+ * stream of indexed events with their origins, and ingesting on behalf of a peer.
  */
-const WRITE_BUFFER_SIZE = 16 << 20
-/** The largest maxPayload: an event must fit one pipeline slot. */
-const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
+export const internals = Symbol('xaeroflux.internals')
+
+export interface StoreInternals {
+  /** Adds a listener of every index batch's new events and their origins; returns its remover. */
+  onIndexed(listener: IndexedListener): () => void
+  /** `ingestMany` with the events' origin (a peer's id). */
+  ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
+  /** Aborted (reason E_CLOSED) when the store starts closing. */
+  readonly closing: AbortSignal
+}
 
 /**
  * An open store of one group's events. Appends and ingests are written to the WAL, then
  * indexed in LevelDB by one batch per group of events; queries read LevelDB.
+ *
+ * Lifecycle: `open` resolves with an open store; `close` settles every call in flight (their
+ * work is finished, or they reject), and afterwards every call rejects with E_CLOSED.
  */
 export class Xaeroflux {
   /** What `open` found in the write-ahead log after the last run (empty for in-memory stores). */
   recovery: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
 
-  private closed = false
-  private inflight = 0
-  private idleWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
-  /**
-   * Ingested or replayed events logged (or being logged) and not yet indexed, by id: each with
-   * the promise of its durability, for an ingest of the same event to wait on. Appends are not
-   * kept here: their events were signed just now, so nobody is waiting on them, and an ingest of
-   * one before it is indexed logs it again, for the indexer to drop.
-   */
-  private readonly pending = new Map<string, Promise<void>>()
-  private readonly subscribers = new Set<{ filter: Filter; fn: (e: Event) => void }>()
-  private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
-  private readonly toSeal = new Batcher(async (envelopes: Uint8Array[]) => {
-    const events = await this.pipeline.seal(envelopes)
-    await this.logMany(events, false)
-    return events
-  }, PIPELINE_BATCH)
-  private unindexedBytes = 0
-  private readonly roomWaiters: Array<() => void> = []
-
-  private constructor(
-    readonly group: string,
-    readonly groupBytes: Uint8Array,
-    private readonly options: Required<Pick<OpenOptions, 'maxPayload' | 'maxSkew'>> & OpenOptions,
-    private readonly db: DB,
-    private readonly sub: Record<keyof typeof SUBLEVELS, Sub>,
-    private readonly pipeline: Pipeline,
-    private readonly writers: Set<string> | undefined,
-    private readonly wal: Wal | undefined,
-    total: number,
-  ) {
-    const pages = Math.max(16, Math.floor((options.pageCache ?? 8 << 20) / PAGE_RECORD))
-    this.tree = new MerkleTree(runtime, sub.pages, pages)
-    this.indexer = new Indexer({
-      db, events: sub.events, tree: this.tree, wal, merkleIndex: options.merkleIndex !== false, total,
-      onBatch: (batch, fresh) => this.indexed(batch, fresh),
-      onStop: () => {
-        for (const wake of this.roomWaiters.splice(0)) wake()
-        this.settleIdle()
-      },
-    })
-  }
-
+  private readonly life = new Lifecycle()
+  private readonly feed = new Feed()
   private readonly tree: MerkleTree
   private readonly indexer: Indexer
+  private readonly writer: WritePath
+  private closing?: Promise<void>
 
-  /** Opens (or creates) the store, replays its write-ahead log, and indexes what it finds there. */
+  private constructor(private readonly options: StoreOptions, private readonly db: DB, private readonly sub: Sublevels,
+    private readonly pipeline: Pipeline, private readonly wal: Wal | undefined, state: StoredState) {
+    this.tree = new MerkleTree(runtime, sub.pages, Math.max(16, Math.floor(options.pageCache / PAGE_RECORD)))
+    this.tree.setRoot(state.root)
+    this.indexer = new Indexer({
+      db, events: sub.events, tree: this.tree, wal, merkleIndex: options.merkleIndex, total: state.count,
+      onBatch: (batch, fresh) => {
+        this.writer.indexed(batch)
+        if (this.feed.active) this.feed.publish(fresh.map((q) => q.event), fresh.map((q) => q.origin))
+      },
+      onStop: () => this.writer.wake(),
+    })
+    this.writer = new WritePath(options, pipeline, this.indexer, wal)
+  }
+
+  /** The group's name, as given to `open`. */
+  get group(): string { return this.options.group }
+  /** The group's id (32 bytes). */
+  get groupBytes(): Uint8Array { return this.options.groupBytes }
+  /** 'open', then 'closing' once `close` is called, then 'closed'. */
+  get status(): Status { return this.life.status }
+
+  /**
+   * Opens (or creates) the store, replays its write-ahead log, and indexes what it finds there.
+   * A failed open releases everything it started (the database, the log, its share of the
+   * workers) before it rejects.
+   */
   static async open(options: OpenOptions): Promise<Xaeroflux> {
-    if (!options || typeof options.group !== 'string') throw new TypeError('open needs { group: string }')
-    const durability = options.durability ?? 'sync'
-    if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
-    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-    if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > MAX_PAYLOAD_LIMIT) throw new RangeError(`maxPayload must be 0..${MAX_PAYLOAD_LIMIT}`)
-    const maxSkew = options.maxSkew ?? DEFAULT_MAX_SKEW
-    const workers = options.workers ?? Math.min(2, spareCores())
-    if (!Number.isInteger(workers) || workers < 0) throw new RangeError('workers must be a whole number')
-    const group = groupId(options.group)
-    const groupBytes = fromHex(group)
-    const writers = options.writers ? new Set(options.writers.map((w) => toHex(bytes32(w, 'a writer')))) : undefined
-
-    const db = (options.path === undefined
-      ? new MemoryLevel<Bytes, Bytes>({ keyEncoding: 'view', valueEncoding: 'view' })
-      : new Level<Bytes, Bytes>(options.path, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: WRITE_BUFFER_SIZE })) as unknown as DB
-    await db.open()
-    const sub = Object.fromEntries(Object.entries(SUBLEVELS).map(([k, name]) =>
-      [k, db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<keyof typeof SUBLEVELS, Sub>
-    let pipeline: Pipeline | undefined
+    const o = resolveOptions(options)
+    const { db, sub } = await openLevel(o.path)
+    let pipeline: Pipeline | undefined, wal: Wal | undefined
     try {
-      await checkFormat(sub.meta, groupBytes)
-      pipeline = await Pipeline.create(runtime, { workers, group: groupBytes, maxPayload, maxSkew, identity: options.identity })
-      const wal = options.path === undefined ? undefined : await openWal(options.path, durability)
-      const [count, root] = await sub.meta.getMany([META_COUNT, META_ROOT])
-      const store = new Xaeroflux(options.group, groupBytes, { ...options, maxPayload, maxSkew, workers }, db, sub, pipeline, writers, wal, readU64(count ?? u64(0)))
-      store.tree.setRoot(root)
-      if (options.merkleIndex === false) await sub.meta.put(META_UNINDEXED, EMPTY_VALUE, { sync: true } as never)
-      await store.replay()
-      if (options.merkleIndex !== false && await sub.meta.get(META_UNINDEXED) !== undefined) {
-        await store.rebuildIndex()
-        await sub.meta.del(META_UNINDEXED, { sync: true } as never)
-      }
+      const state = await readState(sub.meta, o.groupBytes).catch((e) => { throw levelError(e, 'cannot read the store') })
+      pipeline = await Pipeline.create(runtime, { workers: o.workers, group: o.groupBytes, maxPayload: o.maxPayload, maxSkew: o.maxSkew, identity: o.identity })
+      wal = o.path === undefined ? undefined : await openWal(o.path, o.durability)
+      const store = new Xaeroflux(o, db, sub, pipeline, wal, state)
+      await store.recover(state)
+      store.life.status = 'open'
       return store
     } catch (e) {
       await pipeline?.close()
-      await db.close()
-      throw e
+      await wal?.close().catch(() => {})
+      await db.close().catch(() => {})
+      throw levelError(e, 'cannot open the store')
     }
   }
 
-  private async replay(): Promise<void> {
-    if (!this.wal) return
-    const stored = await this.sub.meta.get(META_WAL)
-    const from = stored ? { segment: readU64(stored), offset: readU64(stored, 8) } : { segment: 1, offset: 0 }
-    this.indexer.deletedBefore = from.segment
-    const records: Array<{ bytes: Bytes; end: WalPosition }> = []
-    this.recovery = await this.wal.replay(from, (bytes, end) => records.push({ bytes: bytes.slice(), end }))
-    // Records were validated before they were logged; replay re-derives their keys only.
-    const decoded = decodeEvents(records.map((r) => r.bytes), { group: this.groupBytes, maxPayload: this.options.maxPayload, now: MAX_TIME, maxSkew: 0, verify: false })
-    decoded.forEach((r, i) => {
-      if (r instanceof XaeroError) this.recovery.corrupt.push(new XaeroError('E_CORRUPT_WAL', `a logged record is not a valid event: ${r.code}`, { cause: r }))
-      else {
-        this.unindexedBytes += r.bytes.length
-        this.enqueue(r, records[i].end)
-      }
-    })
-    await this.flush()
-    // All before the new segment is indexed or reported: check it no more, and let it go.
-    const start = this.wal.position()
-    await this.sub.meta.put(META_WAL, concat(u64(start.segment), u64(start.offset)), { sync: true } as never)
-    await this.wal.deleteBefore(start)
-    this.indexer.deletedBefore = start.segment
+  // Replays the log, and rebuilds the Merkle index if it was kept off last time.
+  private async recover(state: StoredState): Promise<void> {
+    if (!this.options.merkleIndex) await this.sub.meta.put(META_UNINDEXED, EMPTY_VALUE, { sync: true } as never)
+    if (this.wal) {
+      this.indexer.deletedBefore = state.checkpoint.segment
+      this.recovery = await replayWal(this.wal, this.sub.meta, state.checkpoint, this.options.groupBytes,
+        (event, end) => this.writer.replayed(event, end), () => this.indexer.caughtUp())
+      this.indexer.deletedBefore = this.wal.position().segment
+    }
+    if (this.options.merkleIndex && state.unindexed) {
+      await this.rebuild({ from: 0, to: Number.MAX_SAFE_INTEGER })
+      await this.sub.meta.del(META_UNINDEXED, { sync: true } as never)
+    }
   }
 
   // --- writing -------------------------------------------------------------------------------
 
-  /** Signs a new event by this store's identity; resolves once it is durable (see `durability`). */
+  /**
+   * Signs a new event by this store's identity; resolves once it is durable (see `durability`).
+   * A timestamp more than `maxSkew` ahead is E_FUTURE_TIMESTAMP: every peer would refuse it.
+   */
   append(fields: { kind: number; payload: Uint8Array | string; timestamp?: number }): Promise<Event> {
     // Not `async`: it hands back the batch's own promise (an async function would wrap it in
     // another, settled two turns later), and turns what it throws into a rejection.
     try {
-      this.assertOpen()
-      const identity = this.options.identity
-      if (!identity) throw new TypeError('append needs the store opened with an identity')
-      if (this.writers && !this.writers.has(identity.id)) throw new XaeroError('E_NOT_WRITER', `${identity.id} is not a writer of this group`)
-      if (!fields || typeof fields !== 'object') throw new TypeError('append takes { kind, payload, timestamp? }')
-      // A literal of fixed shape, not `{ ...fields, group }`: a property defined after a spread
-      // takes V8's slow path on every call, and leaves checkFields' loads missing their caches
-      // (measured: ~9% of the main thread in a burst of appends).
-      const checked = checkFields({ kind: fields.kind, timestamp: fields.timestamp, payload: fields.payload, group: this.groupBytes }, this.options.maxPayload)
-      // The envelope, unsigned, now: the event is the payload as it is now, whatever the caller
-      // does next. Appends made together are sealed (id, key, signature) together, by the
-      // workers, and logged together.
-      const envelope = pooled(checked.payload.length + HEADER_SIZE + SIGNATURE_SIZE)
-      writeEnvelope(envelope, 0, checked, identity.publicKey)
-      return this.toSeal.add(envelope)
+      this.life.assertOpen()
+      return this.life.track(this.writer.append(fields))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -222,142 +140,43 @@ export class Xaeroflux {
 
   /** Validates an envelope from elsewhere and stores it; storing an event already stored is a no-op. */
   async ingest(bytes: Uint8Array): Promise<Event> {
-    this.assertOpen()
+    this.life.assertOpen()
     if (!(bytes instanceof Uint8Array)) throw new TypeError('ingest takes the bytes of an envelope')
-    // Calls made together are validated together: one batch through the workers.
-    const key = await this.toValidate.add(bytes)
-    if (key instanceof XaeroError) throw key
-    const event = new Event(copyPooled(bytes), key)
-    await this.accept([event])
-    return event
+    return this.life.track(this.writer.ingest(bytes, 'ingest'))
   }
 
-  /** `ingest` for many envelopes at once: one result per envelope, an Event or the XaeroError that rejected it. */
+  /**
+   * `ingest` for many envelopes at once: one result per envelope, in order, an Event or the
+   * XaeroError that rejected it (also when logging it failed).
+   */
   async ingestMany(envelopes: readonly Uint8Array[]): Promise<Array<Event | XaeroError>> {
-    this.assertOpen()
+    return this.ingestFrom(envelopes, 'ingest')
+  }
+
+  private async ingestFrom(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>> {
+    this.life.assertOpen()
     if (!Array.isArray(envelopes) || envelopes.some((e) => !(e instanceof Uint8Array))) throw new TypeError('ingestMany takes an array of envelopes')
-    const keys = await this.pipeline.validate(envelopes)
-    const results = keys.map((k, i) => (k instanceof XaeroError ? k : new Event(copyPooled(envelopes[i]), k)))
-    const accepted = await this.accept(results.filter((r): r is Event => r instanceof Event))
-    return results.map((r) => (r instanceof Event ? accepted.get(r) ?? r : r))
+    return this.life.track(this.writer.ingestMany(envelopes, origin))
   }
 
-  // Checks writers, and logs what is not on its way yet. An event on its way is waited for: an
-  // ingest resolves only once its event is durable, whoever logged it. An event already stored
-  // is logged again and dropped by the indexer, which checks every batch: asking LevelDB here
-  // would look up a missing key per new event, which LevelDB pays for with seek compactions
-  // (docs/STORAGE.md, Write path).
-  private async accept(events: Event[]): Promise<Map<Event, XaeroError>> {
-    const rejected = new Map<Event, XaeroError>()
-    const durable: Array<Promise<void>> = []
-    const toLog = new Map<string, Event>() // one of each: an envelope may come twice
-    for (const e of events) {
-      if (this.writers && !this.writers.has(e.author)) {
-        rejected.set(e, new XaeroError('E_NOT_WRITER', `${e.author} is not a writer of this group`))
-        continue
-      }
-      const onItsWay = this.pending.get(e.id)
-      if (onItsWay) durable.push(onItsWay)
-      else toLog.set(e.id, e)
-    }
-    if (toLog.size > 0) durable.push(this.logMany([...toLog.values()]))
-    await Promise.all(durable)
-    if (rejected.size === events.length && events.length === 1) throw rejected.get(events[0])
-    return rejected
-  }
-
-  // Logs events durably, a slot's worth per WAL call, and queues them for indexing; with
-  // `track`, each event is pending (with the promise of its durability) until indexed.
-  private logMany(events: readonly Event[], track = true): Promise<void> {
-    const parts: Array<Promise<void>> = []
-    for (const { start, end } of slotChunks(events, (e) => e.bytes.length)) {
-      const chunk = events.slice(start, end)
-      const durable = this.write(chunk, track)
-      if (track) for (const e of chunk) this.pending.set(e.id, durable)
-      parts.push(durable)
-    }
-    return parts.length === 1 ? parts[0] : Promise.all(parts).then(() => {})
-  }
-
-  private async write(events: Event[], track: boolean): Promise<void> {
-    const bytes = events.reduce((n, e) => n + e.bytes.length, 0)
-    await this.room(events.length, bytes)
-    this.inflight += events.length
-    this.unindexedBytes += bytes
-    try {
-      // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
-      const end = this.wal ? await this.wal.appendMany(mapPacked(events, (e) => e.bytes)) : undefined
-      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, track))
-    } catch (e) {
-      if (track) for (const event of events) this.pending.delete(event.id)
-      this.unindexedBytes -= bytes
-      throw e
-    } finally {
-      this.inflight -= events.length
-      this.settleIdle()
-    }
-    // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
-    if (!this.wal) await this.indexer.caughtUp()
-  }
-
-  // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
-  private async room(count: number, bytes: number): Promise<void> {
-    const unindexed = () => this.inflight + this.indexer.backlog
-    while (!this.indexer.error && unindexed() > 0 &&
-      (unindexed() + count > MAX_UNINDEXED || this.unindexedBytes + bytes > MAX_UNINDEXED_BYTES)) {
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
-    }
-    if (this.indexer.error) throw this.indexer.error
-  }
-
-  private enqueue(event: Event, end?: WalPosition, track = true): void {
-    if (track && !this.pending.has(event.id)) this.pending.set(event.id, DONE)
-    this.indexer.enqueue(event, end)
-  }
-
-  // After each index batch: its events are no longer pending, and the new ones are announced.
-  private indexed(batch: Queued[], fresh: Queued[]): void {
-    const tracked = this.pending.size > 0 // else the batch holds appends only: no id to compute
-    for (const q of batch) {
-      if (tracked) this.pending.delete(q.event.id)
-      this.unindexedBytes -= q.event.bytes.length
-    }
-    for (const wake of this.roomWaiters.splice(0)) wake()
-    for (const { event } of fresh) this.advertise(event)
-  }
-
-  private advertise(event: Event): void {
-    for (const s of this.subscribers) {
-      if (!s.filter(event)) continue
-      try {
-        s.fn(event)
-      } catch (e) {
-        console.error('xaeroflux: a subscriber threw', e)
-      }
-    }
-  }
-
-  private settleIdle(): void {
-    if (this.indexer.busy || this.inflight > 0) return
-    const waiters = this.idleWaiters.splice(0)
-    for (const w of waiters) (this.indexer.error ? w.reject(this.indexer.error) : w.resolve())
-  }
-
-  /** Resolves when every event accepted so far is indexed and visible to queries. */
-  flush(): Promise<void> {
-    if (this.indexer.error) return Promise.reject(this.indexer.error)
-    return new Promise((resolve, reject) => {
-      this.idleWaiters.push({ resolve, reject })
-      this.settleIdle()
-    })
+  /** Resolves when every call made before it has settled and every event accepted is indexed and visible to queries. */
+  async flush(): Promise<void> {
+    this.life.assertOpen()
+    await this.life.settled()
+    await this.indexer.caughtUp()
   }
 
   // --- reading -------------------------------------------------------------------------------
 
   /** The event with this id (hex or 32 bytes), or undefined. */
   async get(id: Uint8Array | string): Promise<Event | undefined> {
-    this.assertOpen()
-    return getEvent(this.sub, bytes32(id, 'id'))
+    this.life.assertOpen()
+    const bytes = bytes32(id, 'id')
+    try {
+      return await getEvent(this.sub, bytes)
+    } catch (e) {
+      throw this.failure(e, 'get')
+    }
   }
 
   /** The Merkle root (hex) of every stored event's key: equal sets of events give equal roots. */
@@ -376,13 +195,17 @@ export class Xaeroflux {
     this.assertIndexed()
     const bytes = typeof idOrKey === 'string' ? fromHex(idOrKey) : idOrKey
     if (!(bytes instanceof Uint8Array) || (bytes.length !== 32 && bytes.length !== 40)) throw new TypeError('prove takes an id (32 bytes) or a key (40 bytes)')
-    let key = bytes
-    if (bytes.length === 32) {
-      const ts = await this.sub.ids.get(bytes)
-      if (!ts) throw new XaeroError('E_NOT_FOUND', `no event ${toHex(bytes)} is stored`)
-      key = concat(ts, bytes)
+    try {
+      let key = bytes
+      if (bytes.length === 32) {
+        const ts = await this.sub.ids.get(bytes)
+        if (!ts) throw new XaeroError('E_NOT_FOUND', `no event ${toHex(bytes)} is stored`)
+        key = concat(ts, bytes)
+      }
+      return await this.tree.exclusive(() => this.tree.prove(key))
+    } catch (e) {
+      throw this.failure(e, 'prove')
     }
-    return this.tree.exclusive(() => this.tree.prove(key))
   }
 
   /**
@@ -391,8 +214,12 @@ export class Xaeroflux {
    */
   async rebuildIndex(options: { from?: number; to?: number } = {}): Promise<RebuildReport> {
     this.assertIndexed()
-    const { from, to } = checkRange(options)
+    const range = checkRange(options)
     await this.flush()
+    return this.life.track(this.rebuild(range))
+  }
+
+  private rebuild({ from, to }: { from: number; to: number }): Promise<RebuildReport> {
     return this.tree.exclusive(async () => {
       const write = this.db.batch()
       const { root, report } = await rebuildRange(runtime, timeBound(from), timeBound(to), {
@@ -413,30 +240,50 @@ export class Xaeroflux {
    * One side of a set reconciliation with another store (docs/SYNC.md), optionally limited to
    * timestamps in [from, to): `open()` makes the first message, `receive(message)` the reply
    * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
+   * A reconciliation still running when the store closes fails with E_CLOSED.
    */
   reconcile(options: { from?: number; to?: number } = {}): Reconciliation {
     this.assertIndexed()
     const { from, to } = checkRange(options)
-    const tree = this.tree
+    const tree = this.tree, closing = this.life.signal
+    const unlessClosed = () => { if (closing.aborted) throw closing.reason }
     return new Reconciliation({
-      slot: (prefix) => tree.exclusive(() => tree.slotAt(prefix)),
-      hasKeys: async (keys) => (await this.sub.events.getMany(keys)).map((v) => v !== undefined),
+      slot: async (prefix) => { unlessClosed(); return tree.exclusive(() => tree.slotAt(prefix)) },
+      hasKeys: async (keys) => {
+        unlessClosed()
+        try {
+          return (await this.sub.events.getMany(keys)).map((v) => v !== undefined)
+        } catch (e) {
+          throw this.failure(e, 'reconcile')
+        }
+      },
     }, from, to)
   }
 
   /** Events stored (indexed) so far. */
   async count(): Promise<number> {
-    this.assertOpen()
+    this.life.assertOpen()
     return this.indexer.total
   }
 
   /**
    * Streams events in key order (time, then id), filtered by time [from, to), author and kind,
-   * reading LevelDB in chunks: the result set is never held in memory.
+   * reading LevelDB in chunks (src/store/cursor.ts): the result set is never held in memory, and
+   * an iterator that is abandoned holds at most one chunk (≤ 128 events, about 1 MiB) and no
+   * LevelDB resources. Not a snapshot: events indexed while it runs may appear past its position.
+   * An iterator still running when the store closes ends with E_CLOSED.
    */
   async *range(options: RangeOptions = {}): AsyncGenerator<Event> {
-    this.assertOpen()
-    yield* rangeEvents(this.sub, checkRange(options))
+    this.life.assertOpen()
+    const closing = this.life.signal
+    try {
+      for await (const event of rangeEvents(this.sub, checkRange(options))) {
+        if (closing.aborted) throw closing.reason
+        yield event
+      }
+    } catch (e) {
+      throw this.failure(e, 'range')
+    }
   }
 
   /**
@@ -445,51 +292,50 @@ export class Xaeroflux {
    * Returns the function that stops the subscription.
    */
   subscribe(filter: SubscribeFilter, fn: (event: Event) => void): () => void {
-    this.assertOpen()
-    if (typeof fn !== 'function') throw new TypeError('subscribe needs a callback')
-    const { from, to, author, kind } = checkRange(filter ?? {})
-    const authorHex = author && toHex(author)
-    const entry = {
-      fn,
-      filter: (e: Event) => (kind === undefined || e.kind === kind) && (authorHex === undefined || e.author === authorHex) && e.timestamp >= from && e.timestamp < to,
-    }
-    this.subscribers.add(entry)
-    return () => { this.subscribers.delete(entry) }
+    this.life.assertOpen()
+    return this.feed.subscribe(filter, fn)
   }
 
-  /** Finishes queued work, then closes the log, the workers and LevelDB. Later calls fail with E_CLOSED. */
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    try {
-      await this.flush()
-    } finally {
-      this.subscribers.clear()
-      await this.tree.exclusive(() => this.tree.forget())
-      await this.pipeline.close()
-      await this.wal?.close()
-      await this.db.close()
+  /** For the package's own layers only (see `internals`). */
+  get [internals](): StoreInternals {
+    return {
+      onIndexed: (listener) => this.feed.listen(listener),
+      ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
+      closing: this.life.signal,
     }
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new XaeroError('E_CLOSED')
+  /**
+   * Settles every call in flight (appends and ingests finish, or reject if they fail), ends
+   * iterators and reconciliations with E_CLOSED, then closes the log, releases the workers and
+   * closes LevelDB. A second call waits for the first. Rejects (E_IO) only if the log or the
+   * database failed to close, after releasing everything else.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown())
+  }
+
+  private async shutdown(): Promise<void> {
+    this.life.beginClose()
+    await this.life.settled()
+    await this.indexer.caughtUp().catch(() => {}) // an indexing failure was given to the calls it failed
+    this.feed.clear()
+    await this.tree.exclusive(() => this.tree.forget())
+    let failure: unknown
+    await this.pipeline.close().catch((e) => { failure = e })
+    await this.wal?.close().catch((e) => { failure ??= e })
+    await this.db.close().catch((e) => { failure ??= levelError(e, 'cannot close the store') })
+    this.life.status = 'closed'
+    if (failure) throw failure
+  }
+
+  /** A failure of a read: E_CLOSED if the store closed meanwhile, else the XaeroError it is. */
+  private failure(e: unknown, call: string): unknown {
+    return this.life.closedOr(levelError(e, `${call} failed`))
   }
 
   private assertIndexed(): void {
-    this.assertOpen()
-    if (this.options.merkleIndex === false) throw new TypeError('the store was opened with merkleIndex: false')
+    this.life.assertOpen()
+    if (!this.options.merkleIndex) throw new TypeError('the store was opened with merkleIndex: false')
   }
-}
-
-type Filter = (e: Event) => boolean
-
-async function checkFormat(meta: Sub, group: Uint8Array): Promise<void> {
-  const [version, storedGroup] = await meta.getMany([META_VERSION, META_GROUP])
-  if (version === undefined) {
-    await meta.batch([{ type: 'put', key: META_VERSION, value: u64(FORMAT_VERSION) }, { type: 'put', key: META_GROUP, value: group }])
-    return
-  }
-  if (readU64(version) !== FORMAT_VERSION) throw new XaeroError('E_STORE_MISMATCH', `store format ${readU64(version)}, this version reads ${FORMAT_VERSION}`)
-  if (storedGroup && toHex(storedGroup) !== toHex(group)) throw new XaeroError('E_STORE_MISMATCH', 'the store belongs to another group')
 }

@@ -20,6 +20,10 @@ export const ErrorCodes = {
   E_BAD_MESSAGE: 'a message from a peer is malformed or over its bounds',
   E_CORRUPT_INDEX: 'a stored index entry (a Merkle page, a posting block) is missing or malformed',
   E_STORE_MISMATCH: 'the store on disk is of another format version or another group',
+  E_CORRUPT_EVENT: 'a stored event is malformed',
+  E_CORRUPT_STORE: "the store's database is corrupt (LevelDB found corruption, or a meta entry is malformed)",
+  E_LOCKED: 'another process (or another open store) holds the store',
+  E_IO: 'the disk failed: a write, fsync, read or open of the store\'s files',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes

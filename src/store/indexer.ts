@@ -5,6 +5,8 @@ import { storedValue } from '#platform'
 import { mapPacked } from '../arrays.js'
 import { concatPooled, copyPooledRange, prefixedPooled, u64 } from '../bytes.js'
 import type { Event } from '../event.js'
+import type { Origin } from './feed.js'
+import { levelError } from './level.js'
 import { compareKeys, startsWith } from '../merkle/keys.js'
 import type { MerkleTree } from '../merkle/tree.js'
 import { META_COUNT, META_ROOT, META_WAL, PREFIX } from './layout.js'
@@ -12,8 +14,8 @@ import { postingBlocks } from './postings.js'
 import type { DB, Sub } from './queries.js'
 import type { Wal, WalPosition } from './wal.js'
 
-/** A queued event; the last of a WAL call carries the position past that call. */
-export interface Queued { event: Event; end?: WalPosition }
+/** A queued event and where it came from; the last of a WAL call carries the position past that call. */
+export interface Queued { event: Event; end?: WalPosition; origin: Origin }
 
 const INDEX_BATCH = 1000
 
@@ -61,8 +63,8 @@ export class Indexer {
 
   get busy(): boolean { return this.running || this.queue.length > 0 }
 
-  enqueue(event: Event, end?: WalPosition): void {
-    this.queue.push({ event, end })
+  enqueue(event: Event, end: WalPosition | undefined, origin: Origin): void {
+    this.queue.push({ event, end, origin })
     this.enqueued++
     if (!this.running) { this.running = true; queueMicrotask(() => this.loop()) }
   }
@@ -79,8 +81,8 @@ export class Indexer {
     try {
       while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
     } catch (e) {
-      this.error = e
-      for (const w of this.waiters.splice(0)) w.reject(e)
+      this.error = levelError(e, 'indexing failed')
+      for (const w of this.waiters.splice(0)) w.reject(this.error)
     } finally {
       this.running = false
       this.o.onStop()

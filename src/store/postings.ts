@@ -6,6 +6,7 @@ import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { toHex } from '../hex.js'
 import { compareKeys } from '../merkle/keys.js'
+import { entries } from './cursor.js'
 import type { Sub } from './queries.js'
 
 type Bytes = Uint8Array
@@ -86,17 +87,18 @@ function compareCursors(a: Cursor, b: Cursor): number {
  * overlap, not the result.
  */
 export async function* postingKeys(index: Sub, prefix: Bytes, from: number, to: number, reverse: boolean): AsyncGenerator<Bytes> {
-  const blocks = index.iterator({ gte: concat(prefix, u64(Math.max(0, from - POSTING_SPAN + 1))), lt: concat(prefix, u64(to)), reverse })
+  const blocks = entries(index, { gte: concat(prefix, u64(Math.max(0, from - POSTING_SPAN + 1))), lt: concat(prefix, u64(to)), reverse })
   const open = new Heap<Cursor>(reverse ? (a, b) => compareCursors(b, a) : compareCursors)
   try {
-    let next = await blocks.next()
+    const read = async () => { const r = await blocks.next(); return r.done ? undefined : r.value }
+    let next = await read()
     for (;;) {
       // A block not read yet may hold the next key when its first key comes before the best
       // open one (forward), or its span reaches the best open one (reverse).
       while (next !== undefined && (open.size === 0 || mayPrecede(next[0].subarray(prefix.length), open.peek().key, reverse))) {
         const cursor = openBlock(next[1], from, to, reverse)
         if (!cursor.done) open.push(cursor)
-        next = await blocks.next()
+        next = await read()
       }
       if (open.size === 0) return
       const cursor = open.pop()
@@ -107,7 +109,7 @@ export async function* postingKeys(index: Sub, prefix: Bytes, from: number, to: 
       if (!cursor.done) open.push(cursor)
     }
   } finally {
-    await blocks.close()
+    await blocks.return(undefined)
   }
 }
 

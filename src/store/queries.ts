@@ -2,8 +2,10 @@
 // kind, streamed from LevelDB a chunk at a time, and the keys under a prefix.
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { concat, u64 } from '../bytes.js'
-import { Event } from '../event.js'
-import { bytes32 } from '../hex.js'
+import { XaeroError } from '../errors.js'
+import { Event, HEADER_SIZE, SIGNATURE_SIZE, VERSION } from '../event.js'
+import { bytes32, toHex } from '../hex.js'
+import { entries } from './cursor.js'
 import { kindBytes } from './layout.js'
 import { postingKeys } from './postings.js'
 
@@ -46,7 +48,7 @@ export async function getEvent(sub: { ids: Sub; events: Sub }, id: Uint8Array): 
   if (!ts) return undefined
   const key = concat(ts, id)
   const bytes = await sub.events.get(key)
-  return bytes ? new Event(plain(bytes), key) : undefined
+  return bytes ? storedEvent(bytes, key) : undefined
 }
 
 /**
@@ -59,7 +61,7 @@ export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Su
   if (limit === 0) return
   const lo = u64(from), hi = u64(to)
   if (author === undefined && kind === undefined) {
-    for await (const [key, bytes] of sub.events.iterator({ gte: lo, lt: hi, reverse, limit })) yield new Event(plain(bytes), plain(key))
+    for await (const [key, bytes] of entries(sub.events, { gte: lo, lt: hi, reverse, limit })) yield storedEvent(bytes, plain(key))
     return
   }
   const [index, prefix] = author !== undefined ? [sub.byAuthor, author] : [sub.byKind, kindBytes(kind!)]
@@ -76,7 +78,7 @@ export async function* rangeEvents(sub: { events: Sub; byAuthor: Sub; byKind: Su
       for (let i = 0; i < chunk.length; i++) {
         const bytes = values[i]
         if (!bytes) continue
-        const event = new Event(plain(bytes), chunk[i])
+        const event = storedEvent(bytes, chunk[i])
         if (kind !== undefined && event.kind !== kind) continue
         yield event
         if (++n >= limit) return
@@ -103,6 +105,22 @@ function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
     if (end[i] < 255) { end[i]++; return end.subarray(0, i + 1) }
   }
   return undefined
+}
+
+/**
+ * A stored envelope as an Event, after the checks that cost nothing: its structure, and the
+ * timestamp its key was made from. Anything else is E_CORRUPT_EVENT, never returned as an event.
+ * (The id is not recomputed: LevelDB's block checksums guard the bytes.)
+ */
+export function storedEvent(value: Uint8Array, key: Uint8Array): Event {
+  const bytes = plain(value)
+  const length = bytes.length >= HEADER_SIZE ? ((bytes[76] << 24) | (bytes[77] << 16) | (bytes[78] << 8) | bytes[79]) >>> 0 : -1
+  let sameTime = bytes.length >= 12
+  for (let i = 0; i < 8 && sameTime; i++) sameTime = bytes[4 + i] === key[i]
+  if (bytes[0] !== VERSION || bytes[1] !== 0 || length < 0 || bytes.length !== HEADER_SIZE + length + SIGNATURE_SIZE || !sameTime) {
+    throw new XaeroError('E_CORRUPT_EVENT', `the stored event ${toHex(key.subarray(8))} is corrupt (${bytes.length} bytes)`, { details: { key: toHex(key) } })
+  }
+  return new Event(bytes, key)
 }
 
 /** LevelDB hands back Buffers; events carry plain Uint8Array views of the same bytes. */

@@ -1,0 +1,91 @@
+// The options of `Xaeroflux.open`, checked once: misuse is a TypeError or RangeError at the call,
+// never a store that silently does something else (a typo such as `Path` would otherwise give an
+// in-memory store).
+import { spareCores } from '#platform'
+import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW } from '../event.js'
+import { groupId } from '../group.js'
+import { bytes32, fromHex, toHex } from '../hex.js'
+import { Identity } from '../identity.js'
+import { SLOT_DATA_BYTES } from '../pipeline/slot.js'
+import type { Durability } from './wal.js'
+
+export interface OpenOptions {
+  /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
+  path?: string
+  /** The group's name; its id is `groupId(group)`. */
+  group: string
+  /** Who appends. Needed by `append`, not by `ingest`. */
+  identity?: Identity
+  /** When `append` and `ingest` resolve; see Durability. @default 'sync' */
+  durability?: Durability
+  /** Validation worker threads; 0 validates on this thread. @default one per spare core, at most 2 */
+  workers?: number
+  /** If given, only these authors (public keys, bytes or hex) may write to the group. */
+  writers?: ReadonlyArray<Uint8Array | string>
+  /** Memory for cached Merkle pages, in bytes. @default 8 MiB */
+  pageCache?: number
+  /**
+   * Keep the Merkle index (root, prove, reconcile) as events are indexed. Off suits a bulk
+   * load: the store remembers, and rebuilds the index when it is next opened with it on.
+   * @default true
+   */
+  merkleIndex?: boolean
+  /** Largest payload accepted, at most 2 MiB − 144 bytes. @default 1 MiB */
+  maxPayload?: number
+  /** How far in the future a timestamp may be, in ms (0 to 2^31). @default 10 minutes */
+  maxSkew?: number
+}
+
+/** The options with their defaults filled in, and what follows from them. */
+export interface StoreOptions {
+  path?: string
+  group: string
+  groupBytes: Uint8Array
+  identity?: Identity
+  durability: Durability
+  workers: number
+  /** Authors allowed to write (hex), if the group has a list. */
+  writers?: ReadonlySet<string>
+  /** Merkle pages kept in memory. */
+  pageCache: number
+  merkleIndex: boolean
+  maxPayload: number
+  maxSkew: number
+}
+
+/** The largest maxPayload: an event must fit one pipeline slot. */
+export const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
+/** The largest maxSkew, ~24.8 days: a skew is a tolerance for clocks, not a way to post-date. */
+export const MAX_SKEW_LIMIT = 2 ** 31
+const DEFAULT_PAGE_CACHE = 8 << 20
+const KNOWN = new Set(['path', 'group', 'identity', 'durability', 'workers', 'writers', 'pageCache', 'merkleIndex', 'maxPayload', 'maxSkew'])
+
+/** Checks `open`'s options (TypeError, RangeError) and fills in their defaults. */
+export function resolveOptions(options: OpenOptions): StoreOptions {
+  if (!options || typeof options !== 'object') throw new TypeError('open takes { group, path?, identity?, … }')
+  for (const name of Object.keys(options)) if (!KNOWN.has(name)) throw new TypeError(`unknown option '${name}' (options: ${[...KNOWN].join(', ')})`)
+  const { path, group, identity } = options
+  if (typeof group !== 'string') throw new TypeError('open needs { group: string }')
+  if (group.length === 0) throw new RangeError('the group name is empty')
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0)) throw new TypeError('path must be a non-empty string (omit it for an in-memory store)')
+  if (identity !== undefined && !(identity instanceof Identity)) throw new TypeError('identity must be an Identity (Identity.generate() or Identity.fromSecretKey(bytes))')
+  const durability = options.durability ?? 'sync'
+  if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
+  const workers = whole(options.workers ?? Math.min(2, spareCores()), 'workers', 0, 64)
+  const maxPayload = whole(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload', 0, MAX_PAYLOAD_LIMIT)
+  const maxSkew = whole(options.maxSkew ?? DEFAULT_MAX_SKEW, 'maxSkew', 0, MAX_SKEW_LIMIT)
+  const pageCache = whole(options.pageCache ?? DEFAULT_PAGE_CACHE, 'pageCache', 0, Number.MAX_SAFE_INTEGER)
+  if (options.merkleIndex !== undefined && typeof options.merkleIndex !== 'boolean') throw new TypeError('merkleIndex is a boolean')
+  if (options.writers !== undefined && !Array.isArray(options.writers)) throw new TypeError('writers is an array of public keys')
+  const writers = options.writers && new Set(options.writers.map((w) => toHex(bytes32(w, 'a writer'))))
+  return {
+    path, group, groupBytes: fromHex(groupId(group)), identity, durability, workers, writers, pageCache,
+    merkleIndex: options.merkleIndex !== false, maxPayload, maxSkew,
+  }
+}
+
+function whole(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`)
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be a whole number in ${min}..${max}`)
+  return value
+}
