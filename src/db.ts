@@ -37,7 +37,12 @@ export interface OpenOptions {
   identity?: Identity
   /** When `append` and `ingest` resolve; see Durability. @default 'sync' */
   durability?: Durability
-  /** Validation worker threads; 0 validates on this thread. @default one per spare core, at most 2 */
+  /**
+   * Worker threads for validating and signing. The process has one pool of them, shared by all
+   * its open stores: N > 0 runs this store's jobs there and grows the pool to at least N
+   * workers (at most 16; it keeps its size until every store is closed, then stops); 0
+   * validates and signs on this thread. @default one per spare core, at most 2
+   */
   workers?: number
   /** If given, only these authors (public keys, bytes or hex) may write to the group. */
   writers?: ReadonlyArray<Uint8Array | string>
