@@ -17,10 +17,13 @@ import { tempDir } from './helpers/store.js'
 
 const workerThreads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
 let workersMade = 0
+/** How many of the next workers made start a thread that throws at once instead (a start that fails). */
+let failingStarts = 0
 const NodeWorker = workerThreads.Worker
 workerThreads.Worker = class extends NodeWorker {
   constructor(...args: ConstructorParameters<typeof NodeWorker>) {
-    super(...args)
+    if (failingStarts > 0 && failingStarts--) super('throw new Error("boom at start")', { eval: true })
+    else super(...args)
     workersMade++
   }
 }
@@ -152,8 +155,31 @@ test('an open that fails after taking the pool gives its reference back', async 
   }
 })
 
+test('a worker that fails to start fails the open that needed it, which leaves nothing behind', async () => {
+  const made0 = workersMade, threads0 = osThreads()
+  failingStarts = 1
+  const failed = await watchdog(Xaeroflux.open({ group: 'start', workers: 2 }).then(() => undefined, (e) => e))
+  assert.instance(failed, XaeroError)
+  assert.is(failed.code, 'E_WORKER_FAILED')
+  assert.match(String((failed.cause as Error).message), /boom at start/)
+  assert.is(workersMade - made0, 2)
+  assert.is(pool(), undefined, 'the worker that did start was stopped with the pool')
+  if (threads0 !== undefined) assert.is(osThreads(), threads0)
+  // A pool in use that fails to grow: that open fails, the pool keeps its size and serves on.
+  const one = await Xaeroflux.open({ group: 'start', workers: 1 })
+  failingStarts = 1
+  const grow = await watchdog(Xaeroflux.open({ group: 'start', workers: 2 }).then(() => undefined, (e) => e))
+  assert.is(grow?.code, 'E_WORKER_FAILED')
+  assert.equal([pool()!.inspect().size, pool()!.inspect().refs, pool()!.inspect().workers.length], [1, 1, 1])
+  const e = await watchdog(one.ingest(encodeEvent({ kind: 1, group: groupId('start'), payload: 'still here' }, Identity.generate())))
+  assert.is(e.kind, 1)
+  await one.close()
+  assert.is(pool(), undefined)
+})
+
 test('a worker killed mid-job fails the jobs it held with E_WORKER_FAILED, and is replaced', async () => {
   const me = Identity.generate(), peer = Identity.generate()
+  const used0 = runtime.map.used
   const db = await Xaeroflux.open({ group: 'crash', identity: me, workers: 2, durability: 'none' })
   const started0 = pool()!.inspect().started
   const envelopes = Array.from({ length: 4000 }, (_, i) => encodeEvent({ kind: 1, group: groupId('crash'), payload: `event ${i}` }, peer))
@@ -183,10 +209,13 @@ test('a worker killed mid-job fails the jobs it held with E_WORKER_FAILED, and i
   assert.ok(await db.count() >= 4300)
   await watchdog(db.close(), 10_000, 'close')
   assert.is(pool(), undefined)
+  // In Node the dead worker's workspace and slots came back once its thread had stopped.
+  assert.is(runtime.map.used, used0, 'every region returned to the map')
 })
 
 test('a worker whose core traps fails its job with E_WORKER_FAILED (the trap as cause), and is replaced', async () => {
   const peer = Identity.generate()
+  const used0 = runtime.map.used
   const db = await Xaeroflux.open({ group: 'trap', workers: 1 })
   const p = pool()!, started0 = p.inspect().started
   // A job whose table points past the memory's end: the core traps in the worker.
@@ -202,6 +231,7 @@ test('a worker whose core traps fails its job with E_WORKER_FAILED (the trap as 
   assert.is(e.author, peer.id)
   assert.is(p.inspect().started, started0 + 1)
   await db.close()
+  assert.is(runtime.map.used, used0, 'every region returned to the map')
 })
 
 test('with every store closed no worker is left: a process that opened and closed stores exits by itself', async () => {

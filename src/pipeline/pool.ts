@@ -63,6 +63,8 @@ export class WorkerPool {
   private readonly threads: Thread[] = []
   /** Every worker not yet retired, starting ones too. */
   private readonly all = new Set<Thread>()
+  /** Dead workers being stopped: the last `release` waits for them too. */
+  private readonly dying = new Set<Promise<void>>()
   private starting?: Promise<void>
   private retryAt = 0
   private readonly free: number[] = []
@@ -107,7 +109,7 @@ export class WorkerPool {
     for (const slot of this.free.splice(0)) this.freeSlot(slot)
     const closed = new XaeroError('E_CLOSED', 'the worker pool stopped')
     for (const w of this.waiting.splice(0)) w.reject(closed)
-    await Promise.all([...this.all].map((t) => this.retire(t, closed)))
+    await Promise.all([...this.all].map((t) => this.retire(t, closed)).concat([...this.dying]))
   }
 
   /** A slot for one job, for the caller alone until `releaseSlot`. */
@@ -123,7 +125,7 @@ export class WorkerPool {
     const orphan = this.orphans.get(slot)
     if (orphan) {
       orphan.returned = true
-      if (orphan.stopped) this.orphans.delete(slot), this.runtime.map.release(slot)
+      if (orphan.stopped) this.freeOrphan(slot)
       return
     }
     const next = this.waiting.shift()
@@ -169,6 +171,11 @@ export class WorkerPool {
     const slot = this.runtime.map.alloc(SLOT_BYTES)
     this.slots++
     return slot
+  }
+
+  private freeOrphan(slot: number): void {
+    this.orphans.delete(slot)
+    this.runtime.map.release(slot)
   }
 
   private freeSlot(slot: number): void {
@@ -246,7 +253,9 @@ export class WorkerPool {
   private fail(thread: Thread, cause: unknown): void {
     if (thread.retired) return
     const error = new XaeroError('E_WORKER_FAILED', `a pipeline worker ${thread.ready ? 'died' : 'failed to start'}: ${describe(cause)}`, { cause })
-    void this.retire(thread, error)
+    const dying = this.retire(thread, error)
+    this.dying.add(dying)
+    void dying.then(() => this.dying.delete(dying))
     this.serveWaiters()
     if (!this.stopped && this.threads.length < this.size && Date.now() >= this.retryAt) this.startMissing().catch(() => {})
   }
@@ -263,7 +272,10 @@ export class WorkerPool {
     // Ready with no job: it runs no code now, so it touches no memory whatever terminate does.
     const idle = thread.ready && thread.jobs.size === 0
     const held = [...thread.jobs.keys()]
-    for (const slot of held) this.orphans.set(slot, { returned: false, stopped: false }), this.slots--
+    for (const slot of held) {
+      this.orphans.set(slot, { returned: false, stopped: false })
+      this.slots--
+    }
     const jobs = [...thread.jobs.values()]
     thread.jobs.clear()
     for (const job of jobs) job.reject(error)
@@ -276,7 +288,7 @@ export class WorkerPool {
       for (const slot of held) {
         const orphan = this.orphans.get(slot)!
         orphan.stopped = true
-        if (orphan.returned) this.orphans.delete(slot), this.runtime.map.release(slot)
+        if (orphan.returned) this.freeOrphan(slot)
       }
     }
   }
