@@ -24,6 +24,7 @@ export const ErrorCodes = {
   E_CORRUPT_STORE: "the store's database is corrupt (LevelDB found corruption, or a meta entry is malformed)",
   E_LOCKED: 'another process (or another open store) holds the store',
   E_IO: 'the disk failed: a write, fsync, read or open of the store\'s files',
+  E_WORKER_FAILED: 'a pipeline worker thread failed to start or died with jobs in hand',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes

@@ -1,63 +1,55 @@
-import { startWorker } from '#platform'
-import type { PipelineWorker } from '../platform/types.js'
 import type { Runtime } from '../core/core.js'
 import { XaeroError } from '../errors.js'
 import { Event, SIGNATURE_SIZE } from '../event.js'
 import type { Identity } from '../identity.js'
-import { SLOT_BYTES, SLOT_TABLE, fillSlot, sealSlot, slotChunks, slotResult, slotSigner, validateSlotBatched, type SlotJob, type SlotSigner, type ValidateJob } from './slot.js'
+import { WorkerPool } from './pool.js'
+import { SLOT_TABLE, cachedSigner, fillSlot, sealSlot, slotChunks, slotResult, validateSlotBatched, type SealJob, type SlotJob, type ValidateJob } from './slot.js'
 
 export interface PipelineOptions {
-  /** Worker threads; 0 validates on the calling thread. */
+  /**
+   * 0: this store's jobs run on the calling thread. N > 0: they run on the process's shared
+   * worker pool, which grows to at least N workers (src/pipeline/pool.ts says how).
+   */
   workers: number
   /** The group id every event must carry. */
   group: Uint8Array
   maxPayload: number
   maxSkew: number
-  /** The store's identity: workers sign its appends. */
+  /** The store's identity: its appends are signed by it. */
   identity?: Identity
 }
 
 /** What validation found for one envelope: its 40-byte key, or why it was rejected. */
 export type Validated = Uint8Array | XaeroError
 
-// Four, not two: an index batch keeps the main thread busy for several ms at a time, and a
-// worker with only one slot queued behind the one it works on then runs dry (measured: appends
-// ~3% faster with four; only the touched part of a slot's 2 MiB becomes resident).
-const SLOTS_PER_WORKER = 4
-
 /**
- * The CPU-heavy stages on worker threads that share the core's memory: validating envelopes
- * (structure, group, size, time, id, key, signature) and signing the store's appends. Batches
- * go through a fixed set of slots: a caller that outpaces the workers waits for a free slot,
- * so memory stays bounded. With no workers the same code runs inline.
+ * One store's handle on the CPU-heavy stages: validating envelopes (structure, group, size,
+ * time, id, key, signature) and signing the store's appends, batch by batch in the slots of the
+ * process's shared pool (src/pipeline/pool.ts), on its worker threads or, with `workers: 0`,
+ * inline. The store's settings (group, limits, signing key) travel with each job, so one pool
+ * serves stores of any group and identity.
  */
 export class Pipeline {
-  private readonly free: number[] = []
-  private readonly waiting: Array<(slot: number) => void> = []
-  private readonly done = new Map<number, () => void>()
-  private readonly owner = new Map<number, PipelineWorker>()
-  private signer?: SlotSigner // inline appends (workers: 0)
+  private closing?: Promise<void>
+  private inflight = 0
+  private idle?: () => void
+  private readonly author?: string
+  private readonly secretKey?: Uint8Array
 
-  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly workers: PipelineWorker[], private readonly workspaces: number[]) {}
-
-  static async create(runtime: Runtime, options: PipelineOptions): Promise<Pipeline> {
-    const workspaces = Array.from({ length: options.workers }, () => runtime.workspaceFor())
-    const workers = await Promise.all(workspaces.map(async (workspace) => {
-      const worker = startWorker({ shared: runtime.shared, workspace, secretKey: options.identity?.secretKey })
-      await new Promise<void>((resolve, reject) => { worker.once('message', () => resolve()); worker.once('error', reject) })
-      return worker
-    }))
-    const v = new Pipeline(runtime, options, workers, workspaces)
-    const slots = Math.max(1, workers.length * SLOTS_PER_WORKER)
-    for (let i = 0; i < slots; i++) {
-      const slot = runtime.map.alloc(SLOT_BYTES)
-      runtime.core.u8.set(options.group, slot)
-      v.free.push(slot)
-      const worker = workers[i % Math.max(1, workers.length)]
-      if (worker) v.owner.set(slot, worker)
+  private constructor(private readonly runtime: Runtime, private readonly options: PipelineOptions, private readonly pool: WorkerPool) {
+    if (options.identity) {
+      this.author = options.identity.id
+      this.secretKey = options.identity.secretKey
     }
-    for (const w of workers) w.on('message', (slot) => v.done.get(slot as number)?.())
-    return v
+  }
+
+  /**
+   * Takes a reference to the runtime's pool (starting its workers if this store is the first
+   * to need them). If that fails (E_WORKER_FAILED, E_OUT_OF_MEMORY), nothing is left held.
+   */
+  static async create(runtime: Runtime, options: PipelineOptions): Promise<Pipeline> {
+    if (!(options.group instanceof Uint8Array) || options.group.length !== 32) throw new TypeError('group must be 32 bytes')
+    return new Pipeline(runtime, options, await WorkerPool.acquire(runtime, options.workers))
   }
 
   /** One result per envelope, in order. */
@@ -89,7 +81,7 @@ export class Pipeline {
    * in the core) and signs them where they lie, and the signatures are copied back.
    */
   async seal(envelopes: readonly Uint8Array[]): Promise<Event[]> {
-    if (!this.options.identity) throw new TypeError('the pipeline has no identity')
+    if (!this.secretKey) throw new TypeError('the pipeline has no identity')
     return inSlots(envelopes, (e) => e.length, (chunk) => this.sealChunk(chunk))
   }
 
@@ -98,7 +90,7 @@ export class Pipeline {
     try {
       const { core } = this.runtime
       fillSlot(core, slot, envelopes)
-      await this.run({ op: 'seal', slot, count: envelopes.length, maxPayload: this.options.maxPayload })
+      await this.run({ op: 'seal', slot, count: envelopes.length, maxPayload: this.options.maxPayload, author: this.author!, secretKey: this.secretKey! } satisfies SealJob)
       const { u8, dv } = core // current again: the memory may have grown meanwhile
       const sealed: Event[] = []
       for (let i = 0; i < envelopes.length; i++) {
@@ -114,36 +106,47 @@ export class Pipeline {
     }
   }
 
-  // Runs a job on the slot's worker, or inline.
-  private async run(job: SlotJob): Promise<void> {
-    const worker = this.owner.get(job.slot)
-    if (worker) {
-      await new Promise<void>((resolve) => { this.done.set(job.slot, resolve); worker.postMessage(job) })
-      this.done.delete(job.slot)
-    } else if (job.op === 'validate') {
-      await validateSlotBatched(this.runtime.core, job)
-    } else {
-      await sealSlot(this.runtime.core, job, this.signer ??= slotSigner(this.options.identity!.secretKey))
+  // Runs a job on the pool's workers, or inline.
+  private run(job: SlotJob): Promise<void> {
+    if (this.options.workers > 0) return this.pool.run(job)
+    if (job.op === 'validate') return validateSlotBatched(this.runtime.core, job)
+    return sealSlot(this.runtime.core, job, cachedSigner(job.author, job.secretKey))
+  }
+
+  // A slot of the pool's, with this store's group in its first 32 bytes (the slot is the pool's:
+  // the last job there may have been another store's).
+  private async acquire(): Promise<number> {
+    if (this.closing) throw new XaeroError('E_CLOSED', 'the pipeline is closed')
+    this.inflight++
+    try {
+      const slot = await this.pool.acquireSlot()
+      this.runtime.core.u8.set(this.options.group, slot)
+      return slot
+    } catch (e) {
+      this.done()
+      throw e
     }
   }
 
-  private acquire(): Promise<number> {
-    const slot = this.free.pop()
-    return slot !== undefined ? Promise.resolve(slot) : new Promise((resolve) => this.waiting.push(resolve))
-  }
-
   private release(slot: number): void {
-    const next = this.waiting.shift()
-    if (next) next(slot)
-    else this.free.push(slot)
+    this.pool.releaseSlot(slot)
+    this.done()
   }
 
-  /** Stops the workers and returns their workspaces and the slots to the memory map. */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()))
-    for (const region of [...this.free, ...this.workspaces]) this.runtime.map.release(region)
-    this.free.length = 0
-    this.workspaces.length = 0
+  private done(): void {
+    if (--this.inflight === 0) this.idle?.()
+  }
+
+  /**
+   * Waits for this store's jobs under way (each ends: done, or failed with its worker), then
+   * gives back its reference to the pool; the last one stops the workers. Idempotent: later
+   * calls return the same promise. Calls made after it reject with E_CLOSED.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      if (this.inflight > 0) await new Promise<void>((resolve) => { this.idle = resolve })
+      await this.pool.release()
+    })())
   }
 }
 

@@ -81,16 +81,26 @@ export function storedValue(value: Uint8Array): Uint8Array {
 
 /**
  * Starts a pipeline worker as a module Web Worker (bundlers follow this `new URL` pattern) and
- * sends it its data first.
+ * sends it its data first. A Web Worker tells nothing when it ends: no 'exit', and `terminate`
+ * aborts its script in parallel, so the pool never reuses memory it may still be writing.
  */
 export function startWorker(workerData: unknown): PipelineWorker {
   const worker = new Worker(new URL('../pipeline/worker-browser.js', import.meta.url), { type: 'module' })
   worker.postMessage(workerData)
   return {
     postMessage: (message) => worker.postMessage(message),
-    on: (_event, listener) => worker.addEventListener('message', (e) => listener(e.data)),
-    once: (event, listener) => worker.addEventListener(event, (e) => listener(event === 'message' ? (e as MessageEvent).data : e), { once: true }),
+    on(event, listener) {
+      if (event === 'message') worker.addEventListener('message', (e) => listener(e.data))
+      else if (event === 'error') {
+        // An ErrorEvent is not an Error: the pool wants one for `cause`. A module that fails to
+        // load gives an ErrorEvent with no message.
+        const fail = (e: Event) => listener(new Error(`a pipeline Web Worker failed: ${(e as ErrorEvent).message || e.type}`))
+        worker.addEventListener('error', fail)
+        worker.addEventListener('messageerror', fail)
+      }
+    },
     terminate: async () => worker.terminate(),
+    knowsWhenStopped: false,
   }
 }
 

@@ -94,7 +94,16 @@ export function storedValue(value: Uint8Array): Uint8Array {
 
 /** Starts a pipeline worker (src/pipeline/worker.ts) with its workerData. */
 export function startWorker(workerData: unknown): PipelineWorker {
-  return new Worker(new URL('../pipeline/worker.js', import.meta.url), { workerData })
+  const worker = new Worker(new URL('../pipeline/worker.js', import.meta.url), { workerData })
+  return {
+    postMessage: (message) => worker.postMessage(message),
+    on(event, listener) {
+      worker.on(event, listener)
+      if (event === 'error') worker.on('messageerror', listener) // a message that cannot be read is the worker failing too
+    },
+    terminate: () => worker.terminate(), // settles on 'exit': the thread has stopped
+    knowsWhenStopped: true,
+  }
 }
 
 /** The store's write-ahead log, in `<path>/wal/` (docs/STORAGE.md). */

@@ -18,10 +18,21 @@ export interface Ed25519 {
 
 export interface SignatureCheck { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }
 
-/** A pipeline worker thread as the pipeline uses it (node:worker_threads' Worker is one). */
+/** A pipeline worker thread as the pipeline's pool uses it (src/pipeline/pool.ts). */
 export interface PipelineWorker {
   postMessage(message: unknown): void
-  on(event: 'message', listener: (message: unknown) => void): unknown
-  once(event: 'message' | 'error', listener: (value: unknown) => void): unknown
+  /**
+   * 'message': what the worker posts. 'error': an uncaught error in it (or a message that could
+   * not be read). 'exit': the thread has stopped (Node only: browsers tell nothing when a Web
+   * Worker ends).
+   */
+  on(event: 'message' | 'error' | 'exit', listener: (value: unknown) => void): unknown
+  /** Settles once the thread has stopped where `knowsWhenStopped`, else at once. */
   terminate(): Promise<unknown>
+  /**
+   * Whether `terminate()` settling means the thread no longer runs (Node: true). Where it does
+   * not (browsers: a Web Worker's script is aborted in parallel), memory a dying worker may still
+   * be writing is never reused.
+   */
+  readonly knowsWhenStopped: boolean
 }

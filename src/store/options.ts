@@ -6,6 +6,7 @@ import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW } from '../event.js'
 import { groupId } from '../group.js'
 import { bytes32, fromHex, toHex } from '../hex.js'
 import { Identity } from '../identity.js'
+import { MAX_POOL_WORKERS } from '../pipeline/pool.js'
 import { SLOT_DATA_BYTES } from '../pipeline/slot.js'
 import type { Durability } from './wal.js'
 
@@ -18,7 +19,12 @@ export interface OpenOptions {
   identity?: Identity
   /** When `append` and `ingest` resolve; see Durability. @default 'sync' */
   durability?: Durability
-  /** Validation worker threads; 0 validates on this thread. @default one per spare core, at most 2 */
+  /**
+   * Worker threads for validating and signing. The process has one pool of them, shared by all
+   * its open stores: N > 0 runs this store's jobs there and grows the pool to at least N
+   * workers (at most 16; it keeps its size until every store is closed, then stops); 0
+   * validates and signs on this thread. @default one per spare core, at most 2
+   */
   workers?: number
   /** If given, only these authors (public keys, bytes or hex) may write to the group. */
   writers?: ReadonlyArray<Uint8Array | string>
@@ -71,7 +77,7 @@ export function resolveOptions(options: OpenOptions): StoreOptions {
   if (identity !== undefined && !(identity instanceof Identity)) throw new TypeError('identity must be an Identity (Identity.generate() or Identity.fromSecretKey(bytes))')
   const durability = options.durability ?? 'sync'
   if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
-  const workers = whole(options.workers ?? Math.min(2, spareCores()), 'workers', 0, 64)
+  const workers = whole(options.workers ?? Math.min(2, spareCores()), 'workers', 0, MAX_POOL_WORKERS)
   const maxPayload = whole(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload', 0, MAX_PAYLOAD_LIMIT)
   const maxSkew = whole(options.maxSkew ?? DEFAULT_MAX_SKEW, 'maxSkew', 0, MAX_SKEW_LIMIT)
   const pageCache = whole(options.pageCache ?? DEFAULT_PAGE_CACHE, 'pageCache', 0, Number.MAX_SAFE_INTEGER)
