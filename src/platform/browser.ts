@@ -1,7 +1,10 @@
 import { ed25519 as noble } from '@noble/curves/ed25519.js'
+import { bytesToNumberLE } from '@noble/curves/utils.js'
+import { sha512 } from '@noble/hashes/sha2.js'
 import type { Durability, Wal } from '../store/wal.js'
 import { toHex } from '../hex.js'
 import { PKCS8_PREFIX } from './der.js'
+import { type Verify, meetsEncodingRule, withSignatureRule } from './signature-rule.js'
 import type { Ed25519, PipelineWorker, SignatureCheck } from './types.js'
 
 /** The compiled core, streamed from next to the bundle (bundlers copy the URL'd asset). */
@@ -33,19 +36,53 @@ function publicCryptoKey(publicKey: Uint8Array): Promise<CryptoKey | undefined> 
   return key
 }
 
-function nobleVerify(c: SignatureCheck): boolean {
+const { Point } = noble
+
+/**
+ * Ed25519 verification with @noble/curves' point arithmetic, without the rule's pre-check.
+ * Not `noble.verify`: it checks the cofactored equation [8]([S]B − R − [k]A) = 0 (with
+ * `zip215: false` too), which accepts signatures whose R and A carry torsion that the
+ * cofactorless libraries (OpenSSL, BoringSSL, libsodium) reject. This computes R' = [S]B − [k]A
+ * and compares its encoding with R's bytes, as those libraries do: cofactorless, and an R that
+ * is not canonical or does not decompress never matches. S ≥ L is refused.
+ */
+export const nobleVerify: Verify = (publicKey, message, signature) => {
   try {
-    return noble.verify(c.signature, c.message, c.publicKey)
+    const A = Point.fromBytes(publicKey, false) // strict: y < p, no negative zero; throws if A does not decompress
+    const k = Point.Fn.create(bytesToNumberLE(sha512(concat(signature.subarray(0, 32), publicKey, message))))
+    const SB = Point.BASE.multiplyUnsafe(bytesToNumberLE(signature.subarray(32, 64))) // throws for S ≥ L
+    const R = SB.subtract(A.multiplyUnsafe(k)).toBytes()
+    for (let i = 0; i < 32; i++) if (R[i] !== signature[i]) return false
+    return true
   } catch {
-    return false // a public key that is not a valid point
+    return false // A is not a point, or S ≥ L
   }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
+const verifyWithNoble = withSignatureRule(nobleVerify)
+
+/**
+ * Ed25519 verification by the browser's WebCrypto alone, without the pre-check (false where the
+ * key does not import: not a point). Chromium's is BoringSSL's, cofactorless.
+ */
+export async function webCryptoVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const key = await publicCryptoKey(publicKey)
+  // WebCrypto takes no views of shared memory: slice() copies out of it.
+  return key !== undefined && crypto.subtle.verify(ALGORITHM, key, signature.slice(), message.slice()).catch(() => false)
 }
 
 export const ed25519: Ed25519 = {
   randomSecretKey: () => crypto.getRandomValues(new Uint8Array(32)),
   publicKey: (secretKey) => noble.getPublicKey(secretKey),
   signer: (secretKey) => (message, signature) => signature.set(noble.sign(message, secretKey)),
-  verify: (publicKey, message, signature) => nobleVerify({ publicKey, message, signature }),
+  verify: verifyWithNoble,
   many: {
     signer(secretKey) {
       const pkcs8 = new Uint8Array([...PKCS8_PREFIX, ...secretKey])
@@ -56,12 +93,10 @@ export const ed25519: Ed25519 = {
         return Promise.all(messages.map(async (m) => new Uint8Array(await crypto.subtle.sign(ALGORITHM, k, m.slice()))))
       }
     },
-    async verify(checks) {
-      if (!(await hasWebCrypto())) return checks.map(nobleVerify)
-      return Promise.all(checks.map(async (c) => {
-        const key = await publicCryptoKey(c.publicKey)
-        return key !== undefined && crypto.subtle.verify(ALGORITHM, key, c.signature.slice(), c.message.slice()).catch(() => false)
-      }))
+    async verify(checks: readonly SignatureCheck[]) {
+      if (!(await hasWebCrypto())) return checks.map((c) => verifyWithNoble(c.publicKey, c.message, c.signature))
+      return Promise.all(checks.map(async (c) =>
+        meetsEncodingRule(c.publicKey, c.signature) && webCryptoVerify(c.publicKey, c.message, c.signature)))
     },
   },
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Durability, Wal } from '../store/wal.js'
 import { PKCS8_PREFIX, SPKI_PREFIX } from './der.js'
+import { type Verify, withSignatureRule } from './signature-rule.js'
 import type { Ed25519, PipelineWorker } from './types.js'
 
 /** The compiled core, read from the package's build/ folder. */
@@ -21,6 +22,7 @@ function privateKeyObject(secretKey: Uint8Array): crypto.KeyObject {
 interface Sodium {
   crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void
   crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void
+  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean
 }
 
 // libsodium signs Ed25519 1.6x faster than node:crypto (OpenSSL) here, the same signatures (Ed25519 is
@@ -66,6 +68,25 @@ function publicKeyObject(publicKey: Uint8Array): crypto.KeyObject {
   return key
 }
 
+/**
+ * Ed25519 verification by node:crypto (OpenSSL) alone, without the rule's pre-check: OpenSSL
+ * accepts small-order and non-canonical keys (docs/FORMAT.md, Signature rule). Use `ed25519.verify`.
+ */
+export const nodeCryptoVerify: Verify = (publicKey, message, signature) => {
+  try {
+    return crypto.verify(null, message, publicKeyObject(publicKey), signature)
+  } catch {
+    return false // a public key that is not a valid point
+  }
+}
+
+/**
+ * Ed25519 verification by libsodium alone, without the pre-check; undefined without sodium-native.
+ * The store verifies with node:crypto: this one is here so that tests hold both to the same rule.
+ */
+export const sodiumVerify: Verify | undefined = sodium &&
+  ((publicKey, message, signature) => sodium.crypto_sign_verify_detached(signature, message, publicKey))
+
 export const ed25519: Ed25519 = {
   randomSecretKey: () => new Uint8Array(crypto.randomBytes(32)),
   publicKey(secretKey) {
@@ -73,13 +94,7 @@ export const ed25519: Ed25519 = {
     return new Uint8Array(spki.subarray(spki.length - 32))
   },
   signer: (secretKey) => sodiumSigner(secretKey) ?? nodeCryptoSigner(secretKey),
-  verify(publicKey, message, signature) {
-    try {
-      return crypto.verify(null, message, publicKeyObject(publicKey), signature)
-    } catch {
-      return false // a public key that is not a valid point
-    }
-  },
+  verify: withSignatureRule(nodeCryptoVerify),
 }
 
 /** Cores beyond the calling thread's: the default number of pipeline workers (at most 2). */
