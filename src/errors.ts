@@ -20,6 +20,7 @@ export const ErrorCodes = {
   E_BAD_MESSAGE: 'a message from a peer is malformed or over its bounds',
   E_CORRUPT_INDEX: 'a stored index entry (a Merkle page, a posting block) is missing or malformed',
   E_STORE_MISMATCH: 'the store on disk is of another format version or another group',
+  E_IO: 'the file system failed a read, write, fsync, open or close; `cause` is its error',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes
