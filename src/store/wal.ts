@@ -211,7 +211,7 @@ export class Wal {
         if (this.repairs.length > 0) await this.repair()
         // A segment whose fsync failed is left for good; one that is full is rolled.
         if (this.current?.distrusted || (this.size > 0 && this.size + bytes > this.segmentBytes)) await this.roll()
-        const segment = await this.openSegment()
+        const segment = this.current ?? await this.openSegment() // (no await on the fast path)
         let ends: WalPosition[]
         try {
           ends = await this.write(segment, batch, bytes)
