@@ -135,7 +135,7 @@ class FaultFs implements WalFs {
   readonly synced = new Map<string, number>()
   constructor(public hooks: Hooks = {}) {}
 
-  mkdir(path: string, options: { recursive: true }) { return nodeFs.mkdir(path, options) }
+  mkdir(path: string, options?: { recursive: boolean }) { return nodeFs.mkdir(path, options) }
   async readdir(path: string) {
     const f = (this.n.readdir++, this.hooks.readdir?.(this.n.readdir))
     if (f) throw f
@@ -146,6 +146,7 @@ class FaultFs implements WalFs {
     if (f) throw f
     return nodeFs.readFile(path)
   }
+  stat(path: string) { return nodeFs.stat(path) }
   async truncate(path: string, length: number) {
     const f = (this.n.truncate++, this.hooks.truncate?.(this.n.truncate))
     if (f) throw f
@@ -157,7 +158,7 @@ class FaultFs implements WalFs {
     if (f) throw f
     return nodeFs.unlink(path)
   }
-  async open(path: string, flags: 'a'): Promise<WalFile> {
+  async open(path: string, flags: number): Promise<WalFile> {
     const f = (this.n.open++, this.hooks.open?.(this.n.open))
     if (f) throw f
     const handle = await nodeFs.open(path, flags)
@@ -325,6 +326,7 @@ test('a read-only file system: appends reject (EROFS) until it is writable again
     wal = await openLog(fs.dir, 'sync') // reading needs no write: the replay works
     const ro = new Appender(wal)
     for (let i = 0; i < 2; i++) for (const o of await ro.burst(2)) isIo((o as { error: unknown }).error, 'EROFS', 'an append on a read-only file system')
+    await rejectsIo(Wal.open(join(fs.dir, 'another'), 'sync'), 'EROFS', 'a folder that cannot be created')
     fs.remount('rw')
     await ro.burst(2)
     assert.is(ro.acked.length, 2, 'appends succeed once the file system is writable')
@@ -402,6 +404,31 @@ test('wal/ replaced by a file after open: segments() and deleteBefore() reject w
     await rejectsIo(wal.deleteBefore({ segment: 9, offset: 0 }), 'ENOTDIR', 'deleteBefore()')
     await rejectsIo(wal.appendMany([randomBytes(10)]), 'ENOTDIR', 'an append')
     await within(wal.close(), 'close')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a FIFO where a segment should be: an append rejects (ENXIO) instead of blocking the open; a replay of one, or of /dev/full, rejects (EINVAL) instead of reading forever', async () => {
+  const dir = tempDir()
+  try {
+    let wal = await openLog(dir, 'sync')
+    const log = new Appender(wal)
+    await log.burst(2)
+    await within(wal.close(), 'close')
+    wal = await openLog(dir, 'sync') // appends go to segment 2
+    execFileSync('mkfifo', [join(dir, 'wal', segmentName(2))])
+    for (const o of await new Appender(wal).burst(2)) isIo((o as { error: unknown }).error, 'ENXIO', 'an append whose segment is a FIFO')
+    await within(wal.close(), 'close')
+    for (const [what, make] of [['a FIFO', () => {}], ['/dev/full', () => { rmSync(join(dir, 'wal', segmentName(2))); symlinkSync('/dev/full', join(dir, 'wal', segmentName(2))) }]] as const) {
+      make()
+      const reader = await within(Wal.open(join(dir, 'wal'), 'sync'), 'open')
+      const e = await rejectsIo(reader.replay({ segment: 1, offset: 0 }, () => {}), 'EINVAL', `a replay of ${what}`)
+      assert.equal(e.details?.segment, 2)
+      await within(reader.close(), 'close')
+    }
+    rmSync(join(dir, 'wal', segmentName(2)))
+    await assertNoLoss(dir, log.acked)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -1,4 +1,5 @@
 import * as nodeFs from 'node:fs/promises'
+import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { runtime } from '../core/default.js'
 import { WAL_FRAME_HEADER } from '../core/exports.js'
@@ -24,6 +25,9 @@ export interface WalPosition { segment: number; offset: number }
 export const RECORD_EVENT = 1
 const SEGMENT_BYTES = 16 << 20
 const WRITE_BYTES = 4 << 20 // records framed into one write at most
+// 'a', and non-blocking: a FIFO where a segment should be fails (ENXIO) instead of blocking the
+// open until a reader comes. (O_NONBLOCK does nothing to regular files.)
+const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (constants.O_NONBLOCK ?? 0)
 
 export interface ReplayReport {
   /** Records read back past the checkpoint. */
@@ -39,12 +43,13 @@ export interface ReplayReport {
  * the package): tests pass their own to inject faults the real file system cannot give on cue.
  */
 export interface WalFs {
-  mkdir(path: string, options: { recursive: true }): Promise<unknown>
+  mkdir(path: string, options?: { recursive: boolean }): Promise<unknown>
   readdir(path: string): Promise<string[]>
   readFile(path: string): Promise<Uint8Array>
+  stat(path: string): Promise<{ isFile(): boolean; isDirectory(): boolean }>
   truncate(path: string, length: number): Promise<void>
   unlink(path: string): Promise<void>
-  open(path: string, flags: 'a'): Promise<WalFile>
+  open(path: string, flags: number): Promise<WalFile>
 }
 
 /** An open segment file, appended to (O_APPEND: each write goes to its end). */
@@ -102,7 +107,11 @@ export class Wal {
     try {
       await fs.mkdir(dir, { recursive: true })
     } catch (e) {
-      throw ioError('create the folder of', dir, e)
+      // A recursive mkdir says ENOENT for EROFS and others (Node 20); a plain one whose
+      // parent exists tells the real cause.
+      const plain = await fs.mkdir(dir).then(() => undefined, (p: unknown) => p)
+      if (plain === undefined) return new Wal(dir, durability, segmentBytes, fs)
+      throw ioError('create the folder', dir, (plain as NodeJS.ErrnoException)?.code === 'ENOENT' ? e : plain)
     }
     return new Wal(dir, durability, segmentBytes, fs)
   }
@@ -141,7 +150,7 @@ export class Wal {
       }
       let buf: Uint8Array
       try {
-        buf = await this.fs.readFile(this.path(segment))
+        buf = await this.readSegment(segment)
       } catch (e) {
         if ((e as NodeJS.ErrnoException)?.code !== 'ENOENT') throw ioError('read', this.path(segment), e, { segment })
         report.corrupt.push(new XaeroError('E_CORRUPT_WAL', `write-ahead log segment ${segment} is missing`, { details: { segment } }))
@@ -177,6 +186,18 @@ export class Wal {
     this.segment = Math.max((segments.at(-1) ?? 0) + 1, from.segment)
     this.size = 0
     return report
+  }
+
+  // A segment that is not a file is not read: a FIFO would block the read forever, and a
+  // device such as /dev/full never ends. A directory is left to readFile (EISDIR); anything
+  // else fails as ftruncate(2) and read(2) do on such files, with EINVAL.
+  private async readSegment(segment: number): Promise<Uint8Array> {
+    const path = this.path(segment)
+    const stat = await this.fs.stat(path)
+    if (!stat.isFile() && !stat.isDirectory()) {
+      throw Object.assign(new Error(`EINVAL: not a regular file, read '${path}'`), { code: 'EINVAL', path, syscall: 'read' })
+    }
+    return this.fs.readFile(path)
   }
 
   /** Where the next record will go. */
@@ -250,7 +271,7 @@ export class Wal {
     if (this.current) return this.current
     const path = this.path(this.segment)
     try {
-      this.current = { number: this.segment, file: await this.fs.open(path, 'a') }
+      this.current = { number: this.segment, file: await this.fs.open(path, APPEND) }
     } catch (e) {
       throw ioError('open', path, e, { segment: this.segment })
     }
