@@ -126,6 +126,8 @@ export class Xaeroflux {
   /**
    * Signs a new event by this store's identity; resolves once it is durable (see `durability`).
    * A timestamp more than `maxSkew` ahead is E_FUTURE_TIMESTAMP: every peer would refuse it.
+   * An append that rejects with E_IO was not acknowledged, but its event may still be found
+   * after a reopen; appending again makes another event.
    */
   append(fields: { kind: number; payload: Uint8Array | string; timestamp?: number }): Promise<Event> {
     // Not `async`: it hands back the batch's own promise (an async function would wrap it in

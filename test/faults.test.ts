@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { chmodSync, readdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
@@ -164,6 +164,36 @@ test('replay keeps an event acknowledged under a larger maxPayload when reopened
       assert.ok(id instanceof Error, 'a new ingest of it is still refused under the default limit')
     } finally {
       await db.close()
+    }
+  })
+})
+
+test('a WAL write that fails (a segment on /dev/full): E_IO for exactly what it carried, one result per envelope, and close still completes', async () => {
+  await withStore(async (dir) => {
+    await seed(dir, 1)
+    const db = await Xaeroflux.open({ path: dir, group: GROUP, identity: me, workers: 0 })
+    // The segment the next write opens is a device that is always full.
+    const segment = (db as unknown as { wal: Wal }).wal.position().segment
+    const full = join(dir, 'wal', `${String(segment).padStart(16, '0')}.wal`)
+    symlinkSync('/dev/full', full)
+    const other = Identity.generate()
+    const envelopes = [0, 1, 2].map((i) => encodeEvent({ kind: 1, group: groupId(GROUP), payload: `lost ${i}` }, other))
+    const results = await within(db.ingestMany(envelopes), 'ingestMany on a full disk')
+    assert.is(results.length, 3)
+    for (const r of results) {
+      assert.ok(isCode('E_IO')(r), String(r))
+      assert.is(((r as Error).cause as { code?: string }).code, 'ENOSPC')
+    }
+    // The log moves on past the device: a later append is acknowledged and kept.
+    const kept = await within(db.append({ kind: 1, payload: 'kept' }), 'an append after the fault')
+    await within(db.close(), 'close after a failed write')
+    rmSync(full, { force: true }) // (the log may have let the segment go already)
+    const again = await within(Xaeroflux.open({ path: dir, group: GROUP, workers: 0 }), 'reopen')
+    try {
+      assert.ok(await again.get(kept.id), 'the acknowledged append is there')
+      assert.is(await again.count(), 2)
+    } finally {
+      await again.close()
     }
   })
 })

@@ -119,8 +119,10 @@ test('the pool grows to the largest `workers` asked for, workers: 0 starts none,
   const two = await Xaeroflux.open({ group: 'sizes', workers: 2 })
   assert.is(workersMade - made0, 3, 'a smaller ask is served by the pool as it is')
   assert.is(pool()!.inspect().size, 3)
-  const big = await Xaeroflux.open({ group: 'sizes', workers: 1000 })
-  assert.is(pool()!.inspect().size, MAX_POOL_WORKERS, 'capped')
+  const tooMany = await Xaeroflux.open({ group: 'sizes', workers: MAX_POOL_WORKERS + 1 }).then(() => undefined, (e) => e)
+  assert.instance(tooMany, RangeError, 'more workers than the pool can have is misuse')
+  const big = await Xaeroflux.open({ group: 'sizes', workers: MAX_POOL_WORKERS })
+  assert.is(pool()!.inspect().size, MAX_POOL_WORKERS, 'at the cap')
   assert.is(workersMade - made0, MAX_POOL_WORKERS)
   await big.close()
   await big.close() // idempotent: the reference is given back once

@@ -53,6 +53,8 @@ export class Indexer {
   private readonly waiters: Array<{ count: number; resolve: () => void; reject: (e: unknown) => void }> = []
   /** Without the Merkle index: the greatest stored key (null for none), once read. */
   private newest?: Uint8Array | null
+  /** A deletion of old WAL segments failed (reported once). */
+  private deleteFailed = false
 
   constructor(private readonly o: IndexerOptions) {
     this.total = o.total
@@ -120,8 +122,15 @@ export class Indexer {
     })
     this.total += fresh.length
     if (dropSegments && end && wal) {
-      await wal.deleteBefore(end)
-      this.deletedBefore = end.segment
+      try {
+        await wal.deleteBefore(end)
+        this.deletedBefore = end.segment
+      } catch (e) {
+        // The batch is committed; old segments left behind cost only disk space, and a later
+        // batch deletes them. Not a reason to refuse every later write.
+        if (!this.deleteFailed) console.warn('xaeroflux: cannot delete old write-ahead log segments yet; will retry', e)
+        this.deleteFailed = true
+      }
     }
     this.indexed += batch.length
     while (this.waiters.length > 0 && this.waiters[0].count <= this.indexed) this.waiters.shift()!.resolve()

@@ -22,8 +22,8 @@ export interface OpenOptions {
   /**
    * Worker threads for validating and signing. The process has one pool of them, shared by all
    * its open stores: N > 0 runs this store's jobs there and grows the pool to at least N
-   * workers (at most 16; it keeps its size until every store is closed, then stops); 0
-   * validates and signs on this thread. @default one per spare core, at most 2
+   * workers (it keeps its size until every store is closed, then stops); 0 validates and signs
+   * on this thread. At most 16. @default one per spare core, at most 2
    */
   workers?: number
   /** If given, only these authors (public keys, bytes or hex) may write to the group. */
