@@ -14,7 +14,7 @@ import { SLOT_DATA_BYTES, slotChunks } from './pipeline/slot.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
 import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
-import { Reconciliation } from './merkle/reconcile.js'
+import { Reconciliation } from './sync/session.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
 import {
