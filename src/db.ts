@@ -14,7 +14,7 @@ import { SLOT_DATA_BYTES, slotChunks } from './pipeline/slot.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
 import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
-import { Reconciliation } from './sync/session.js'
+import { Reconciliation, type ReconcileBudget } from './sync/session.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import type { Durability, ReplayReport, Wal, WalPosition } from './store/wal.js'
 import {
@@ -413,15 +413,18 @@ export class Xaeroflux {
    * One side of a set reconciliation with another store (docs/SYNC.md), optionally limited to
    * timestamps in [from, to): `open()` makes the first message, `receive(message)` the reply
    * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
+   * `signal` aborts the session, `budget` bounds its rounds, keys, bytes and time (E_BUDGET).
+   * Once the store is closed, the session's next read of the index rejects with E_CLOSED.
    */
-  reconcile(options: { from?: number; to?: number } = {}): Reconciliation {
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget } = {}): Reconciliation {
     this.assertIndexed()
-    const { from, to } = checkRange(options)
+    if (typeof options !== 'object' || options === null) throw new TypeError('reconcile options must be an object')
+    const { from, to } = checkRange({ from: options.from, to: options.to })
     const tree = this.tree
     return new Reconciliation({
-      slot: (prefix) => tree.exclusive(() => tree.slotAt(prefix)),
-      hasKeys: async (keys) => (await this.sub.events.getMany(keys)).map((v) => v !== undefined),
-    }, from, to)
+      slot: (prefix) => { this.assertOpen(); return tree.exclusive(() => tree.slotAt(prefix)) },
+      hasKeys: async (keys) => { this.assertOpen(); return (await this.sub.events.getMany(keys)).map((v) => v !== undefined) },
+    }, from, to, { signal: options.signal, budget: options.budget })
   }
 
   /** Events stored (indexed) so far. */
