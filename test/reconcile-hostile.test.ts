@@ -7,7 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cpSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { Identity, Xaeroflux, groupId, XaeroError, MAX_OUTBOX, type Reconciliation } from '../src/index.js'
+import { Identity, Xaeroflux, groupId, XaeroError, DEFAULT_BUDGET, type Reconciliation } from '../src/index.js'
 import { signEvent } from '../src/event.js'
 import { tempDir } from './helpers/store.js'
 
@@ -56,9 +56,10 @@ function node(type: number, bits: number, prefix: Uint8Array, body: Uint8Array):
   return out
 }
 const u16 = (n: number) => Uint8Array.of(n >> 8, n & 0xff)
-/** The item types of a message, in order. */
-function itemTypes(m: Uint8Array): number[] {
-  const dv = new DataView(m.buffer, m.byteOffset, m.byteLength), types: number[] = []
+/** The item types of a message, in order, and the parts (fingerprinted shape leaves) of its SPLITs. */
+function itemTypes(m: Uint8Array): number[] & { parts?: number } {
+  const dv = new DataView(m.buffer, m.byteOffset, m.byteLength), types: number[] & { parts?: number } = []
+  types.parts = 0
   let at = HEADER
   for (let i = dv.getUint16(26); i > 0; i--) {
     const type = m[at], bits = dv.getUint16(at + 1)
@@ -69,6 +70,7 @@ function itemTypes(m: Uint8Array): number[] {
       let leaves = 0
       for (let j = 0; j < n; j++) if (((m[at + (j >> 2)] >> (6 - 2 * (j & 3))) & 3) === 0) leaves++
       at += Math.ceil(n / 4) + leaves * 8
+      types.parts += leaves
     } else if (type === ANSWER) at += Math.ceil(n / 8)
     else at += n * (40 - (bits >> 3))
     types.push(type)
@@ -176,21 +178,24 @@ test('the worst messages we could make cost at most a small multiple of an hones
   const rv = victim.reconcile(), rp = peer.reconcile()
   let msg: Uint8Array | undefined = await rp.open()
   const honest: Array<{ size: number; cpu: number; reply: number }> = []
+  let queued = 0
   let largest: Uint8Array | undefined // of those without ANSWER items (a replayed ANSWER is refused: its keys are no longer listed)
   while (msg) {
     const c0 = process.cpuUsage()
     const reply: Uint8Array | undefined = await rv.receive(msg)
     honest.push({ size: msg.length, cpu: cpuMs(c0), reply: reply?.length ?? 0 })
+    queued = Math.max(queued, rv.stats.outbox, rp.stats.outbox)
     if ((!largest || msg.length > largest.length) && !itemTypes(msg).includes(ANSWER)) largest = msg
     msg = reply && await rp.receive(reply)
   }
   assert.is(rv.need.length, OWN, 'the honest session found the differences')
+  assert.ok(queued < DEFAULT_BUDGET.outbox / 8, `an honest session queued ${queued} entries`)
   const big = honest.filter((h) => h.size >= 16_384)
   assert.ok(big.length >= 3, 'several large honest messages')
   const ref = big.reduce((a, b) => (b.cpu / b.size > a.cpu / a.size ? b : a))
   const refPerByte = ref.cpu / ref.size, refFrame = Math.max(...honest.map((h) => h.cpu))
   const honestStreamed = rv.stats.bytesSent, honestReceived = rv.stats.bytesReceived
-  console.log(`    honest: ${honest.length} messages to the victim, ${fmt(honestReceived, 0)} bytes in, ${fmt(honestStreamed, 0)} out; reference ${fmt(ref.size, 0)} bytes → ${fmt(ref.cpu)} ms CPU (${fmt(refPerByte * 65_536)} ms per 64 KiB), costliest receive ${fmt(refFrame)} ms`)
+  console.log(`    honest: ${honest.length} messages to the victim, ${fmt(honestReceived, 0)} bytes in, ${fmt(honestStreamed, 0)} out; reference ${fmt(ref.size, 0)} bytes → ${fmt(ref.cpu)} ms CPU (${fmt(refPerByte * 65_536)} ms per 64 KiB), costliest receive ${fmt(refFrame)} ms, at most ${queued} entries queued`)
 
   const salt = () => randomBytes(8)
   const rows: string[] = []
@@ -199,8 +204,9 @@ test('the worst messages we could make cost at most a small multiple of an hones
     assert.ok(m.length <= MAX, `${name}: ${m.length} bytes`)
     const r = side ?? victim.reconcile()
     const before = { need: r.need.length, have: r.have.length, outbox: r.stats.outbox, received: r.stats.bytesReceived }
-    // the set once, 41 bytes a key, plus ≤ 1 650 bytes per item or shape node of the message, plus a header per frame (docs/SYNC.md)
-    const bound = 41 * victimKeys.length + 1_650 * (m.length / 2) + HEADER * 4096
+    // the set once, 41 bytes a key, plus ≤ 1.7 KiB per item and per part of the message, plus a header per frame (docs/SYNC.md)
+    const types = itemTypes(m)
+    const bound = 41 * victimKeys.length + 1_740 * (types.length + types.parts!) + HEADER * (1 + Math.ceil(41 * victimKeys.length / 60_000) + types.length + types.parts!)
     const c = await cost(r, m, s, bound)
     const rejected = c.error instanceof XaeroError && c.error.code === 'E_BAD_MESSAGE'
     if (c.error && !rejected) throw c.error
@@ -210,7 +216,7 @@ test('the worst messages we could make cost at most a small multiple of an hones
     rows.push(`| ${name} | ${fmt(m.length, 0)} | ${rejected ? 'E_BAD_MESSAGE' : 'accepted'} | ${fmt(c.cpu)} | ${fmt(perByte / refPerByte, 2)} | ${fmt(c.outbox, 0)} | ${fmt(c.streamed, 0)} | ${c.frames} | ${fmt(c.frameCpu)} | ${fmt(c.stall)} |`)
     assert.ok(perByte <= 10 * refPerByte + 5 / m.length, `${name}: ${fmt(c.cpu)} ms of CPU for ${m.length} bytes, ${fmt(perByte / refPerByte)}× the honest reference`)
     assert.ok(c.frameCpu <= 10 * refFrame + 5, `${name}: a frame of ${fmt(c.frameCpu)} ms`)
-    assert.ok(c.outbox <= MAX_OUTBOX)
+    assert.ok(c.outbox <= DEFAULT_BUDGET.outbox)
     assert.ok(c.streamed <= bound, `${name}: streamed ${c.streamed} bytes, over ${bound}`)
     assert.ok(c.stall < 500, `${name}: the event loop stalled ${fmt(c.stall)} ms`)
     return c
@@ -306,6 +312,13 @@ test('budgets: rounds, bytes, keys, time and the outbox are E_BUDGET, and the se
   await expectBudget(r2.receive(message(salt, [node(KEYS, 0, new Uint8Array(0), u16(0))])), 'bytes') // the reply would be a 64 KiB push
   const r3 = victim.reconcile({ budget: { keys: 1000 } })
   await expectBudget(r3.receive(message(salt, [node(KEYS, 0, new Uint8Array(0), u16(0))])), 'keys') // a frame pushes ~1 600
+  // a message that would queue more than the outbox holds: refused whole, and the session is over
+  let fine = 30
+  while (prefixes(victimKeys, fine + 1).length * (3 + Math.ceil((fine + 1) / 8) + 2) <= MAX - HEADER) fine++
+  const r6 = victim.reconcile({ budget: { outbox: 1000 } })
+  await r6.receive(message(salt, [node(PUSH, 64, victimKeys[5].subarray(0, 8), cat(u16(1), randomBytes(32)))], true))
+  await expectBudget(r6.receive(message(salt, prefixes(victimKeys, fine).map((c) => node(KEYS, fine, c.prefix, u16(0))))), 'outbox')
+  assert.equal([r6.need.length, r6.stats.outbox, r6.stats.bytesReceived], [1, 0, 28 + 3 + 8 + 2 + 32])
   const r4 = victim.reconcile({ budget: { time: 1 } })
   await r4.receive(hello).catch(() => {})
   await new Promise((r) => setTimeout(r, 5))
