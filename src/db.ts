@@ -11,7 +11,7 @@ import { Pipeline } from './pipeline/pipeline.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
 import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
-import { Reconciliation } from './merkle/reconcile.js'
+import { Reconciliation, type ReconcileBudget } from './sync/session.js'
 import { PAGE_RECORD } from './merkle/pages.js'
 import { Feed, type IndexedListener, type Origin, type SubscribeFilter } from './store/feed.js'
 import { Indexer } from './store/indexer.js'
@@ -242,12 +242,17 @@ export class Xaeroflux {
    * One side of a set reconciliation with another store (docs/SYNC.md), optionally limited to
    * timestamps in [from, to): `open()` makes the first message, `receive(message)` the reply
    * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
+   * `signal` aborts the session, `budget` bounds its rounds, keys, bytes and time (E_BUDGET).
    * A reconciliation still running when the store closes fails with E_CLOSED.
    */
-  reconcile(options: { from?: number; to?: number } = {}): Reconciliation {
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget } = {}): Reconciliation {
     this.assertIndexed()
-    const { from, to } = checkRange(options)
+    if (typeof options !== 'object' || options === null) throw new TypeError('reconcile options must be an object')
+    const { from, to } = checkRange({ from: options.from, to: options.to })
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
     const tree = this.tree, closing = this.life.signal
+    const signal = options.signal ? AbortSignal.any([options.signal, closing]) : closing
+    // Also checked at each read of the index: the session may be between two awaits of its own.
     const unlessClosed = () => { if (closing.aborted) throw closing.reason }
     return new Reconciliation({
       slot: async (prefix) => { unlessClosed(); return tree.exclusive(() => tree.slotAt(prefix)) },
@@ -259,7 +264,7 @@ export class Xaeroflux {
           throw this.failure(e, 'reconcile')
         }
       },
-    }, from, to)
+    }, from, to, { signal, budget: options.budget })
   }
 
   /** Events stored (indexed) so far. */

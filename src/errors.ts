@@ -18,6 +18,8 @@ export const ErrorCodes = {
   E_CLOSED: 'the database is closed',
   E_NOT_FOUND: 'no such event is stored',
   E_BAD_MESSAGE: 'a message from a peer is malformed or over its bounds',
+  E_BUDGET: 'a reconciliation went over one of its budgets (rounds, keys, bytes, time) or its outbox cap',
+  E_ABORTED: 'the operation was aborted through its AbortSignal',
   E_CORRUPT_INDEX: 'a stored index entry (a Merkle page, a posting block) is missing or malformed',
   E_STORE_MISMATCH: 'the store on disk is of another format version or another group',
   E_CORRUPT_EVENT: 'a stored event is malformed',

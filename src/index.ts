@@ -9,4 +9,5 @@ export { Xaeroflux, type OpenOptions, type RangeOptions, type SubscribeFilter } 
 export type { RebuildReport } from './merkle/rebuild.js'
 export type { Durability } from './store/wal.js'
 export { verifyProof, verifyAbsence, proofKey } from './merkle/proof.js'
-export { Reconciliation } from './merkle/reconcile.js'
+export { Reconciliation, DEFAULT_BUDGET, type ReconcileStats, type ReconcileBudget, type ReconcileOptions } from './sync/session.js'
+export type { ReconcileSource } from './sync/view.js'
