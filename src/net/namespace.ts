@@ -30,9 +30,11 @@ export function groupNamespace(groupId: Uint8Array, secret?: string | Uint8Array
   const ikm = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret
   if (!(ikm instanceof Uint8Array)) throw new TypeError('secret is a string or bytes')
   if (ikm.length < MIN_SECRET_BYTES) throw new RangeError(`secret must be at least ${MIN_SECRET_BYTES} bytes (random ones: it is guessable from the namespace otherwise)`)
-  const ns = toHex(hkdf(sha256, ikm, groupId, 'xaeroflux/ns/v1', 32))
-  return withProtocols(ns, hkdf(sha256, ikm, groupId, 'xaeroflux/auth/v1', 32))
+  const ns = toHex(hkdf(sha256, ikm, groupId, utf8('xaeroflux/ns/v1'), 32))
+  return withProtocols(ns, hkdf(sha256, ikm, groupId, utf8('xaeroflux/auth/v1'), 32))
 }
+
+const utf8 = (s: string) => new TextEncoder().encode(s)
 
 function withProtocols(ns: string, authKey?: Uint8Array): GroupNamespace {
   return { ns, kad: `/xaeroflux/${ns}/kad/1.0.0`, sync: `/xaeroflux/${ns}/sync/1.0.0`, authKey }
