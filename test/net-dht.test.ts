@@ -31,7 +31,8 @@ chain('each finds the four others through the group DHT', async () => {
     assert.equal(await p.cmd({ cmd: 'peers', group: G }), [...ids].filter((id) => id !== p.id).sort())
   }
   const done = Math.max(...peers.map((p) => Math.max(...p.found.get(G)!.values())))
-  log(`5 chained peers: all found all others ${done - start} ms after the 5th was ready (${done - peers[0].readyAt} ms after the 1st)`)
+  const each = peers.map((p) => Math.max(...p.found.get(G)!.values()) - Math.max(p.readyAt, start))
+  log(`5 chained peers: all found all others ${done - start} ms after the 5th was ready (${done - peers[0].readyAt} ms after the 1st); per peer after the 5th was ready: ${each.join(', ')} ms`)
 })
 
 chain('a late joiner with one bootstrap address reaches group peers beyond it', async () => {
@@ -44,4 +45,100 @@ chain('a late joiner with one bootstrap address reaches group peers beyond it', 
   await peers[0].until(() => peers[0].peersOf(G).includes(late.id), 'the first peer finds the late joiner', 20_000)
 })
 
+chain('content discovery: a peer that announced a day is found by findHolders on another', async () => {
+  const day = Date.UTC(2026, 0, 15) // a fixed UTC day: bucket floor(t / BUCKET_MS)
+  const holder = peers[1]
+  let t = Date.now()
+  await holder.cmd({ cmd: 'announce', group: G, timestamps: [day + 1_000, day + 3_600_000, day + BUCKET_MS - 1] })
+  const announceMs = Date.now() - t
+  t = Date.now()
+  const found = await peers[3].cmd<string[]>({ cmd: 'holders', group: G, from: day + 10_000, to: day + 20_000 })
+  const oneMs = Date.now() - t
+  assert.equal(found, [holder.id], 'exactly the peer that announced this day')
+  // A range that ends the day before does not touch the bucket: no holder.
+  assert.equal(await peers[3].cmd({ cmd: 'holders', group: G, from: day - BUCKET_MS, to: day - 1 }), [])
+  t = Date.now()
+  const month = await peers[4].cmd<string[]>({ cmd: 'holders', group: G, from: day - 20 * BUCKET_MS, to: day + 9 * BUCKET_MS })
+  const monthMs = Date.now() - t
+  assert.equal(month, [holder.id], 'a 30-day range includes the day')
+  log(`announce of 1 bucket: ${announceMs} ms; findHolders over 1 bucket: ${oneMs} ms, over 30 buckets: ${monthMs} ms (round trips through the test's stdin/stdout included)`)
+})
+
 chain.run()
+
+// 3 -----------------------------------------------------------------------------------------
+const two = suite('two groups on the same three nodes, and a node only in the second')
+two.after(killAll)
+const A = 'net-dht group A'
+const B = 'net-dht group B'
+
+two('each group DHT holds only its own peers and provider records', async () => {
+  const shared: DhtPeer[] = []
+  for (let i = 0; i < 3; i++) shared.push(await DhtPeer.start({ bootstrap: i === 0 ? [] : [shared[i - 1].tcpAddr], groups: [{ name: A }, { name: B }] }))
+  const onlyB = await DhtPeer.start({ bootstrap: [shared[0].tcpAddr], groups: [{ name: B }] })
+  await Promise.all([
+    ...shared.map((p) => p.until(() => p.peersOf(A).length >= 2 && p.peersOf(B).length >= 3, 'shared node finds 2 A peers and 3 B peers', 30_000)),
+    onlyB.until(() => onlyB.peersOf(B).length >= 3, 'B-only node finds the 3 shared nodes in B', 30_000),
+  ])
+  const sharedIds = shared.map((p) => p.id)
+  for (const p of shared) {
+    const others = sharedIds.filter((id) => id !== p.id).sort()
+    // The B-only node is connected to every shared node (through B), yet is in no A routing table.
+    const tableA = await p.cmd<string[]>({ cmd: 'table', group: A })
+    const tableB = await p.cmd<string[]>({ cmd: 'table', group: B })
+    assert.not.ok(tableA.includes(onlyB.id), `A's routing table on ${p.id} holds the B-only node`)
+    assert.ok(tableB.includes(onlyB.id), `B's routing table on ${p.id} holds the B-only node (the inspection sees it)`)
+    assert.equal(await p.cmd({ cmd: 'peers', group: A }), others)
+    // Provider records: A's DHT knows no provider of B's CID (B's DHT on the same node does).
+    assert.equal(await p.cmd({ cmd: 'providers', group: A, of: B }), [])
+    assert.ok((await p.cmd<string[]>({ cmd: 'providers', group: B, of: B })).includes(onlyB.id), "B's DHT finds the B-only node")
+    assert.equal(await p.cmd({ cmd: 'providers', group: A, of: A }), others)
+  }
+  assert.equal(await onlyB.cmd({ cmd: 'table', group: B }), [...sharedIds].sort())
+  assert.equal(await onlyB.cmd({ cmd: 'providers', group: B, of: A }), [], "the B-only node finds no provider of A's CID through B")
+})
+
+two.run()
+
+// 4 -----------------------------------------------------------------------------------------
+const secret = suite('a secret group refuses a peer that allow() refuses')
+secret.after(killAll)
+const S = { name: 'net-dht secret group', secret: 'a secret of at least sixteen bytes' }
+
+secret('the refused peer finds nothing and enters no routing table; an admitted one finds everyone', async () => {
+  const seed = toHex(new Uint8Array(32).fill(7))
+  const outsiderId = peerIdFromPrivateKey(await generateKeyPairFromSeed('Ed25519', fromHex(seed))).toString()
+  const spec = { ...S, deny: [outsiderId] }
+  const members: DhtPeer[] = []
+  for (let i = 0; i < 3; i++) members.push(await DhtPeer.start({ bootstrap: i === 0 ? [] : [members[i - 1].tcpAddr], groups: [spec] }))
+  // Both bootstrap to the first member only; the outsider knows <ns> (it runs the same group) but is denied.
+  const admitted = await DhtPeer.start({ bootstrap: [members[0].tcpAddr], groups: [spec] })
+  const outsider = await DhtPeer.start({ seed, bootstrap: [members[0].tcpAddr], groups: [{ ...S }] })
+  assert.is(outsider.id, outsiderId)
+  const insiders = [...members, admitted]
+  await Promise.all(insiders.map((p) => p.until(() => p.peersOf(S.name).length >= 3, 'member finds the 3 others', 30_000)))
+  // The outsider has had the same time and more; give it one more discovery round (rounds at 1, 2, 4 s).
+  await new Promise((r) => setTimeout(r, 2_000))
+
+  assert.equal(outsider.peersOf(S.name), [], 'the outsider found no group peer')
+  assert.equal(await outsider.cmd({ cmd: 'providers', group: S.name, of: S.name }), [], 'its provider lookup gets nothing')
+  const outsiderTable = await outsider.cmd<string[]>({ cmd: 'table', group: S.name })
+  // It may list the member it is connected to (its own identify told it the protocol), and nobody it could only learn from us.
+  assert.ok(outsiderTable.every((id) => id === members[0].id), `the outsider's table holds ${outsiderTable.join(', ')}`)
+  for (const p of insiders) {
+    assert.not.ok((await p.cmd<string[]>({ cmd: 'table', group: S.name })).includes(outsiderId), 'the outsider is in an insider routing table')
+    assert.not.ok(p.peersOf(S.name).includes(outsiderId))
+  }
+  // The admitted peer, bootstrapped the same way, reached the members beyond its bootstrap.
+  assert.equal(admitted.peersOf(S.name).sort(), members.map((p) => p.id).sort())
+
+  // Content: the outsider's announcement reaches nobody, a member's is found.
+  const day = Date.UTC(2026, 1, 1)
+  const refused = await outsider.cmd({ cmd: 'announce', group: S.name, timestamps: [day] }).then(() => undefined, (e) => e)
+  assert.is((refused as { code?: string })?.code, 'E_DHT_QUERY', 'the outsider announce reached no peer')
+  await members[2].cmd({ cmd: 'announce', group: S.name, timestamps: [day] })
+  assert.equal(await admitted.cmd({ cmd: 'holders', group: S.name, from: day, to: day }), [members[2].id])
+  assert.equal(await outsider.cmd({ cmd: 'holders', group: S.name, from: day, to: day }), [], 'the outsider finds no holder')
+})
+
+secret.run()

@@ -63,6 +63,8 @@ export const DEFAULT_MAX_PEERS = 8
 /** Discovery rounds: the first at join, then after 1 s, 2 s, 4 s … capped at 5 min; back to 1 s when a group peer is lost. */
 export const ROUND_FIRST_DELAY_MS = 1_000
 export const ROUND_MAX_DELAY_MS = 300_000
+/** Rounds asked for "soon" (a new routing-table peer, a lost peer, refresh()) start at least this long after the previous one. */
+export const ROUND_MIN_SPACING_MS = 250
 /** A lost group peer is redialed after 1 s, 2 s, 4 s … (cap 5 min); after this many failed dials its slot is freed. */
 export const MAX_REDIALS = 8
 /** Bound of one discovery round (its provide, lookup and dials). */
@@ -81,6 +83,7 @@ interface Member { id: PeerId; addrs: string[]; connected: boolean; redials: num
 interface KadInternals {
   routingTable: EventTarget & { size: number; add(peer: PeerId, options?: unknown): Promise<void>; kb?: { toIterable(): Iterable<{ peerId: PeerId }> } }
   onPeerConnect(peer: PeerInfo): Promise<void>
+  providers: { addProvider(cid: CID, provider: PeerId, options?: unknown): Promise<void> }
 }
 
 /** Diagnostics and tests: the kad-dht under a handle (undefined once left). */
@@ -108,11 +111,13 @@ export class GroupDhtCore {
   private readonly announced = new Set<number>()
   private readonly pending = new Set<number>()
   private roundDelay = ROUND_FIRST_DELAY_MS
-  private roundTimer?: NodeJS.Timeout
-  private roundRunning?: Promise<void>
-  private roundAgain = false
-  private lastRoundStart = 0
-  private roundDue = 0
+  private fullTimer?: NodeJS.Timeout
+  private fullDue = 0
+  private lookupTimer?: NodeJS.Timeout
+  private lookupWaiting = false
+  private lastRoundEnd = 0
+  private provided = false
+  private queue: Promise<void> = Promise.resolve()
   private refs = 0
   private stopped = false
 
@@ -142,13 +147,14 @@ export class GroupDhtCore {
       metricsPrefix: `xaeroflux_dht_${short}`,
     })(components)
     if (this.allow) gateRoutingTable((dht as unknown as KadInternals).routingTable, this.allow)
+    this.watchProviderRecords(dht as unknown as KadInternals)
     this.dht = dht
     await startAll(dht)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.addEventListener('peer:connect', this.onConnect)
     ;(dht as unknown as KadInternals).routingTable.addEventListener('peer:add', this.onRoutingPeer)
     this.seedRoutingTable()
-    this.scheduleRound(0)
+    this.scheduleFull(0)
   }
 
   /** A new handle (reference). */
@@ -196,11 +202,12 @@ export class GroupDhtCore {
     if (this.stopped) return
     this.stopped = true
     this.stopper.abort(new XaeroError('E_LEFT'))
-    clearTimeout(this.roundTimer)
+    clearTimeout(this.fullTimer)
+    clearTimeout(this.lookupTimer)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.removeEventListener('peer:connect', this.onConnect)
     for (const m of this.members.values()) clearTimeout(m.timer)
-    await this.roundRunning?.catch(() => {})
+    await this.queue
     if (this.dht) {
       ;(this.dht as unknown as KadInternals).routingTable.removeEventListener('peer:add', this.onRoutingPeer)
       await stopAll(this.dht)
@@ -225,7 +232,7 @@ export class GroupDhtCore {
   refresh(): void {
     if (this.stopped) return
     this.roundDelay = ROUND_FIRST_DELAY_MS
-    this.scheduleRound(0)
+    this.scheduleFull(Math.max(0, this.lastRoundEnd + ROUND_MIN_SPACING_MS - Date.now()))
   }
 
   private allowed(peer: { toString(): string }): boolean {
@@ -239,38 +246,59 @@ export class GroupDhtCore {
 
   // --- discovery rounds -------------------------------------------------------------------
 
-  private scheduleRound(delay: number): void {
+  // Two kinds of rounds, never two at once (they run one after the other on `queue`):
+  // - full rounds, on the backoff schedule: provide the group's CID (and pending bucket records),
+  //   look up its providers, connect to new ones;
+  // - lookup rounds, "soon" when something suggests a new group peer (a new routing-table peer, a
+  //   provider record of the group's CID sent to us, refresh()): look up and connect only, at
+  //   least ROUND_MIN_SPACING_MS apart, without touching the backoff.
+
+  /** Runs the next full round after `delay` ms, unless one is due sooner. */
+  private scheduleFull(delay: number): void {
     if (this.stopped) return
-    if (this.roundRunning) { this.roundAgain = true; return } // every call but the backoff's own asks for "soon"
     const due = Date.now() + delay
-    if (this.roundTimer !== undefined && this.roundDue <= due) return // one is already due sooner
-    clearTimeout(this.roundTimer)
-    this.roundDue = due
-    this.roundTimer = setTimeout(() => {
-      this.roundTimer = undefined
-      this.lastRoundStart = Date.now()
-      this.roundRunning = this.round().finally(() => {
-        this.roundRunning = undefined
-        if (this.stopped) return
-        const next = this.roundAgain ? Math.max(0, this.lastRoundStart + ROUND_FIRST_DELAY_MS - Date.now()) : this.roundDelay
-        this.roundAgain = false
+    if (this.fullTimer !== undefined && this.fullDue <= due) return
+    clearTimeout(this.fullTimer)
+    this.fullDue = due
+    this.fullTimer = setTimeout(() => {
+      this.fullTimer = undefined
+      this.enqueue(async () => {
+        await this.round(true)
         this.roundDelay = Math.min(this.roundDelay * 2, ROUND_MAX_DELAY_MS)
-        this.scheduleRound(next)
+        this.scheduleFull(this.roundDelay)
       })
     }, delay)
   }
 
-  /** Provide the group's CID, look up its providers, connect to new ones up to maxPeers; resend pending bucket records. */
-  private async round(): Promise<void> {
+  /** Asks for a lookup round soon (coalesced: at most one waiting). */
+  private nudge(): void {
+    if (this.stopped || this.lookupWaiting) return
+    this.lookupWaiting = true
+    this.lookupTimer = setTimeout(() => this.enqueue(async () => {
+      this.lookupWaiting = false
+      await this.round(false)
+    }), Math.max(0, this.lastRoundEnd + ROUND_MIN_SPACING_MS - Date.now()))
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.queue = this.queue.then(() => (this.stopped ? undefined : job())).catch(() => {}).finally(() => { this.lastRoundEnd = Date.now() })
+  }
+
+  /** A discovery round (full: provide too); failures (timeout, no answer) wait for the next round. */
+  private async round(full: boolean): Promise<void> {
     const dht = this.dht
     if (!dht || this.stopped) return
     const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(ROUND_TIMEOUT_MS)])
     this.seedRoutingTable()
     if ((dht as unknown as KadInternals).routingTable.size === 0) return // nobody to ask yet: a query would wait for a peer
     try {
-      await this.provideOnce(this.cid, signal)
-      for (const bucket of [...this.pending]) {
-        if (await this.provideOnce(bucketCid(this.ns.ns, bucket), signal)) { this.pending.delete(bucket); this.announced.add(bucket) }
+      // Until our record has reached a peer, every round provides: the first peers of a group
+      // otherwise learn of each other only at a later backoff step.
+      if (full || !this.provided) {
+        if (await this.provideOnce(this.cid, signal)) this.provided = true
+        for (const bucket of [...this.pending]) {
+          if (await this.provideOnce(bucketCid(this.ns.ns, bucket), signal)) { this.pending.delete(bucket); this.announced.add(bucket) }
+        }
       }
       const candidates: PeerInfo[] = []
       for await (const event of dht.findProviders(this.cid, { signal })) {
@@ -279,7 +307,7 @@ export class GroupDhtCore {
       }
       await this.admit(candidates, signal)
     } catch {
-      // A round that fails (timeout, no answer) is retried on the backoff schedule.
+      // retried at the next round
     }
   }
 
@@ -323,13 +351,28 @@ export class GroupDhtCore {
 
   /**
    * A new routing-table peer is a new group peer (it runs this group's DHT): while we keep fewer
-   * than maxPeers, look it up soon rather than at the next backoff step (at most one round per
-   * ROUND_FIRST_DELAY_MS). Without this, the first peers of a group wait up to a whole backoff
+   * than maxPeers, look it up soon rather than at the next backoff step (rounds at least
+   * ROUND_MIN_SPACING_MS apart). Without this, the first peers of a group wait up to a whole backoff
    * step to see the ones that join after them.
    */
   private readonly onRoutingPeer = (): void => {
     if (this.stopped || this.members.size >= this.maxPeers) return
-    this.scheduleRound(Math.max(0, this.lastRoundStart + ROUND_FIRST_DELAY_MS - Date.now()))
+    this.nudge()
+  }
+
+  /**
+   * A peer that joins provides the group's CID to the peers closest to it, maybe us: a provider
+   * record of it stored here is the first sign of a new group peer, so look it up soon.
+   */
+  private watchProviderRecords(dht: KadInternals): void {
+    const providers = dht.providers
+    const add = providers.addProvider.bind(providers)
+    const mine = this.cid.multihash.bytes
+    providers.addProvider = async (cid, provider, options) => {
+      await add(cid, provider, options)
+      const mh = cid.multihash.bytes
+      if (mh.length === mine.length && mh.every((b, i) => b === mine[i]) && !this.isSelf(provider) && !this.members.has(provider.toString())) this.nudge()
+    }
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
@@ -344,7 +387,7 @@ export class GroupDhtCore {
     this.scheduleRedial(m)
     // Look for a replacement soon, in case this one is gone for good.
     this.roundDelay = ROUND_FIRST_DELAY_MS
-    this.scheduleRound(ROUND_FIRST_DELAY_MS)
+    this.scheduleFull(ROUND_FIRST_DELAY_MS) // not sooner: give its redial a chance first
   }
 
   private scheduleRedial(m: Member): void {
