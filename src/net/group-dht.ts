@@ -476,12 +476,17 @@ export class GroupDhtCore {
     if (failed > 0) throw new XaeroError('E_DHT_QUERY', `${failed} of ${todo.length} bucket records reached no group peer: kept and sent again at the next discovery rounds`, { cause: lastError, details: { pending: failed } })
   }
 
-  async *findHolders(range: { from: number; to: number }, signal?: AbortSignal): AsyncIterable<GroupPeer> {
+  /** Checks the range at the call (misuse throws there, not at the first next()). */
+  findHolders(range: { from: number; to: number }, signal?: AbortSignal): AsyncIterable<GroupPeer> {
     if (range == null || typeof range !== 'object') throw new TypeError('range is { from, to }')
     const first = bucketOf(range.from)
     const last = bucketOf(range.to)
     if (range.to < range.from) throw new RangeError('range.to is before range.from')
     if (last - first + 1 > MAX_RANGE_BUCKETS) throw new RangeError(`a range spans at most ${MAX_RANGE_BUCKETS} buckets of ${BUCKET_MS} ms`)
+    return this.holders(first, last, signal)
+  }
+
+  private async *holders(first: number, last: number, signal?: AbortSignal): AsyncIterable<GroupPeer> {
     const seen = new Set<string>()
     for (let b = first; b <= last; b++) {
       if (signal?.aborted) throw abortedError(signal)

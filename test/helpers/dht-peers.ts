@@ -8,7 +8,7 @@ import { within } from './watchdog.js'
 const FIXTURE = fileURLToPath(new URL('../fixtures/dht-peer.js', import.meta.url))
 
 export interface GroupSpec { name: string; secret?: string; deny?: string[]; maxPeers?: number }
-export interface PeerConfig { bootstrap?: string[]; seed?: string; groups: GroupSpec[] }
+export interface PeerConfig { bootstrap?: string[]; listen?: string[]; seed?: string; groups: GroupSpec[] }
 interface Line { type: string; [k: string]: any }
 
 const alive = new Set<DhtPeer>()
