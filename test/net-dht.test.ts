@@ -183,7 +183,7 @@ secret.run()
 const api = suite('the service on one node: reference counting, leave, errors')
 
 api('joins share one kad-dht, the last leave unhandles it and keeps the node; misuse and failures throw', async () => {
-  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const node = await within(createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] }), 'createNode')
   try {
     const ns = groupNamespace(new Uint8Array(32).fill(9))
     const x = node.services.xaeroflux
@@ -210,11 +210,11 @@ api('joins share one kad-dht, the last leave unhandles it and keeps the node; mi
     assert.ok(kadOf(again) !== undefined)
     await assert_rejects(() => x.joinGroup(ns, { maxPeers: 0 }), RangeError)
     await assert_rejects(() => x.joinGroup({ ...ns, kad: '/other/kad/1.0.0' }), TypeError)
-    await node.stop()
+    await within(Promise.resolve(node.stop()), 'node stop')
     assert.is(kadOf(again), undefined, 'the node stop stopped the group DHT')
     assert.ok(isCode('E_NODE_STOPPED')(await rejection(() => x.joinGroup(ns), 'join on a stopped node')))
   } finally {
-    await node.stop()
+    await within(Promise.resolve(node.stop()), 'node stop')
   }
 })
 

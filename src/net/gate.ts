@@ -23,11 +23,12 @@ export class RefusedPeerError extends Error {
   }
 }
 
-function safeAllow(allow: Allow, peer: PeerLike): boolean {
+/** `allow(peer)`, where a predicate that throws refuses: the safe side for a secret group. */
+export function safeAllow(allow: Allow, peer: PeerLike): boolean {
   try {
     return allow(peer.toString()) === true
   } catch {
-    return false // a throwing predicate refuses: the safe side for a secret group
+    return false
   }
 }
 

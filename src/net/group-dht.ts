@@ -6,7 +6,7 @@ import { start as startAll, stop as stopAll, type PeerId, type PeerInfo } from '
 import { kadDHT, passthroughMapper, type KadDHT, type KadDHTComponents, type QueryEvent } from '@libp2p/kad-dht'
 import type { CID } from 'multiformats/cid'
 import { XaeroError } from '../errors.js'
-import { gateRoutingTable, gatedComponents, type Allow } from './gate.js'
+import { gateRoutingTable, gatedComponents, safeAllow, type Allow } from './gate.js'
 import { BUCKET_MS, MAX_RANGE_BUCKETS, bucketCid, bucketOf, groupCid } from './keys.js'
 import type { GroupNamespace } from './namespace.js'
 
@@ -236,8 +236,7 @@ export class GroupDhtCore {
   }
 
   private allowed(peer: { toString(): string }): boolean {
-    if (this.allow === undefined) return true
-    try { return this.allow(peer.toString()) === true } catch { return false }
+    return this.allow === undefined || safeAllow(this.allow, peer)
   }
 
   private isSelf(peer: PeerId): boolean { return peer.equals(this.components.peerId) }
@@ -270,9 +269,9 @@ export class GroupDhtCore {
     }, delay)
   }
 
-  /** Asks for a lookup round soon (coalesced: at most one waiting). */
+  /** Asks for a lookup round soon (coalesced: at most one waiting), while fewer than maxPeers are kept. */
   private nudge(): void {
-    if (this.stopped || this.lookupWaiting) return
+    if (this.stopped || this.lookupWaiting || this.members.size >= this.maxPeers) return
     this.lookupWaiting = true
     this.lookupTimer = setTimeout(() => this.enqueue(async () => {
       this.lookupWaiting = false
@@ -355,10 +354,7 @@ export class GroupDhtCore {
    * ROUND_MIN_SPACING_MS apart). Without this, the first peers of a group wait up to a whole backoff
    * step to see the ones that join after them.
    */
-  private readonly onRoutingPeer = (): void => {
-    if (this.stopped || this.members.size >= this.maxPeers) return
-    this.nudge()
-  }
+  private readonly onRoutingPeer = (): void => { this.nudge() }
 
   /**
    * A peer that joins provides the group's CID to the peers closest to it, maybe us: a provider

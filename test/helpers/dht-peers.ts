@@ -65,13 +65,14 @@ export class DhtPeer {
 
   /** Resolves when `check()` holds (re-checked at every line), fails after `ms` or if the process exits first. */
   until(check: () => boolean, what: string, ms: number): Promise<void> {
+    let test = () => {}
     return within(new Promise<void>((resolve, reject) => {
-      const test = () => {
+      test = () => {
         if (check()) { this.waiters.delete(test); resolve() } else if (this.exited) { this.waiters.delete(test); reject(new Error(`peer exited before: ${what}\n${this.stderr}`)) }
       }
       this.waiters.add(test)
       test()
-    }), what, ms).finally(() => this.waiters.clear())
+    }), what, ms).finally(() => this.waiters.delete(test))
   }
 
   async cmd<T = unknown>(cmd: Record<string, unknown>, ms = 20_000): Promise<T> {
