@@ -50,6 +50,15 @@ chain('a late joiner with one bootstrap address reaches group peers beyond it', 
   await peers[0].until(() => peers[0].peersOf(G).includes(late.id), 'the first peer finds the late joiner', 20_000)
 })
 
+chain('maxPeers caps the group peers kept', async () => {
+  const capped = await DhtPeer.start({ bootstrap: [peers[0].tcpAddr], groups: [{ name: G, maxPeers: 2 }] })
+  await capped.until(() => capped.peersOf(G).length >= 2, 'capped peer finds 2 group peers', 15_000)
+  // Five more group peers are there to be found; give it a few rounds (0.25 s apart at best, 1 s, 2 s …).
+  await new Promise((r) => setTimeout(r, 2_500))
+  assert.is(capped.peersOf(G).length, 2, 'onPeer fired for 2 peers only')
+  assert.is((await capped.cmd<string[]>({ cmd: 'peers', group: G })).length, 2)
+})
+
 chain('content discovery: a peer that announced a day is found by findHolders on another', async () => {
   const day = Date.UTC(2026, 0, 15) // a fixed UTC day: bucket floor(t / BUCKET_MS)
   const holder = peers[1]
