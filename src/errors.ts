@@ -30,6 +30,8 @@ export const ErrorCodes = {
   E_NODE_STOPPED: 'the libp2p node is not running (or a group DHT could not start on it)',
   E_DHT_QUERY: 'a query of a group DHT reached no group peer (none known yet, or none answered in time)',
   E_LEFT: 'the group DHT handle was left (leave()) or its node stopped',
+  E_PEER_UNREACHABLE: 'the peer could not be dialed',
+  E_PEER_REFUSED: 'the peer is refused for a while: it broke a rule of the protocol or its limits',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes

@@ -11,7 +11,7 @@ const start = async (name: string, config: Parameters<typeof Peer.start>[1]) => 
   return p
 }
 const stopAll = async () => { await Promise.all(peers.splice(0).map((p) => p.close())) }
-const state = (p: Peer, group = 'net') => p.ask({ cmd: 'state', group }) as Promise<{ root: string; count: number; peers: string[] }>
+const state = (p: Peer, group = 'net') => p.ask({ cmd: 'state', group }) as unknown as Promise<{ root: string; count: number; peers: string[] }>
 
 async function converged(list: Peer[], count: number, ms: number, group = 'net'): Promise<number> {
   return until(async () => {

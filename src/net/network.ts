@@ -53,7 +53,7 @@ export class GroupNetwork extends EventTarget {
   private stopFeed?: () => void
   private stopPeers?: () => void
   private dht?: GroupDht
-  private readonly onIdentify = (e: Event | CustomEvent) => this.identified((e as CustomEvent<{ peerId: { toString(): string }; protocols: string[] }>).detail)
+  private readonly onIdentify = (e: globalThis.Event) => this.identified((e as CustomEvent<{ peerId: { toString(): string }; protocols: string[] }>).detail)
 
   private constructor(private readonly node: Libp2p<{ xaeroflux: XaerofluxService }>, private readonly own: boolean, private readonly ns: GroupNamespace,
     private readonly store: NetworkStore, private readonly maxPeers: number) {
@@ -112,7 +112,7 @@ export class GroupNetwork extends EventTarget {
     let id = target
     if (target.startsWith('/')) {
       const addr = multiaddr(target)
-      id = addr.getPeerId() ?? ''
+      id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
       if (!id) throw new TypeError('the multiaddr must end in /p2p/<peer id>')
       await this.node.dial(addr, { signal: options.signal }).catch((cause) => { throw new XaeroError('E_PEER_UNREACHABLE', `cannot reach ${target}`, { cause }) })
     }
@@ -162,13 +162,14 @@ export class GroupNetwork extends EventTarget {
     if (this.stopped) { void session.close(); throw new XaeroError('E_CLOSED') }
     this.sessions.set(id, session)
     session.addEventListener('gap', () => this.backgroundSync(session))
-    session.addEventListener('sync', (e) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
-    session.addEventListener('close', (e) => {
+    session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
+    session.addEventListener('close', (e: globalThis.Event) => {
       if (this.sessions.get(id) === session) this.sessions.delete(id)
       const reason = (e as CustomEvent).detail?.reason
       this.punish(id, reason)
       this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: { id, reason } }))
     })
+    if (this.ns.authKey) this.dht?.refresh() // a member now: its DHT traffic is let through
     this.dispatchEvent(new CustomEvent('peer:connect', { detail: { id, addrs: this.peers().find((p) => p.id === id)?.addrs ?? [] } }))
     this.backgroundSync(session)
     this.schedule(session)

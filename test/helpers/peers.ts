@@ -65,7 +65,7 @@ export class Peer {
 
 export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`), ms) })]).finally(() => clearTimeout(timer))
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms) })]).finally(() => clearTimeout(timer))
 }
 
 /** Polls `check` every 100 ms until it returns true; fails after `ms`. */
