@@ -264,10 +264,10 @@ export async function peakRss(file: string): Promise<{ events: number; seconds: 
 export async function storeBench(options: { quick?: boolean } = {}) {
   const n = options.quick ? 10_000 : 40_000
   // Appends are timed after this many, in the same store: the throughput of a store that has
-  // been running, not of its first second (BENCHMARKS.md).
+  // been running, not of its first second (docs/dev/benchmarks-journal.md, session 5).
   const warmup = options.quick ? 5_000 : 20_000
   const rounds = options.quick ? 1 : 3
-  // A longer run besides: a growing store compacts more, and appends slow down (BENCHMARKS.md).
+  // A longer run besides: a growing store compacts more, and appends slow down (docs/dev/benchmarks-journal.md, session 7).
   const sustained = options.quick ? 40_000 : 200_000
   const { dir, remove } = tempDir()
   const file = join(dir, 'events.bin')
