@@ -75,4 +75,18 @@ test('every repository file the docs name exists', () => {
   }
 })
 
+test('docs and comments cite no file outside the repository', () => {
+  const sources = (dir: string): string[] => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [])
+  // docs/dev/ keeps the development journal as it was written (it says so at its top).
+  const files = [...docs.filter((d) => !d.startsWith('docs/dev/')), ...['src', 'assembly', 'bench', 'test'].flatMap(sources)]
+  for (const file of files) {
+    const text = read(file)
+    for (const outside of [/\.\.\/shared\b/, /\bDESIGN\.md\b/, /\bissue \d+\b/i]) {
+      const m = text.match(outside)
+      assert.not.ok(m, `${file} cites "${m?.[0]}", outside the repository`)
+    }
+  }
+})
+
 test.run()
