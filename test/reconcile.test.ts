@@ -35,7 +35,7 @@ async function run(a: Reconciliation, b: Reconciliation) {
 
 const sorted = (xs: string[]) => xs.slice().sort()
 
-// The grid of issue 4: n base events on both sides, then d differences split between them, d
+// The grid of BENCHMARKS.md (Reconciliation): n base events on both sides, then d differences split between them, d
 // growing case by case (the extras of a smaller d are part of those of a larger one), so that
 // each side's store is built once per n. The extras are events of their own, not in any base.
 const EXTRAS = 10_000
