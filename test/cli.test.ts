@@ -264,6 +264,11 @@ test('progress bars: drawn on a terminal, nothing otherwise', async () => {
   const quiet = progress('work', 10, { isTTY: false, write: (s) => none.push(s) })
   quiet.update(5); quiet.end()
   assert.equal(none, [])
+  // A terminal that reports 0 columns still gets the whole line.
+  const unsized: string[] = []
+  const spinner = progress('rebuilding', undefined, { isTTY: true, columns: 0, write: (s) => unsized.push(s) }, () => 0)
+  spinner.end()
+  assert.match(unsized[0], /^\r\x1b\[Krebuilding \S 0\.0s$/)
 })
 
 test('query of many events to a file, with stderr on a terminal (script(1)): a bar with the total', async () => {

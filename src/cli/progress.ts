@@ -36,7 +36,9 @@ export function progress(label: string, total?: number, stream: ProgressStream =
   const draw = () => {
     drawnAt = now()
     const seconds = ((drawnAt - start) / 1000).toFixed(1)
-    const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - label.length - 40))
+    // A terminal of unknown size reports 0 columns (script(1), some CI consoles): assume 80.
+    const columns = stream.columns || 80
+    const width = Math.max(10, Math.min(30, columns - label.length - 40))
     let line: string
     if (total !== undefined && total > 0) {
       const fraction = Math.min(1, done / total)
@@ -45,7 +47,7 @@ export function progress(label: string, total?: number, stream: ProgressStream =
     } else {
       line = `${label} ${SPINNER[frame++ % SPINNER.length]} ${done > 0 ? `${done} ` : ''}${seconds}s`
     }
-    stream.write(ERASE + line.slice(0, (stream.columns ?? 80) - 1))
+    stream.write(ERASE + line.slice(0, columns - 1))
     shown = true
   }
   // A spinner turns while nothing is reported; unref'd, it never keeps the process alive.
