@@ -27,6 +27,12 @@ export const ErrorCodes = {
   E_LOCKED: 'another process (or another open store) holds the store',
   E_IO: 'the disk failed: a write, fsync, read or open of the store\'s files',
   E_WORKER_FAILED: 'a pipeline worker thread failed to start or died with jobs in hand',
+  E_PROTOCOL: 'a peer broke the sync protocol: a malformed or unexpected frame, another version or namespace',
+  E_AUTH: "a peer failed the secret group's challenge-response",
+  E_PEER_LIMIT: 'a peer went over a per-peer limit (frame size, requests, window, bytes per sync, push rate)',
+  E_TIMEOUT: 'a peer made no progress within the idle time (handshake, sync, acknowledgements)',
+  E_BAD_EVENT: 'a peer sent an event that fails validation (cause: the validation error)',
+  E_STREAM_CLOSED: 'the stream to the peer closed, was reset, or the session was closed',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes
