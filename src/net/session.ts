@@ -206,6 +206,9 @@ export class PeerSession extends EventTarget {
       if (this.stream.status !== 'open') this.fail(new XaeroError('E_STREAM_CLOSED', `the stream is ${this.stream.status}`))
       this.send(T.HELLO, 0, encodeHello(helloOf(this.limits, this.ns.ns, this.ns.authKey !== undefined, this.nonce)))
       await this.ready.promise
+    } catch (e) {
+      await this.closed // the stream is closed or aborted when `open` rejects
+      throw e
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
@@ -383,7 +386,7 @@ export class PeerSession extends EventTarget {
       const first = await rec.open()
       req.bytesOut += this.send(T.SYNC, req.id, concat([f64(from), f64(to), first]))
       for (;;) {
-        await this.until(req, () => req.recon.length > 0)
+        await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
         const message = req.recon.shift()!
         if (message.length === 0) break
         const reply = await this.reconcileStep(rec, message)
@@ -432,7 +435,7 @@ export class PeerSession extends EventTarget {
         req.touch()
         if (!reply) { req.bytesOut += this.send(T.RECON, req.id); break }
         req.bytesOut += this.send(T.RECON, req.id, reply)
-        await this.until(req, () => req.recon.length > 0)
+        await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
         message = req.recon.shift()!
         if (message.length === 0) break
       }
@@ -475,7 +478,7 @@ export class PeerSession extends EventTarget {
   private async pull(req: Request, need: string[]): Promise<void> {
     const window = this.peer!.wantWindow
     for (let i = 0; i < need.length;) {
-      await this.until(req, () => req.wantOutstanding < window)
+      await this.until(req, () => req.wantOutstanding < window, 'wanted events')
       const n = Math.min(MAX_WANT_IDS, window - req.wantOutstanding, need.length - i)
       const body = new Uint8Array(n * 32)
       for (let k = 0; k < n; k++) body.set(fromHex(need[i + k]), k * 32)
@@ -490,7 +493,7 @@ export class PeerSession extends EventTarget {
   private async give(req: Request, have: string[]): Promise<void> {
     let fetch = FETCH_IDS
     for (let i = 0; i < have.length;) {
-      await this.until(req, () => req.sentUnacked < this.peer!.window)
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = have.slice(i, i + fetch)
       i += ids.length
       const envelopes = await this.host.envelopes(ids)
@@ -499,16 +502,16 @@ export class PeerSession extends EventTarget {
       await this.sendEvents(req, envelopes, 0)
     }
     req.bytesOut += this.send(T.EVENTS_END, req.id)
-    await this.until(req, () => req.sentUnacked === 0)
+    await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
   }
 
   /** Responder: serves the peer's WANTs in order; each EVENTS frame says how many wanted ids it accounts for. */
   private async serveWants(req: Request): Promise<void> {
     let fetch = FETCH_IDS
     for (;;) {
-      await this.until(req, () => req.wants.length > 0 || req.wantsEnded)
+      await this.until(req, () => req.wants.length > 0 || req.wantsEnded, 'a WANT')
       if (req.wants.length === 0) break
-      await this.until(req, () => req.sentUnacked < this.peer!.window)
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = req.wants.splice(0, fetch)
       const envelopes = await this.host.envelopes(ids.map((id) => toHex(id)))
       req.touch()
@@ -516,7 +519,7 @@ export class PeerSession extends EventTarget {
       await this.sendEvents(req, envelopes, ids.length)
     }
     req.bytesOut += this.send(T.EVENTS_END, req.id)
-    await this.until(req, () => req.sentUnacked === 0)
+    await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
   }
 
   /** Ids to fetch next: about one batch of bytes, from the sizes just seen. */
@@ -534,7 +537,7 @@ export class PeerSession extends EventTarget {
       let size = 0, j = i
       while (j < envelopes.length && j - i < MAX_FRAME_EVENTS && (j === i || size + 4 + envelopes[j].length <= this.limits.batchBytes)) { size += 4 + envelopes[j].length; j++ }
       if (size > maxBody) throw new RangeError('an envelope larger than any frame') // cannot happen: MIN_FRAME holds the largest envelope
-      await this.until(req, () => req.sentUnacked < this.peer!.window)
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const { body, view } = encodeEnvelopes(envelopes.slice(i, j), 4)
       view.setUint32(0, served)
       served = 0
@@ -549,7 +552,7 @@ export class PeerSession extends EventTarget {
   /** Ingests the peer's EVENTS in order, acknowledging each frame once stored. */
   private async receiveEvents(req: Request): Promise<void> {
     for (;;) {
-      await this.until(req, () => req.events.length > 0 || req.eventsEnded)
+      await this.until(req, () => req.events.length > 0 || req.eventsEnded, 'events')
       const batch = req.events.shift()
       if (!batch) break
       for (const e of batch.envelopes) {
@@ -558,6 +561,9 @@ export class PeerSession extends EventTarget {
         if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
       }
       req.eventsReceived += await this.ingest(batch.envelopes)
+      // A store validating on this thread may settle a whole run of ingests in microtasks alone:
+      // yield, so that acknowledgements go out and the peer's frames come in meanwhile.
+      await yieldToEventLoop()
       if (req.failure) throw req.failure
       req.touch()
       req.recvUnacked -= batch.size
@@ -582,12 +588,12 @@ export class PeerSession extends EventTarget {
    * Waits until `cond()` holds, woken by the request's frames. Rejects with the request's failure,
    * or, after `idleMs` without progress on the request, aborts the session with E_TIMEOUT.
    */
-  private async until(req: Request, cond: () => boolean): Promise<void> {
+  private async until(req: Request, cond: () => boolean, what: string): Promise<void> {
     for (;;) {
       if (req.failure) throw req.failure
       if (cond()) return
       const left = req.lastProgress + this.limits.idleMs - performance.now()
-      if (left <= 0) throw this.fail(new XaeroError('E_TIMEOUT', `the peer made no progress on a sync for ${this.limits.idleMs} ms`, { details: { limit: 'idleMs', request: req.id } }))
+      if (left <= 0) throw this.fail(new XaeroError('E_TIMEOUT', `the peer made no progress on a sync for ${this.limits.idleMs} ms (waiting for ${what})`, { details: { limit: 'idleMs', request: req.id, waiting: what } }))
       await req.wait(left + 1)
     }
   }
@@ -667,6 +673,7 @@ export class PeerSession extends EventTarget {
         if (this.state === 'open') this.fail(e instanceof XaeroError ? e : new XaeroError('E_ABORTED', 'ingesting a push failed', { cause: e }))
         return
       }
+      await yieldToEventLoop()
       if (this.state !== 'open') return
       this.pushUnackedIn -= item.size
       this.send(T.PUSH_ACK, item.seq, u32(item.size))
@@ -735,6 +742,8 @@ export class PeerSession extends EventTarget {
   /** True once the handshake is over and until the session closes. */
   get open(): boolean { return this.state === 'open' }
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
   let resolve!: () => void, reject!: (e: unknown) => void
