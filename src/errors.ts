@@ -32,6 +32,12 @@ export const ErrorCodes = {
   E_LEFT: 'the group DHT handle was left (leave()) or its node stopped',
   E_PEER_UNREACHABLE: 'the peer could not be dialed',
   E_PEER_REFUSED: 'the peer is refused for a while: it broke a rule of the protocol or its limits',
+  E_PROTOCOL: 'a peer broke the sync protocol: a malformed or unexpected frame, another version or namespace',
+  E_AUTH: "a peer failed the secret group's challenge-response",
+  E_PEER_LIMIT: 'a peer went over a per-peer limit (frame size, requests, window, bytes per sync, push rate)',
+  E_TIMEOUT: 'a peer made no progress within the idle time (handshake, sync, acknowledgements)',
+  E_BAD_EVENT: 'a peer sent an event that fails validation (cause: the validation error)',
+  E_STREAM_CLOSED: 'the stream to the peer closed, was reset, or the session was closed',
 } as const
 
 export type XaeroErrorCode = keyof typeof ErrorCodes

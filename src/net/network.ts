@@ -245,4 +245,4 @@ export class GroupNetwork extends EventTarget {
 }
 
 /** The codes that mean the peer broke a rule (docs/NETWORK.md, Limits per peer). */
-const PEER_FAULTS = new Set<string>(['E_PROTOCOL', 'E_AUTH', 'E_PEER_LIMIT', 'E_BAD_MESSAGE', 'E_BAD_SIGNATURE', 'E_BUDGET'])
+const PEER_FAULTS = new Set<string>(['E_PROTOCOL', 'E_AUTH', 'E_PEER_LIMIT', 'E_TIMEOUT', 'E_BAD_EVENT', 'E_BAD_MESSAGE', 'E_BUDGET'])

@@ -1,0 +1,763 @@
+// A sync session with one peer over one long-lived libp2p stream (docs/NETWORK.md, "Sync
+// protocol"): the handshake (handshake.ts), then requests multiplexed by id — syncs started by
+// either side, each a reconciliation followed by event transfer both ways under windows the
+// receiver acknowledges — and live pushes with sequence numbers. Framing is frames.ts, limits
+// limits.ts. Every peer-caused failure aborts the stream with an XaeroError and emits 'close'.
+import type { Stream } from '@libp2p/interface'
+import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
+import type { Event } from '../event.js'
+import { fromHex, toHex } from '../hex.js'
+import type { Reconciliation } from '../sync/session.js'
+import {
+  FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
+  type Frame,
+} from './frames.js'
+import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, helloOf, proof, type Hello, type Role } from './handshake.js'
+import { TokenBucket, resolveLimits, type PeerLimits } from './limits.js'
+import type { GroupNamespace } from './namespace.js'
+
+export { DEFAULT_LIMITS, type PeerLimits } from './limits.js'
+
+/** What a peer session needs of the local store (the integrator implements it over Xaeroflux). */
+export interface SyncHost {
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
+  /** Envelopes (raw bytes) of stored events with these ids (hex); missing ones are left out. */
+  envelopes(ids: readonly string[]): Promise<Uint8Array[]>
+  /** Validates and stores envelopes received from `peer`: the same validate → verify → index path as a local ingest; one result per envelope. */
+  ingest(envelopes: readonly Uint8Array[], peer: string): Promise<Array<Event | XaeroError>>
+}
+
+export interface SyncResult {
+  /** Reconciliation messages this side sent. */
+  rounds: number
+  /** Bytes of this sync's frames, headers included, each way. */
+  bytesSent: number
+  bytesReceived: number
+  /** Envelopes sent to the peer, and valid envelopes received from it (already stored ones included). */
+  eventsSent: number
+  eventsReceived: number
+  ms: number
+}
+
+/** Detail of a 'sync' event: a sync this side ran (`initiator: 'local'`) or served (`'remote'`) finished. */
+export interface SyncDetail { result: SyncResult; initiator: 'local' | 'remote'; from: number; to: number }
+/** Detail of a 'gap' event: live pushes from the peer were skipped (its queue for this side overflowed); run `sync()`. */
+export interface GapDetail { missed: number; seq: number }
+/** Detail of a 'close' event: `reason` is an XaeroError when the peer broke a rule (E_PROTOCOL, E_AUTH, E_PEER_LIMIT, E_TIMEOUT, E_BAD_EVENT) or the stream ended (E_STREAM_CLOSED). */
+export interface CloseDetail { reason?: unknown; byPeer: boolean }
+
+export interface SessionOptions {
+  role: Role
+  host: SyncHost
+  ns: GroupNamespace
+  localPeer: string
+  remotePeer: string
+  limits?: Partial<PeerLimits>
+  signal?: AbortSignal
+}
+
+/** Validation failures that only a faulty or hostile peer sends: the stream is aborted with E_BAD_EVENT. */
+const PEER_FAULTS = new Set<XaeroErrorCode>(['E_TRUNCATED', 'E_TRAILING_BYTES', 'E_BAD_VERSION', 'E_BAD_FLAGS', 'E_PAYLOAD_TOO_LARGE', 'E_WRONG_GROUP', 'E_BAD_SIGNATURE', 'E_NOT_WRITER'])
+/** Refused but tolerated: an honest peer with a clock ahead can hold such events. */
+const TOLERATED = new Set<XaeroErrorCode>(['E_FUTURE_TIMESTAMP'])
+/** Ids fetched from the host at once when serving, at first (then sized from the envelopes seen to about one frame). */
+const FETCH_IDS = 128
+
+const protocol = (message: string, details?: Record<string, unknown>) => new XaeroError('E_PROTOCOL', message, { details })
+const limit = (name: keyof PeerLimits, message: string, details: Record<string, unknown> = {}) =>
+  new XaeroError('E_PEER_LIMIT', message, { details: { limit: name, ...details } })
+const f64 = (n: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, n); return b }
+
+interface Received { envelopes: Uint8Array[]; size: number }
+
+/** One sync in flight, started by this side (`local`) or by the peer. */
+class Request {
+  recon: Uint8Array[] = []
+  reconDone = false
+  /** Responder: ids the peer wants, not yet served; whether it said it wants no more. */
+  wants: Uint8Array[] = []
+  wantsEnded = false
+  /** Initiator: ids asked for and not yet accounted for by the peer's EVENTS. */
+  wantOutstanding = 0
+  events: Received[] = []
+  eventsEnded = false
+  /** Bytes of EVENTS received and not yet acknowledged, and sent and not yet acknowledged. */
+  recvUnacked = 0
+  sentUnacked = 0
+  bytesIn = 0
+  bytesOut = 0
+  eventsSent = 0
+  eventsReceived = 0
+  rounds = 0
+  readonly started = performance.now()
+  lastProgress = performance.now()
+  failure?: XaeroError
+  readonly controller = new AbortController()
+  private waiters: Array<() => void> = []
+
+  constructor(readonly id: number, readonly local: boolean, readonly from: number, readonly to: number) {}
+
+  touch(): void { this.lastProgress = performance.now() }
+  wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms)
+      this.waiters.push(() => { clearTimeout(t); resolve() })
+    })
+  }
+  fail(e: XaeroError): void {
+    this.failure ??= e
+    this.controller.abort(this.failure)
+    this.wake()
+  }
+}
+
+type State = 'hello' | 'auth' | 'open' | 'closed'
+
+/**
+ * A peer session: create with `PeerSession.open(stream, …)` on a fresh stream of `ns.sync`
+ * (dialer on the outbound stream, listener on the inbound one). Events: 'sync', 'gap', 'close'.
+ */
+export class PeerSession extends EventTarget {
+  readonly remotePeer: string
+  readonly localPeer: string
+  readonly role: Role
+  private readonly host: SyncHost
+  private readonly ns: GroupNamespace
+  private readonly limits: PeerLimits
+  private readonly reader: FrameReader
+  private readonly writer: FrameWriter
+  private readonly closing = new AbortController()
+  private state: State = 'hello'
+  private peer?: Hello
+  private readonly nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE))
+  private readonly requests = new Map<number, Request>()
+  private nextId: number
+  private lastPeerId = 0
+  private closed?: Promise<void>
+  private ready = deferred()
+  private watchdog?: ReturnType<typeof setInterval>
+  // live push, sending
+  private pushQueue: Uint8Array[] = []
+  private pushSeq = 0
+  private gapPending = false
+  private pushUnackedOut = 0
+  private lastPushAck = performance.now()
+  private pushTimer?: ReturnType<typeof setTimeout>
+  private pumpScheduled = false
+  private bucketOut?: TokenBucket
+  // live push, receiving
+  private pushSeqIn = 0
+  private pushUnackedIn = 0
+  private pushInbox: Array<Received & { seq: number }> = []
+  private pushWake?: () => void
+  private readonly bucketIn: TokenBucket
+  /** Pushed events dropped for this peer (queue overflow), and gaps seen in its pushes. */
+  readonly stats = { pushedEvents: 0, pushDropped: 0, pushReceived: 0, gapsSeen: 0, framesIn: 0, bytesIn: 0, byType: {} as Record<number, number> }
+
+  private constructor(private readonly stream: Stream, options: SessionOptions) {
+    super()
+    this.role = options.role
+    this.host = options.host
+    this.ns = options.ns
+    this.localPeer = options.localPeer
+    this.remotePeer = options.remotePeer
+    this.limits = resolveLimits(options.limits)
+    this.nextId = this.role === 'dialer' ? 0 : -1 // dialer's requests are even, listener's odd
+    this.reader = new FrameReader(HANDSHAKE_FRAME)
+    this.writer = new FrameWriter(stream, (e) => this.fail(new XaeroError('E_STREAM_CLOSED', 'writing to the stream failed', { cause: e })), this.closing.signal)
+    this.bucketIn = new TokenBucket(this.limits.pushRate, this.limits.pushBurst)
+    this.ready.promise.catch(() => {})
+  }
+
+  /**
+   * Runs the handshake on a fresh stream of protocol `ns.sync`; rejects with an XaeroError (and
+   * closes/aborts the stream) if it fails: E_PROTOCOL (version, namespace), E_AUTH (secret
+   * group), E_TIMEOUT (`limits.handshakeMs`), E_ABORTED (`signal`), E_STREAM_CLOSED.
+   */
+  static async open(stream: Stream, options: SessionOptions): Promise<PeerSession> {
+    if (!options || typeof options !== 'object') throw new TypeError('PeerSession.open takes (stream, { role, host, ns, localPeer, remotePeer })')
+    if (options.role !== 'dialer' && options.role !== 'listener') throw new TypeError("role is 'dialer' or 'listener'")
+    if (!options.host || typeof options.host.reconcile !== 'function' || typeof options.host.envelopes !== 'function' || typeof options.host.ingest !== 'function') throw new TypeError('host must implement SyncHost')
+    if (!options.ns || typeof options.ns.ns !== 'string') throw new TypeError('ns must be a GroupNamespace')
+    if (typeof options.localPeer !== 'string' || typeof options.remotePeer !== 'string' || options.localPeer === options.remotePeer) throw new TypeError('localPeer and remotePeer are two different peer ids')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    const session = new PeerSession(stream, options)
+    await session.start(options.signal)
+    return session
+  }
+
+  private async start(signal?: AbortSignal): Promise<void> {
+    const timer = setTimeout(() => this.fail(new XaeroError('E_TIMEOUT', `the handshake did not finish within ${this.limits.handshakeMs} ms`, { details: { limit: 'handshakeMs' } })), this.limits.handshakeMs)
+    const onAbort = () => this.fail(new XaeroError('E_ABORTED', 'the handshake was aborted', { cause: signal?.reason }))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.stream.addEventListener('message', (evt) => {
+      const data = evt.data
+      this.onData(data instanceof Uint8Array ? data : data.subarray())
+    })
+    this.stream.addEventListener('close', (evt) => {
+      if (this.state !== 'closed') void this.shutdown(new XaeroError('E_STREAM_CLOSED', evt.error ? 'the stream was reset or failed' : 'the stream closed', { cause: evt.error }), false, true)
+    })
+    this.stream.addEventListener('remoteCloseWrite', () => {
+      if (this.state !== 'closed') void this.shutdown(new XaeroError('E_STREAM_CLOSED', 'the peer closed the stream'), false, true)
+    })
+    try {
+      if (signal?.aborted) onAbort()
+      if (this.stream.status !== 'open') this.fail(new XaeroError('E_STREAM_CLOSED', `the stream is ${this.stream.status}`))
+      this.send(T.HELLO, 0, encodeHello(helloOf(this.limits, this.ns.ns, this.ns.authKey !== undefined, this.nonce)))
+      await this.ready.promise
+    } catch (e) {
+      await this.closed // the stream is closed or aborted when `open` rejects
+      throw e
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  // --- reading and dispatch ---------------------------------------------------------------------
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state === 'closed') return
+    try {
+      this.reader.push(chunk)
+      let frame: Frame | undefined
+      while ((this.state as State) !== 'closed' && (frame = this.reader.next())) this.dispatch(frame)
+    } catch (e) {
+      this.fail(e instanceof XaeroError ? e : protocol('a frame could not be handled', { cause: String(e) }))
+    }
+  }
+
+  /** Handles one frame, synchronously and in bounded work: it checks the frame and queues it for the loop that acts on it. */
+  private dispatch(f: Frame): void {
+    this.stats.framesIn++
+    this.stats.bytesIn += f.size
+    this.stats.byType[f.type] = (this.stats.byType[f.type] ?? 0) + 1
+    if (this.state === 'hello') {
+      if (f.type !== T.HELLO) throw protocol('a frame before HELLO', { type: f.type })
+      this.peer = checkHello(f.body, this.ns.ns, this.ns.authKey !== undefined)
+      if (!this.ns.authKey) return this.opened()
+      this.state = 'auth'
+      this.send(T.AUTH, 0, this.proofOf(this.role))
+      return
+    }
+    if (this.state === 'auth') {
+      if (f.type !== T.AUTH) throw new XaeroError('E_AUTH', 'the peer did not send its proof of the group secret', { details: { type: f.type } })
+      if (!constantTimeEqual(f.body, this.proofOf(this.role === 'dialer' ? 'listener' : 'dialer'))) throw new XaeroError('E_AUTH', 'the peer failed the proof of the group secret')
+      return this.opened()
+    }
+    switch (f.type) {
+      case T.HELLO: case T.AUTH: throw protocol('a second handshake frame', { type: f.type })
+      case T.ERROR: {
+        const text = new TextDecoder().decode(f.body.subarray(0, 512))
+        const [code, ...rest] = text.split('\n')
+        const cause = new XaeroError(isCode(code) ? code : 'E_PROTOCOL', `the peer: ${rest.join(' ').slice(0, 256)}`)
+        void this.shutdown(new XaeroError('E_STREAM_CLOSED', `the peer closed the session (${cause.code})`, { cause }), false, true)
+        return
+      }
+      case T.PUSH: return this.onPush(f)
+      case T.PUSH_ACK: {
+        if (f.body.length !== 4) throw protocol('a PUSH_ACK is 4 bytes')
+        const n = readU32(f.body)
+        if (n > this.pushUnackedOut) throw protocol('a PUSH_ACK of more bytes than were pushed')
+        this.pushUnackedOut -= n
+        this.lastPushAck = performance.now()
+        this.schedulePump()
+        return
+      }
+      case T.SYNC: return this.onSyncOpen(f)
+    }
+    const req = this.requests.get(f.request)
+    if (!req) {
+      // A request this side ended (cancelled or finished) may still get frames the peer sent meanwhile.
+      if (this.ownsId(f.request) || f.request <= this.lastPeerId) return
+      throw protocol('a frame for a request never opened', { request: f.request, type: f.type })
+    }
+    req.bytesIn += f.size
+    if (req.bytesIn > this.limits.syncBytes) throw limit('syncBytes', `a sync received more than ${this.limits.syncBytes} bytes`, { request: req.id })
+    req.touch()
+    switch (f.type) {
+      case T.RECON:
+        if (req.reconDone || req.recon.length >= 1) throw protocol('a reconciliation message out of turn', { request: req.id })
+        req.recon.push(f.body)
+        break
+      case T.WANT: {
+        if (req.local || req.wantsEnded) throw protocol('a WANT out of place', { request: req.id })
+        const ids = decodeIds(f.body)
+        if (req.wants.length + ids.length > this.limits.wantWindow) throw limit('wantWindow', `the peer wants more than ${this.limits.wantWindow} ids at once`, { request: req.id })
+        for (const id of ids) req.wants.push(id)
+        break
+      }
+      case T.WANT_END:
+        if (req.local || req.wantsEnded || f.body.length !== 0) throw protocol('a WANT_END out of place', { request: req.id })
+        req.wantsEnded = true
+        break
+      case T.EVENTS: {
+        if (req.eventsEnded || f.body.length < 4) throw protocol('an EVENTS frame out of place', { request: req.id })
+        if (req.recvUnacked >= this.limits.window) throw limit('window', `the peer sent EVENTS past its window of ${this.limits.window} bytes`, { request: req.id })
+        const served = readU32(f.body)
+        if (req.local ? served > req.wantOutstanding : served !== 0) throw protocol('EVENTS account for ids never asked for', { request: req.id, served })
+        const envelopes = decodeEnvelopes(f.body, 4)
+        req.wantOutstanding -= served
+        req.recvUnacked += f.size
+        req.events.push({ envelopes, size: f.size })
+        break
+      }
+      case T.EVENTS_END:
+        if (req.eventsEnded || f.body.length !== 0) throw protocol('an EVENTS_END out of place', { request: req.id })
+        req.eventsEnded = true
+        break
+      case T.ACK: {
+        if (f.body.length !== 4) throw protocol('an ACK is 4 bytes')
+        const n = readU32(f.body)
+        if (n > req.sentUnacked) throw protocol('an ACK of more bytes than were sent', { request: req.id })
+        req.sentUnacked -= n
+        break
+      }
+      case T.CANCEL:
+        req.fail(new XaeroError('E_ABORTED', 'the peer cancelled the sync'))
+        this.requests.delete(req.id)
+        break
+      default:
+        throw protocol('an unexpected frame', { type: f.type })
+    }
+    req.wake()
+  }
+
+  private opened(): void {
+    this.state = 'open'
+    this.reader.maxFrame = this.limits.maxFrame
+    const peer = this.peer!
+    // Pace pushes a little under the peer's announced rate: its bucket starts when it reads our frames.
+    this.bucketOut = new TokenBucket(Math.max(1, Math.floor(peer.pushRate * 0.95)), Math.max(1, Math.floor(peer.pushBurst * 0.95)))
+    this.watchdog = setInterval(() => this.checkIdle(), Math.max(50, Math.min(1000, this.limits.idleMs / 4)))
+    this.watchdog.unref?.()
+    void this.pushLoop()
+    this.ready.resolve()
+  }
+
+  private proofOf(role: Role): Uint8Array {
+    const dialer = this.role === 'dialer' ? this.localPeer : this.remotePeer
+    const listener = this.role === 'dialer' ? this.remotePeer : this.localPeer
+    const dn = this.role === 'dialer' ? this.nonce : this.peer!.nonce
+    const ln = this.role === 'dialer' ? this.peer!.nonce : this.nonce
+    return proof(this.ns.authKey!, dialer, listener, dn, ln, role)
+  }
+
+  private ownsId(id: number): boolean { return (id & 1) === (this.role === 'dialer' ? 0 : 1) }
+
+  /** Idle limits not tied to one request's wait: unacknowledged pushes, a transport that never drains. */
+  private checkIdle(): void {
+    const now = performance.now()
+    if (this.pushUnackedOut > 0 && now - this.lastPushAck > this.limits.idleMs) {
+      this.fail(new XaeroError('E_TIMEOUT', `the peer acknowledged no push for ${this.limits.idleMs} ms`, { details: { limit: 'idleMs' } }))
+    }
+  }
+
+  private send(type: number, request: number, body?: Uint8Array): number {
+    const frame = encodeFrame(type, request, body)
+    this.writer.write(frame)
+    return frame.length
+  }
+
+  // --- syncs ---------------------------------------------------------------------------------------
+
+  /**
+   * Reconciles with the peer over [from, to) and exchanges what each lacks, both ways; resolves
+   * once this side has stored what it received and the peer acknowledged storing what it was
+   * sent. Fails with the session's close reason if the session ends, E_ABORTED on `signal` or
+   * when the peer cancels, or the store's error (E_CLOSED, E_BUDGET, E_IO).
+   */
+  async sync(options: { from?: number; to?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('sync options must be an object')
+    const from = options.from ?? 0, to = options.to ?? Number.MAX_SAFE_INTEGER
+    if (typeof from !== 'number' || typeof to !== 'number' || !(from >= 0) || !(to >= from)) throw new RangeError('sync needs 0 ≤ from ≤ to')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    if (this.state !== 'open') throw this.closeReason ?? new XaeroError('E_STREAM_CLOSED', 'the session is not open')
+    this.nextId += 2
+    if (this.nextId > 0xfffffffd) throw new XaeroError('E_PEER_LIMIT', 'request ids are exhausted: open a new session', { details: { limit: 'requests' } })
+    const req = new Request(this.nextId, true, from, to)
+    this.requests.set(req.id, req)
+    const onAbort = () => req.fail(new XaeroError('E_ABORTED', 'the sync was aborted', { cause: options.signal?.reason }))
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted) onAbort()
+    try {
+      const rec = this.host.reconcile({ from, to, signal: req.controller.signal })
+      const first = await rec.open()
+      req.bytesOut += this.send(T.SYNC, req.id, concat([f64(from), f64(to), first]))
+      for (;;) {
+        await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
+        const message = req.recon.shift()!
+        if (message.length === 0) break
+        const reply = await this.reconcileStep(rec, message)
+        req.touch()
+        if (!reply) { req.bytesOut += this.send(T.RECON, req.id); break }
+        req.bytesOut += this.send(T.RECON, req.id, reply)
+      }
+      req.reconDone = true
+      req.rounds = rec.stats.rounds
+      await Promise.all([this.pull(req, [...rec.need]), this.give(req, [...rec.have]), this.receiveEvents(req)])
+      if (req.wantOutstanding !== 0) throw this.fail(protocol('the peer ended its events with ids still unaccounted for', { request: req.id }))
+      const result = this.result(req)
+      this.emit('sync', { result, initiator: 'local', from, to } satisfies SyncDetail)
+      return result
+    } catch (e) {
+      throw this.endRequest(req, e)
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+      this.requests.delete(req.id)
+    }
+  }
+
+  /** A SYNC from the peer: opens its request (bounded by `maxRequests`) and serves it. */
+  private onSyncOpen(f: Frame): void {
+    if (this.ownsId(f.request) || f.request <= this.lastPeerId) throw protocol('a SYNC with a request id out of order', { request: f.request })
+    let serving = 0
+    for (const r of this.requests.values()) if (!r.local) serving++
+    if (serving >= this.limits.maxRequests) throw limit('maxRequests', `the peer runs more than ${this.limits.maxRequests} syncs at once`)
+    if (f.body.length < 16) throw protocol('a SYNC shorter than its range')
+    const v = new DataView(f.body.buffer, f.body.byteOffset, f.body.length)
+    const from = v.getFloat64(0), to = v.getFloat64(8)
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) throw protocol('a SYNC with an invalid range', { from, to })
+    this.lastPeerId = f.request
+    const req = new Request(f.request, false, from, to)
+    req.bytesIn += f.size
+    this.requests.set(req.id, req)
+    void this.serve(req, f.body.subarray(16))
+  }
+
+  private async serve(req: Request, first: Uint8Array): Promise<void> {
+    try {
+      const rec = this.host.reconcile({ from: req.from, to: req.to, signal: req.controller.signal })
+      let message = first
+      for (;;) {
+        const reply = await this.reconcileStep(rec, message)
+        req.touch()
+        if (!reply) { req.bytesOut += this.send(T.RECON, req.id); break }
+        req.bytesOut += this.send(T.RECON, req.id, reply)
+        await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
+        message = req.recon.shift()!
+        if (message.length === 0) break
+      }
+      req.reconDone = true
+      req.rounds = rec.stats.rounds
+      await Promise.all([this.serveWants(req), this.receiveEvents(req)])
+      this.emit('sync', { result: this.result(req), initiator: 'remote', from: req.from, to: req.to } satisfies SyncDetail)
+    } catch (e) {
+      this.endRequest(req, e)
+    } finally {
+      this.requests.delete(req.id)
+    }
+  }
+
+  /** One reconciliation step; a message the reconciliation refuses as malformed is the peer breaking the protocol. */
+  private async reconcileStep(rec: Reconciliation, message: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return await rec.receive(message)
+    } catch (e) {
+      if (e instanceof XaeroError && e.code === 'E_BAD_MESSAGE') throw this.fail(new XaeroError('E_PROTOCOL', 'the peer sent a malformed reconciliation message', { cause: e }))
+      throw e
+    }
+  }
+
+  /** Turns a request's failure into the error its caller sees; tells the peer unless the whole session is ending. */
+  private endRequest(req: Request, e: unknown): unknown {
+    const error = req.failure ?? (e instanceof XaeroError ? e : e)
+    if (this.state === 'open' && this.requests.has(req.id)) {
+      req.bytesOut += this.send(T.CANCEL, req.id)
+    }
+    req.fail(error instanceof XaeroError ? error : new XaeroError('E_ABORTED', 'the sync failed', { cause: error }))
+    return error
+  }
+
+  private result(req: Request): SyncResult {
+    return { rounds: req.rounds, bytesSent: req.bytesOut, bytesReceived: req.bytesIn, eventsSent: req.eventsSent, eventsReceived: req.eventsReceived, ms: performance.now() - req.started }
+  }
+
+  /** Initiator: asks for `need` in WANT frames, keeping at most the peer's `wantWindow` ids unanswered. */
+  private async pull(req: Request, need: string[]): Promise<void> {
+    const window = this.peer!.wantWindow
+    for (let i = 0; i < need.length;) {
+      await this.until(req, () => req.wantOutstanding < window, 'wanted events')
+      const n = Math.min(MAX_WANT_IDS, window - req.wantOutstanding, need.length - i)
+      const body = new Uint8Array(n * 32)
+      for (let k = 0; k < n; k++) body.set(fromHex(need[i + k]), k * 32)
+      req.wantOutstanding += n
+      i += n
+      req.bytesOut += this.send(T.WANT, req.id, body)
+    }
+    req.bytesOut += this.send(T.WANT_END, req.id)
+  }
+
+  /** Initiator: sends the events the peer lacks; done once the peer acknowledged all of them. */
+  private async give(req: Request, have: string[]): Promise<void> {
+    let fetch = FETCH_IDS
+    for (let i = 0; i < have.length;) {
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
+      const ids = have.slice(i, i + fetch)
+      i += ids.length
+      const envelopes = await this.host.envelopes(ids)
+      req.touch()
+      fetch = this.nextFetch(envelopes)
+      await this.sendEvents(req, envelopes, 0)
+    }
+    req.bytesOut += this.send(T.EVENTS_END, req.id)
+    await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
+  }
+
+  /** Responder: serves the peer's WANTs in order; each EVENTS frame says how many wanted ids it accounts for. */
+  private async serveWants(req: Request): Promise<void> {
+    let fetch = FETCH_IDS
+    for (;;) {
+      await this.until(req, () => req.wants.length > 0 || req.wantsEnded, 'a WANT')
+      if (req.wants.length === 0) break
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
+      const ids = req.wants.splice(0, fetch)
+      const envelopes = await this.host.envelopes(ids.map((id) => toHex(id)))
+      req.touch()
+      fetch = this.nextFetch(envelopes)
+      await this.sendEvents(req, envelopes, ids.length)
+    }
+    req.bytesOut += this.send(T.EVENTS_END, req.id)
+    await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
+  }
+
+  /** Ids to fetch next: about one batch of bytes, from the sizes just seen. */
+  private nextFetch(envelopes: Uint8Array[]): number {
+    if (envelopes.length === 0) return FETCH_IDS
+    const avg = envelopes.reduce((s, e) => s + e.length, 0) / envelopes.length
+    return Math.max(1, Math.min(1024, Math.floor(this.limits.batchBytes / (avg + 4))))
+  }
+
+  /** Sends envelopes in EVENTS frames of about `batchBytes`, each once the window has room; `served` rides on the first. */
+  private async sendEvents(req: Request, envelopes: Uint8Array[], served: number): Promise<void> {
+    const maxBody = Math.min(this.peer!.maxFrame, this.limits.maxFrame) - 9 - 8
+    let i = 0
+    do {
+      let size = 0, j = i
+      while (j < envelopes.length && j - i < MAX_FRAME_EVENTS && (j === i || size + 4 + envelopes[j].length <= this.limits.batchBytes)) { size += 4 + envelopes[j].length; j++ }
+      if (size > maxBody) throw new RangeError('an envelope larger than any frame') // cannot happen: MIN_FRAME holds the largest envelope
+      await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
+      const { body, view } = encodeEnvelopes(envelopes.slice(i, j), 4)
+      view.setUint32(0, served)
+      served = 0
+      const n = this.send(T.EVENTS, req.id, body)
+      req.sentUnacked += n
+      req.bytesOut += n
+      req.eventsSent += j - i
+      i = j
+    } while (i < envelopes.length)
+  }
+
+  /** Ingests the peer's EVENTS in order, acknowledging each frame once stored. */
+  private async receiveEvents(req: Request): Promise<void> {
+    for (;;) {
+      await this.until(req, () => req.events.length > 0 || req.eventsEnded, 'events')
+      const batch = req.events.shift()
+      if (!batch) break
+      for (const e of batch.envelopes) {
+        if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
+        const ts = new DataView(e.buffer, e.byteOffset).getUint32(4) * 2 ** 32 + new DataView(e.buffer, e.byteOffset).getUint32(8)
+        if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
+      }
+      req.eventsReceived += await this.ingest(batch.envelopes)
+      // A store validating on this thread may settle a whole run of ingests in microtasks alone:
+      // yield, so that acknowledgements go out and the peer's frames come in meanwhile.
+      await yieldToEventLoop()
+      if (req.failure) throw req.failure
+      req.touch()
+      req.recvUnacked -= batch.size
+      req.bytesOut += this.send(T.ACK, req.id, u32(batch.size))
+    }
+  }
+
+  /** Ingests envelopes from the peer; an invalid one aborts the session (E_BAD_EVENT). Returns how many were valid. */
+  private async ingest(envelopes: Uint8Array[]): Promise<number> {
+    if (envelopes.length === 0) return 0
+    const results = await this.host.ingest(envelopes, this.remotePeer)
+    let valid = 0
+    for (const r of results) {
+      if (!(r instanceof XaeroError)) { valid++; continue }
+      if (PEER_FAULTS.has(r.code)) throw this.fail(new XaeroError('E_BAD_EVENT', `the peer sent an invalid event (${r.code})`, { cause: r, details: { code: r.code } }))
+      if (!TOLERATED.has(r.code)) throw r // the store's own failure (E_CLOSED, E_IO, E_WORKER_FAILED): not the peer's
+    }
+    return valid
+  }
+
+  /**
+   * Waits until `cond()` holds, woken by the request's frames. Rejects with the request's failure,
+   * or, after `idleMs` without progress on the request, aborts the session with E_TIMEOUT.
+   */
+  private async until(req: Request, cond: () => boolean, what: string): Promise<void> {
+    for (;;) {
+      if (req.failure) throw req.failure
+      if (cond()) return
+      const left = req.lastProgress + this.limits.idleMs - performance.now()
+      if (left <= 0) throw this.fail(new XaeroError('E_TIMEOUT', `the peer made no progress on a sync for ${this.limits.idleMs} ms (waiting for ${what})`, { details: { limit: 'idleMs', request: req.id, waiting: what } }))
+      await req.wait(left + 1)
+    }
+  }
+
+  // --- live push -------------------------------------------------------------------------------------
+
+  /**
+   * Sends newly indexed events to the peer: queued (never blocking), sent in PUSH frames paced by
+   * the peer's window and rate. When the queue (`limits.pushQueue` events) is full, further events
+   * are dropped and the next PUSH skips a sequence number, so the peer sees a gap and syncs.
+   * Pass only events the peer did not send (by their origin). A closed session ignores pushes.
+   */
+  push(events: readonly Event[]): void {
+    if (!Array.isArray(events)) throw new TypeError('push takes an array of events')
+    if (this.state !== 'open') return
+    for (const e of events) {
+      if (!e || !(e.bytes instanceof Uint8Array)) throw new TypeError('push takes Events')
+      if (this.pushQueue.length >= this.limits.pushQueue) { this.gapPending = true; this.stats.pushDropped++; continue }
+      this.pushQueue.push(e.bytes)
+    }
+    this.schedulePump()
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.pushTimer || this.state !== 'open') return
+    this.pumpScheduled = true
+    queueMicrotask(() => { this.pumpScheduled = false; this.pump() })
+  }
+
+  private pump(): void {
+    const peer = this.peer!
+    while (this.state === 'open' && (this.pushQueue.length > 0 || this.gapPending)) {
+      if (this.pushUnackedOut >= peer.pushWindow) return // resumed by a PUSH_ACK
+      const tokens = Math.min(this.bucketOut!.available(), MAX_FRAME_EVENTS)
+      if (this.pushQueue.length > 0 && tokens < 1) {
+        this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pump() }, this.bucketOut!.waitFor(1))
+        return
+      }
+      let n = 0, size = 0
+      while (n < this.pushQueue.length && n < tokens && (n === 0 || size + 4 + this.pushQueue[n].length <= this.limits.batchBytes)) { size += 4 + this.pushQueue[n].length; n++ }
+      const batch = this.pushQueue.splice(0, n)
+      this.bucketOut!.take(n)
+      this.pushSeq += this.gapPending ? 2 : 1
+      this.gapPending = false
+      if (this.pushSeq > 0xffffffff) { this.fail(new XaeroError('E_PEER_LIMIT', 'push sequence numbers are exhausted: open a new session')); return }
+      if (this.pushUnackedOut === 0) this.lastPushAck = performance.now()
+      this.pushUnackedOut += this.send(T.PUSH, this.pushSeq, encodeEnvelopes(batch).body)
+      this.stats.pushedEvents += n
+    }
+  }
+
+  private onPush(f: Frame): void {
+    const seq = f.request
+    if (seq <= this.pushSeqIn) throw protocol('a PUSH with a sequence number already seen', { seq, last: this.pushSeqIn })
+    if (this.pushUnackedIn >= this.limits.pushWindow) throw limit('pushWindow', `the peer pushed past its window of ${this.limits.pushWindow} bytes`)
+    const envelopes = decodeEnvelopes(f.body, 0)
+    if (!this.bucketIn.take(envelopes.length)) throw limit('pushRate', `the peer pushed over ${this.limits.pushRate} events/s (burst ${this.limits.pushBurst})`)
+    const missed = seq - this.pushSeqIn - 1
+    this.pushSeqIn = seq
+    if (missed > 0) {
+      this.stats.gapsSeen++
+      queueMicrotask(() => this.emit('gap', { missed, seq } satisfies GapDetail))
+    }
+    this.pushUnackedIn += f.size
+    this.pushInbox.push({ envelopes, size: f.size, seq })
+    this.pushWake?.()
+  }
+
+  /** Ingests pushes in order, acknowledging each once stored. */
+  private async pushLoop(): Promise<void> {
+    while (this.state === 'open') {
+      const item = this.pushInbox.shift()
+      if (!item) { await new Promise<void>((resolve) => { this.pushWake = resolve }); this.pushWake = undefined; continue }
+      try {
+        this.stats.pushReceived += await this.ingest(item.envelopes)
+      } catch (e) {
+        if (this.state === 'open') this.fail(e instanceof XaeroError ? e : new XaeroError('E_ABORTED', 'ingesting a push failed', { cause: e }))
+        return
+      }
+      await yieldToEventLoop()
+      if (this.state !== 'open') return
+      this.pushUnackedIn -= item.size
+      this.send(T.PUSH_ACK, item.seq, u32(item.size))
+    }
+  }
+
+  // --- closing ---------------------------------------------------------------------------------------
+
+  private closeReason?: XaeroError
+
+  /** Ends the session because the peer broke a rule (or the stream failed); returns the error, for `throw`. */
+  private fail(error: XaeroError): XaeroError {
+    if (this.state === 'closed') return this.closeReason ?? error
+    void this.shutdown(error, true, false)
+    return error
+  }
+
+  /**
+   * Closes the session: pending syncs reject (with `reason` if it is an XaeroError, else
+   * E_STREAM_CLOSED), the stream is closed (with an ERROR frame first and an abort after, when
+   * `reason` is an XaeroError), and 'close' is emitted once.
+   */
+  close(reason?: unknown): Promise<void> {
+    return this.shutdown(reason instanceof XaeroError ? reason : new XaeroError('E_STREAM_CLOSED', 'the session was closed', reason === undefined ? undefined : { cause: reason }), reason instanceof XaeroError, false)
+  }
+
+  /** `fault`: tell the peer why (ERROR frame) and abort; `byPeer`: the peer or its stream ended the session. */
+  private shutdown(reason: XaeroError, fault: boolean, byPeer: boolean): Promise<void> {
+    if (this.closed) return this.closed
+    this.state = 'closed'
+    this.closeReason = reason
+    this.ready.reject(reason)
+    for (const req of this.requests.values()) req.fail(reason)
+    this.requests.clear()
+    this.pushQueue = []
+    this.pushInbox = []
+    this.pushWake?.()
+    clearInterval(this.watchdog)
+    clearTimeout(this.pushTimer)
+    this.closed = (async () => {
+      try {
+        if (fault && this.stream.writeStatus === 'writable') {
+          this.writer.write(encodeFrame(T.ERROR, 0, new TextEncoder().encode(`${reason.code}\n${reason.message}`.slice(0, 400))))
+        }
+        this.writer.flush()
+        if (this.stream.status === 'open') await this.stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => {})
+        // An honest peer closes its end when it sees ours end; a faulty one is not waited for.
+        if (!fault && this.stream.status !== 'closed' && this.stream.status !== 'aborted' && this.stream.status !== 'reset') {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 1000)
+            this.stream.addEventListener('close', () => { clearTimeout(t); resolve() }, { once: true })
+          })
+        }
+      } catch {}
+      if (this.stream.status === 'open' || this.stream.status === 'closing') this.stream.abort(reason)
+      this.closing.abort(reason)
+      this.emit('close', { reason, byPeer } satisfies CloseDetail)
+    })()
+    return this.closed
+  }
+
+  private emit(type: 'sync' | 'gap' | 'close', detail: SyncDetail | GapDetail | CloseDetail): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  /** True once the handshake is over and until the session closes. */
+  get open(): boolean { return this.state === 'open' }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void, reject!: (e: unknown) => void
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+function isCode(code: string): code is XaeroErrorCode {
+  return Object.hasOwn(ErrorCodes, code)
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
