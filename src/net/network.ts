@@ -142,7 +142,7 @@ export class GroupNetwork extends EventTarget {
   }
 
   private async accept(stream: Parameters<typeof PeerSession.open>[0], id: string): Promise<void> {
-    if (this.stopped || this.isBanned(id) || this.sessions.has(id)) {
+    if (this.stopped || this.isBanned(id) || (this.sessions.has(id) && !this.preferred('listener', id))) {
       stream.abort(new XaeroError('E_PEER_REFUSED'))
       return
     }
@@ -154,23 +154,38 @@ export class GroupNetwork extends EventTarget {
     }
   }
 
+  /**
+   * Two peers that open a session to each other at once must keep the same one: the session
+   * opened by the smaller peer id. Both sides apply this rule, so they agree without a word.
+   */
+  private preferred(role: 'dialer' | 'listener', remote: string): boolean {
+    const dialer = role === 'dialer' ? this.node.peerId.toString() : remote
+    const other = role === 'dialer' ? remote : this.node.peerId.toString()
+    return dialer < other
+  }
+
   // A new session: kept (one per peer), synced now and then periodically, and dropped on close.
   private register(session: PeerSession): PeerSession {
     const id = session.remotePeer
-    const existing = this.sessions.get(id)
-    if (existing) { void session.close(); return existing }
     if (this.stopped) { void session.close(); throw new XaeroError('E_CLOSED') }
+    const existing = this.sessions.get(id)
+    if (existing) {
+      if (!this.preferred(session.role, id)) { void session.close(); return existing }
+      this.sessions.set(id, session) // before the old one closes: its 'close' then changes nothing
+      void existing.close()
+    }
     this.sessions.set(id, session)
     session.addEventListener('gap', () => this.backgroundSync(session))
     session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
     session.addEventListener('close', (e: globalThis.Event) => {
-      if (this.sessions.get(id) === session) this.sessions.delete(id)
       const reason = (e as CustomEvent).detail?.reason
       this.punish(id, reason)
+      if (this.sessions.get(id) !== session) return // replaced by the preferred session
+      this.sessions.delete(id)
       this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: { id, reason } }))
     })
     if (this.ns.authKey) this.dht?.refresh() // a member now: its DHT traffic is let through
-    this.dispatchEvent(new CustomEvent('peer:connect', { detail: { id, addrs: this.peers().find((p) => p.id === id)?.addrs ?? [] } }))
+    if (!existing) this.dispatchEvent(new CustomEvent('peer:connect', { detail: { id, addrs: this.peers().find((p) => p.id === id)?.addrs ?? [] } }))
     this.backgroundSync(session)
     this.schedule(session)
     return session
