@@ -178,7 +178,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
   const node = await hostileNode()
   const mine = await Xaeroflux.open({ group, workers: 0 })
   try {
-    await withPeers([{ group, limits: { idleMs: 1500 } }, { group }], async ([a, b]) => {
+    await withPeers([{ group, limits: { idleMs: 1500, handshakeMs: 1000 } }, { group }], async ([a, b]) => {
       await a.call('gen', { n: 5000, seed: 'h', start: START })
       const addr = a.addrs[0]
       const results: Record<string, { code: string; ms: number; errorFrame: boolean }> = {}
@@ -271,8 +271,27 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       hs = await a.waitFor((e) => e.event === 'handshake-failed' && e !== hs, 5000, 'handshake-failed')
       assert.is(hs.code, 'E_PROTOCOL')
       results['PUSH before HELLO'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
+      const failures = () => a.events.filter((e) => e.event === 'handshake-failed').length
+      // A HELLO of another protocol version.
+      const v2 = await node.dialProtocol(multiaddr(addr), ns.sync)
+      let before = failures()
+      t = performance.now()
+      v2.send(encodeFrame(T.HELLO, 0, encodeHello({ ...helloOf({ ...DEFAULT_LIMITS }, ns.ns, false, new Uint8Array(32)), version: 2 })))
+      hs = await a.waitFor((e) => e.event === 'handshake-failed' && a.events.filter((x) => x.event === 'handshake-failed').indexOf(e) === before, 5000, 'handshake-failed')
+      assert.is(hs.code, 'E_PROTOCOL')
+      assert.match(hs.message, /version 2/)
+      results['HELLO of version 2'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
+      // A stream that never says HELLO: the handshake limit (1 s here).
+      await node.dialProtocol(multiaddr(addr), ns.sync)
+      before = failures()
+      t = performance.now()
+      hs = await a.waitFor((e) => e.event === 'handshake-failed' && a.events.filter((x) => x.event === 'handshake-failed').indexOf(e) === before, 5000, 'handshake-failed')
+      assert.is(hs.code, 'E_TIMEOUT')
+      const silentHello = Math.round(performance.now() - t)
+      assert.ok(silentHello >= 900 && silentHello < 3000, `${silentHello} ms`)
+      results['no HELLO'] = { code: hs.code, ms: silentHello, errorFrame: false }
 
-      for (const [label, r] of Object.entries(results)) if (label !== 'silent mid-sync' && label !== 'slow reader') assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
+      for (const [label, r] of Object.entries(results)) if (!['silent mid-sync', 'slow reader', 'no HELLO'].includes(label)) assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
       // The honest node still serves another peer.
       await b.call('dial', { addr })
       const { result } = await b.call('sync')
