@@ -1,4 +1,4 @@
-// Event envelope v1 (DESIGN.md): structural validation, and the id and key of every envelope in
+// Event envelope v1 (docs/FORMAT.md): structural validation, and the id and key of every envelope in
 // a batch, their SHA-256 hashed four at a time. Signatures are checked by the caller.
 
 import { sha256Many } from './sha256';

@@ -1,10 +1,10 @@
-// The paged Merkle index of DESIGN.md: leaf(k) = SHA-256(0x00 ‖ k), node(l, r) = EMPTY when
+// The paged Merkle index of docs/FORMAT.md: leaf(k) = SHA-256(0x00 ‖ k), node(l, r) = EMPTY when
 // both are EMPTY else SHA-256(l ‖ r), one 16 KiB page per set of ≥ 2 keys sharing a prefix.
 //
 // A page is 512 slots of 32 bytes in heap order: slot 1 is the page hash, the children of slot
-// i are 2i and 2i + 1, slots 256..511 are the 256 child hashes. Slot 0 is the header: its
-// first 32 bytes are the occupancy bitmap of the children (bit b, LSB first in byte b >> 3, is
-// set when child b is not EMPTY); the other bytes are zero here.
+// i are 2i and 2i + 1, slots 256..511 are the 256 child hashes. Slot 0 is the header: the
+// occupancy bitmap of the children (bit b, LSB first in byte b >> 3, is set when child b is not
+// EMPTY).
 //
 // Hashes are batched four at a time (sha256Leaf4 / sha256Node4): the leaves of a page go in
 // one queue, and the pages of one depth are hashed level by level together, so even sparse

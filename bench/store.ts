@@ -47,7 +47,7 @@ async function classicLevelCeiling(sync: boolean, events: number): Promise<numbe
 }
 
 // A bench worker's sign(message, signature), from the store's platform module: node:crypto's
-// one-shot sign (the fallback signer), as the issue's ceiling says, or the signer the store uses.
+// one-shot sign (the fallback signer), as the append target's ceiling is defined, or the signer the store uses.
 const SIGN_FUNCTION = `
 const { workerData } = require('node:worker_threads')
 const signFunction = import(workerData.platform).then((platform) =>
@@ -66,8 +66,8 @@ signFunction.then((sign) => {
 const STORE_PLATFORM = new URL('../src/platform/node.js', import.meta.url).href
 
 /**
- * Ed25519 signatures of 32-byte ids per second, one thread per core: by node:crypto (the issue's
- * ceiling), or by the store's own signer.
+ * Ed25519 signatures of 32-byte ids per second, one thread per core: by node:crypto (the append
+ * target's ceiling), or by the store's own signer.
  */
 async function signingAllCores(ms: number, signer: 'node:crypto' | 'store'): Promise<number> {
   const workerData = { ms, platform: STORE_PLATFORM, signer }
@@ -264,10 +264,10 @@ export async function peakRss(file: string): Promise<{ events: number; seconds: 
 export async function storeBench(options: { quick?: boolean } = {}) {
   const n = options.quick ? 10_000 : 40_000
   // Appends are timed after this many, in the same store: the throughput of a store that has
-  // been running, not of its first second (BENCHMARKS.md).
+  // been running, not of its first second (docs/dev/benchmarks-journal.md, session 5).
   const warmup = options.quick ? 5_000 : 20_000
   const rounds = options.quick ? 1 : 3
-  // A longer run besides: a growing store compacts more, and appends slow down (BENCHMARKS.md).
+  // A longer run besides: a growing store compacts more, and appends slow down (docs/dev/benchmarks-journal.md, session 7).
   const sustained = options.quick ? 40_000 : 200_000
   const { dir, remove } = tempDir()
   const file = join(dir, 'events.bin')
@@ -305,7 +305,7 @@ export async function storeBench(options: { quick?: boolean } = {}) {
   const group = (prefix: string) => Object.fromEntries(Object.keys(runs).filter((k) => k.startsWith(prefix)).map((k) => [k.slice(prefix.length), figure(k)]))
   const ceiling = group('ceiling.'), bound = group('bound.'), append = group('append.'), coldAppend = group('coldAppend.'), ingest = group('ingest.')
   const appendCeiling = Math.min(ceiling.classicLevelBatched.median, ceiling.ed25519SignAllCores.median)
-  // The store signs with libsodium where it can, faster than node:crypto: beside the issue's
+  // The store signs with libsodium where it can, faster than node:crypto: beside the target's
   // ceiling, the same figures against the store's own signer.
   const ownCeiling = Math.min(ceiling.classicLevelBatched.median, ceiling.storeSignerAllCores.median)
   const bestBatch = Math.max(append.batch.median, append.batchWorkers2.median)

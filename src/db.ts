@@ -22,9 +22,11 @@ import { resolveOptions, type OpenOptions, type StoreOptions } from './store/opt
 import { checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions } from './store/queries.js'
 import { replayWal } from './store/replay.js'
 import type { ReplayReport, Wal } from './store/wal.js'
+import type { GroupNetwork, NetworkOptions, PeerInfo } from './net/network.js'
+import type { SyncResult } from './net/session.js'
 import { WritePath } from './store/writer.js'
 
-export type { OpenOptions, RangeOptions, SubscribeFilter, Origin, Status }
+export type { OpenOptions, RangeOptions, SubscribeFilter, Origin, Status, PeerInfo, SyncResult }
 
 /**
  * What the package's own layers (the network) use of a store, kept off its public API: the
@@ -48,7 +50,7 @@ export interface StoreInternals {
  * Lifecycle: `open` resolves with an open store; `close` settles every call in flight (their
  * work is finished, or they reject), and afterwards every call rejects with E_CLOSED.
  */
-export class Xaeroflux {
+export class Xaeroflux extends EventTarget {
   /** What `open` found in the write-ahead log after the last run (empty for in-memory stores). */
   recovery: ReplayReport = { replayed: 0, tornBytes: 0, corrupt: [] }
 
@@ -58,9 +60,11 @@ export class Xaeroflux {
   private readonly indexer: Indexer
   private readonly writer: WritePath
   private closing?: Promise<void>
+  private network?: GroupNetwork
 
   private constructor(private readonly options: StoreOptions, private readonly db: DB, private readonly sub: Sublevels,
     private readonly pipeline: Pipeline, private readonly wal: Wal | undefined, state: StoredState) {
+    super()
     this.tree = new MerkleTree(runtime, sub.pages, Math.max(16, Math.floor(options.pageCache / PAGE_RECORD)))
     this.tree.setRoot(state.root)
     this.indexer = new Indexer({
@@ -89,20 +93,43 @@ export class Xaeroflux {
   static async open(options: OpenOptions): Promise<Xaeroflux> {
     const o = resolveOptions(options)
     const { db, sub } = await openLevel(o.path)
-    let pipeline: Pipeline | undefined, wal: Wal | undefined
+    let pipeline: Pipeline | undefined, wal: Wal | undefined, store: Xaeroflux
     try {
       const state = await readState(sub.meta, o.groupBytes).catch((e) => { throw levelError(e, 'cannot read the store') })
       pipeline = await Pipeline.create(runtime, { workers: o.workers, group: o.groupBytes, maxPayload: o.maxPayload, maxSkew: o.maxSkew, identity: o.identity })
       wal = o.path === undefined ? undefined : await openWal(o.path, o.durability)
-      const store = new Xaeroflux(o, db, sub, pipeline, wal, state)
+      store = new Xaeroflux(o, db, sub, pipeline, wal, state)
       await store.recover(state)
-      store.life.status = 'open'
-      return store
     } catch (e) {
       await pipeline?.close()
       await wal?.close().catch(() => {})
       await db.close().catch(() => {})
       throw levelError(e, 'cannot open the store')
+    }
+    store.life.status = 'open'
+    if (o.network) {
+      try {
+        await store.join(o.network)
+      } catch (e) {
+        await store.close().catch(() => {})
+        throw e
+      }
+    }
+    return store
+  }
+
+  // Starts the store's network (imported only then: a store without one loads no libp2p).
+  private async join(options: NetworkOptions): Promise<void> {
+    const { GroupNetwork } = await import('./net/network.js')
+    this.network = await GroupNetwork.start({
+      groupBytes: this.options.groupBytes,
+      reconcile: (o) => this.reconcile(o),
+      get: (id) => this.get(id),
+      ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
+      onIndexed: (listener) => this.feed.listen(listener),
+    }, options)
+    for (const type of ['peer:connect', 'peer:disconnect', 'sync']) {
+      this.network.addEventListener(type, (e) => this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })))
     }
   }
 
@@ -303,6 +330,34 @@ export class Xaeroflux {
     return this.feed.subscribe(filter, fn)
   }
 
+  // --- the network ---------------------------------------------------------------------------
+
+  /** The addresses of the store's node, each ending in /p2p/<peer id>; empty without `network`. */
+  multiaddrs(): string[] {
+    this.life.assertOpen()
+    return this.network?.multiaddrs() ?? []
+  }
+
+  /** The group peers connected now (a sync session open with each). */
+  peers(): PeerInfo[] {
+    this.life.assertOpen()
+    return this.network?.peers() ?? []
+  }
+
+  /**
+   * Reconciles with a peer (a multiaddr ending in /p2p/<peer id>, or a peer id of the group) over
+   * [from, to), and exchanges what each side lacks, both ways. Events: 'peer:connect',
+   * 'peer:disconnect' and 'sync' (CustomEvents whose `detail` says who and what).
+   */
+  async syncWith(peer: string, options: { from?: number; to?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
+    this.life.assertOpen()
+    if (!this.network) throw new TypeError('the store was opened without network')
+    checkRange({ from: options.from, to: options.to })
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    const signal = options.signal ? AbortSignal.any([options.signal, this.life.signal]) : this.life.signal
+    return this.life.track(this.network.syncWith(peer, { ...options, signal }))
+  }
+
   /** For the package's own layers only (see `internals`). */
   get [internals](): StoreInternals {
     return {
@@ -324,6 +379,8 @@ export class Xaeroflux {
 
   private async shutdown(): Promise<void> {
     this.life.beginClose()
+    // Peers first: nothing new arrives while the calls in flight settle.
+    await this.network?.stop().catch(() => {})
     await this.life.settled()
     await this.indexer.caughtUp().catch(() => {}) // an indexing failure was given to the calls it failed
     this.feed.clear()

@@ -5,7 +5,7 @@ import { bytes32, toHex } from './hex.js'
 import type { Identity } from './identity.js'
 import { SLOT_BYTES, fillSlot, slotChunks, slotResult, validateSlot } from './pipeline/slot.js'
 
-/** Bytes of an envelope before the payload, and of the signature after it (DESIGN.md, v1). */
+/** Bytes of an envelope before the payload, and of the signature after it (docs/FORMAT.md, v1). */
 export const HEADER_SIZE = 80
 export const SIGNATURE_SIZE = 64
 export const VERSION = 1

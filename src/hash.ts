@@ -30,7 +30,7 @@ export function sha256Batch64(messages: Uint8Array): Uint8Array {
 }
 
 /**
- * The Merkle root (hex) of a set of 40-byte event keys, per DESIGN.md: independent of their
+ * The Merkle root (hex) of a set of 40-byte event keys, per docs/FORMAT.md: independent of their
  * order and of duplicates. `keys` is an iterable of keys or one buffer of n × 40 bytes.
  * The all-zero root is the empty set's. Inverse-free but checkable: `db.root()` equals it.
  */

@@ -4,7 +4,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { chmodSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
@@ -92,6 +92,33 @@ test('a corrupt MANIFEST: E_CORRUPT_STORE', async () => {
     const manifest = readdirSync(dir).find((n) => n.startsWith('MANIFEST-'))!
     writeFileSync(join(dir, manifest), 'not a manifest, not at all')
     const e = await rejection(() => Xaeroflux.open({ path: dir, group: GROUP }), 'open with a corrupt MANIFEST')
+    assert.ok(isCode('E_CORRUPT_STORE')(e), String(e))
+  })
+})
+
+test('a corrupt LevelDB table: E_CORRUPT_STORE, not a raw LevelDB error', async () => {
+  await withStore(async (dir) => {
+    await seed(dir, 50)
+    // Move everything from LevelDB's log into a table file, then zero its footer (the index handle and magic number).
+    const raw = new Level(dir)
+    await raw.open()
+    await (raw as unknown as { compactRange(a: string, b: string): Promise<void> }).compactRange('\x00', '\xff')
+    await raw.close()
+    const tables = readdirSync(dir).filter((n) => n.endsWith('.ldb'))
+    assert.ok(tables.length > 0, 'a table was written')
+    for (const t of tables) {
+      const path = join(dir, t), bytes = readFileSync(path)
+      bytes.fill(0, bytes.length - 48)
+      writeFileSync(path, bytes)
+    }
+    const e = await rejection(async () => {
+      const db = await Xaeroflux.open({ path: dir, group: GROUP, workers: 0 })
+      try {
+        for await (const _ of db.range()) void _
+      } finally {
+        await db.close()
+      }
+    }, 'open and read a store with a corrupt table')
     assert.ok(isCode('E_CORRUPT_STORE')(e), String(e))
   })
 })

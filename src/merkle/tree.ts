@@ -33,7 +33,7 @@ export function encodeRoot(kind: number, value?: Uint8Array): Uint8Array {
 }
 
 /**
- * The paged Merkle index of DESIGN.md over a growing set of keys: pages are loaded on demand
+ * The paged Merkle index of docs/FORMAT.md over a growing set of keys: pages are loaded on demand
  * into a bounded cache in the core's memory, updated in place by `insert`, and handed back
  * as compact writes for the caller's atomic batch.
  */

@@ -21,7 +21,7 @@ const INDEX_BATCH = 1000
 
 const keyOf = (q: Queued) => q.event.key
 const envelopeOf = (q: Queued) => q.event.bytes
-const KIND_AT = 2, AUTHOR_AT = 44 // in an envelope (DESIGN.md)
+const KIND_AT = 2, AUTHOR_AT = 44 // in an envelope (docs/FORMAT.md)
 
 export interface IndexerOptions {
   db: DB

@@ -9,6 +9,7 @@ import { Identity } from '../identity.js'
 import { MAX_POOL_WORKERS } from '../pipeline/pool.js'
 import { SLOT_DATA_BYTES } from '../pipeline/slot.js'
 import type { Durability } from './wal.js'
+import type { NetworkOptions } from '../net/network.js'
 
 export interface OpenOptions {
   /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
@@ -40,6 +41,8 @@ export interface OpenOptions {
   maxPayload?: number
   /** How far in the future a timestamp may be, in ms (0 to 2^31). @default 10 minutes */
   maxSkew?: number
+  /** Make the store a peer of its group (docs/NETWORK.md). Without it, no node is started. */
+  network?: NetworkOptions
 }
 
 /** The options with their defaults filled in, and what follows from them. */
@@ -57,6 +60,7 @@ export interface StoreOptions {
   merkleIndex: boolean
   maxPayload: number
   maxSkew: number
+  network?: NetworkOptions
 }
 
 /** The largest maxPayload: an event must fit one pipeline slot. */
@@ -64,7 +68,8 @@ export const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
 /** The largest maxSkew, ~24.8 days: a skew is a tolerance for clocks, not a way to post-date. */
 export const MAX_SKEW_LIMIT = 2 ** 31
 const DEFAULT_PAGE_CACHE = 8 << 20
-const KNOWN = new Set(['path', 'group', 'identity', 'durability', 'workers', 'writers', 'pageCache', 'merkleIndex', 'maxPayload', 'maxSkew'])
+const KNOWN = new Set(['path', 'group', 'identity', 'durability', 'workers', 'writers', 'pageCache', 'merkleIndex', 'maxPayload', 'maxSkew', 'network'])
+const NETWORK_KNOWN = new Set(['listen', 'bootstrap', 'secret', 'maxPeers', 'libp2p'])
 
 /** Checks `open`'s options (TypeError, RangeError) and fills in their defaults. */
 export function resolveOptions(options: OpenOptions): StoreOptions {
@@ -84,8 +89,10 @@ export function resolveOptions(options: OpenOptions): StoreOptions {
   if (options.merkleIndex !== undefined && typeof options.merkleIndex !== 'boolean') throw new TypeError('merkleIndex is a boolean')
   if (options.writers !== undefined && !Array.isArray(options.writers)) throw new TypeError('writers is an array of public keys')
   const writers = options.writers && new Set(options.writers.map((w) => toHex(bytes32(w, 'a writer'))))
+  const network = options.network === undefined ? undefined : checkNetwork(options.network)
+  if (network && options.merkleIndex === false) throw new TypeError('a store on the network needs its Merkle index (merkleIndex: false is for bulk loads)')
   return {
-    path, group, groupBytes: fromHex(groupId(group)), identity, durability, workers, writers, pageCache,
+    network, path, group, groupBytes: fromHex(groupId(group)), identity, durability, workers, writers, pageCache,
     merkleIndex: options.merkleIndex !== false, maxPayload, maxSkew,
   }
 }
@@ -94,4 +101,19 @@ function whole(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number`)
   if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be a whole number in ${min}..${max}`)
   return value
+}
+
+function checkNetwork(network: NetworkOptions): NetworkOptions {
+  if (!network || typeof network !== 'object') throw new TypeError('network takes { listen?, bootstrap?, secret?, maxPeers?, libp2p? }')
+  for (const name of Object.keys(network)) if (!NETWORK_KNOWN.has(name)) throw new TypeError(`unknown network option '${name}' (options: ${[...NETWORK_KNOWN].join(', ')})`)
+  for (const name of ['listen', 'bootstrap'] as const) {
+    const list = network[name]
+    if (list !== undefined && (!Array.isArray(list) || list.some((a) => typeof a !== 'string' || !a.startsWith('/')))) throw new TypeError(`network.${name} is an array of multiaddr strings`)
+  }
+  if (network.bootstrap?.some((a) => !a.includes('/p2p/'))) throw new TypeError('each bootstrap address ends in /p2p/<peer id>')
+  if (network.maxPeers !== undefined) whole(network.maxPeers, 'network.maxPeers', 1, 1000)
+  if (network.secret !== undefined && typeof network.secret !== 'string' && !(network.secret instanceof Uint8Array)) throw new TypeError('network.secret is a string or bytes')
+  if (network.libp2p !== undefined && (typeof network.libp2p !== 'object' || network.libp2p === null)) throw new TypeError('network.libp2p is a libp2p node')
+  if (network.libp2p && network.listen) throw new TypeError('with network.libp2p the app\'s node listens: leave out listen')
+  return network
 }

@@ -1,4 +1,4 @@
-// Plain TypeScript references of DESIGN.md's definitions, on node:crypto, for the tests to
+// Plain TypeScript references of docs/FORMAT.md's definitions, on node:crypto, for the tests to
 // compare the WebAssembly core against. Slow and obvious on purpose.
 import { createHash } from 'node:crypto'
 
@@ -29,7 +29,7 @@ export function pageHash(children: Buffer[]): Buffer {
   return level[0]
 }
 
-/** H(S, d) of DESIGN.md, for keys sharing their first d bytes. */
+/** H(S, d) of docs/FORMAT.md, for keys sharing their first d bytes. */
 function H(keys: Buffer[], d: number): Buffer {
   if (keys.length === 0) return EMPTY
   if (keys.length === 1) return leaf(keys[0])

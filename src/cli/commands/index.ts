@@ -1,0 +1,10 @@
+// Every command, in the order `xaeroflux help` lists them. A command is one object (command.ts);
+// adding one is a module under commands/ and a line here.
+import type { Command } from '../command.js'
+import { append } from './append.js'
+import { bench } from './bench.js'
+import { demo } from './demo.js'
+import { rebuild, prove, root, verify } from './merkle.js'
+import { count, get, query } from './read.js'
+
+export const COMMANDS: readonly Command[] = [append, query, get, count, root, prove, verify, rebuild, bench, demo]

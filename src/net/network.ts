@@ -1,0 +1,248 @@
+// A store's place on the network (docs/NETWORK.md): its libp2p node (its own, or the app's),
+// the group's DHT, one sync session per connected group peer, live push of indexed events, and
+// anti-entropy. src/db.ts starts it when `open` is given `network`.
+import type { Libp2p } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { XaeroError } from '../errors.js'
+import type { Event } from '../event.js'
+import type { Origin } from '../store/feed.js'
+import { groupNamespace, type GroupNamespace } from './namespace.js'
+import { createNode } from './node.js'
+import type { GroupDht, XaerofluxService } from './service.js'
+import { PeerSession, type SyncHost, type SyncResult } from './session.js'
+import type { Reconciliation } from '../sync/session.js'
+
+export interface NetworkOptions {
+  /** Multiaddrs to listen on (own node only). @default TCP and WebSockets on 127.0.0.1, ports chosen by the system */
+  listen?: string[]
+  /** Multiaddrs of peers to start from, each ending in /p2p/<peer id>. */
+  bootstrap?: string[]
+  /** The group's secret: peers prove they know it on every stream; outsiders learn nothing. At least 16 bytes. */
+  secret?: string | Uint8Array
+  /** Group peers to keep connections to. @default 8 */
+  maxPeers?: number
+  /** The app's own libp2p node (with `services.xaeroflux: xaerofluxService()`), shared by many groups; the store leaves it running when it closes. */
+  libp2p?: Libp2p<{ xaeroflux: XaerofluxService }>
+}
+
+/** What the network needs of its store. */
+export interface NetworkStore {
+  groupBytes: Uint8Array
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
+  get(id: string): Promise<Event | undefined>
+  ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
+  onIndexed(listener: (events: readonly Event[], origins: readonly Origin[]) => void): () => void
+}
+
+export interface PeerInfo { id: string; addrs: string[] }
+
+/** Anti-entropy: every connected peer is synced this often (with ±20 % jitter), besides on connect and on a gap. */
+const ANTI_ENTROPY_MS = 30_000
+/** A peer that broke a rule is refused for this long, doubling on each offence up to BAN_MAX_MS. */
+const BAN_MS = 30_000
+const BAN_MAX_MS = 30 * 60_000
+
+export class GroupNetwork extends EventTarget {
+  private readonly sessions = new Map<string, PeerSession>()
+  private readonly opening = new Map<string, Promise<PeerSession>>()
+  private readonly banned = new Map<string, { until: number; strikes: number }>()
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly host: SyncHost
+  private stopped = false
+  private stopFeed?: () => void
+  private stopPeers?: () => void
+  private dht?: GroupDht
+  private readonly onIdentify = (e: globalThis.Event) => this.identified((e as CustomEvent<{ peerId: { toString(): string }; protocols: string[] }>).detail)
+
+  private constructor(private readonly node: Libp2p<{ xaeroflux: XaerofluxService }>, private readonly own: boolean, private readonly ns: GroupNamespace,
+    private readonly store: NetworkStore, private readonly maxPeers: number) {
+    super()
+    this.host = {
+      reconcile: (o) => store.reconcile(o),
+      envelopes: async (ids) => (await Promise.all(ids.map((id) => store.get(id)))).flatMap((e) => (e ? [e.bytes] : [])),
+      ingest: (envelopes, peer) => store.ingestMany(envelopes, { peer }),
+    }
+  }
+
+  /** Starts the node (unless the app passed one), joins the group's DHT and serves the sync protocol. */
+  static async start(store: NetworkStore, options: NetworkOptions): Promise<GroupNetwork> {
+    const ns = groupNamespace(store.groupBytes, options.secret)
+    const node = options.libp2p ?? await createNode({ listen: options.listen, bootstrap: options.bootstrap })
+    const own = options.libp2p === undefined
+    if (!node.services?.xaeroflux) throw new TypeError('the libp2p node passed as network.libp2p needs services: { xaeroflux: xaerofluxService() }')
+    const net = new GroupNetwork(node, own, ns, store, options.maxPeers ?? 8)
+    try {
+      await net.begin(options.bootstrap ?? [])
+      return net
+    } catch (e) {
+      await net.stop()
+      throw e
+    }
+  }
+
+  private async begin(bootstrap: string[]): Promise<void> {
+    const { node, ns } = this
+    await node.handle(ns.sync, (stream, connection) => { void this.accept(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.stopFeed = this.store.onIndexed((events, origins) => this.push(events, origins))
+    node.addEventListener('peer:identify', this.onIdentify)
+    this.dht = await node.services.xaeroflux.joinGroup(ns, {
+      maxPeers: this.maxPeers,
+      allow: ns.authKey ? (id) => this.sessions.has(id) : undefined,
+    })
+    this.stopPeers = this.dht.onPeer((peer) => { void this.connect(peer.id).catch(() => {}) })
+    // With the app's node, or peers already connected: they may have been identified before we listened.
+    for (const addr of bootstrap) void node.dial(multiaddr(addr)).catch(() => {})
+    for (const connection of node.getConnections()) void this.connect(connection.remotePeer.toString()).catch(() => {})
+  }
+
+  /** The node's addresses, each ending in /p2p/<peer id>. */
+  multiaddrs(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString())
+  }
+
+  /** Group peers with an open sync session. */
+  peers(): PeerInfo[] {
+    return [...this.sessions.keys()].map((id) => ({ id, addrs: this.node.getConnections(peerIdFromString(id)).map((c) => c.remoteAddr.toString()) }))
+  }
+
+  /** Syncs with a peer (a multiaddr ending in /p2p/<id>, or a peer id), connecting first if need be. */
+  async syncWith(target: string, options: { from?: number; to?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
+    if (typeof target !== 'string' || target.length === 0) throw new TypeError('syncWith takes a multiaddr or a peer id')
+    let id = target
+    if (target.startsWith('/')) {
+      const addr = multiaddr(target)
+      id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
+      if (!id) throw new TypeError('the multiaddr must end in /p2p/<peer id>')
+      await this.node.dial(addr, { signal: options.signal }).catch((cause) => { throw new XaeroError('E_PEER_UNREACHABLE', `cannot reach ${target}`, { cause }) })
+    }
+    const session = await this.connect(id)
+    return session.sync(options)
+  }
+
+  // --- sessions ------------------------------------------------------------------------------
+
+  /** The open session with a group peer, or a new one (this side dials). */
+  private connect(id: string): Promise<PeerSession> {
+    const open = this.sessions.get(id)
+    if (open) return Promise.resolve(open)
+    let pending = this.opening.get(id)
+    if (pending) return pending
+    if (this.stopped) return Promise.reject(new XaeroError('E_CLOSED'))
+    if (this.isBanned(id)) return Promise.reject(new XaeroError('E_PEER_REFUSED', `${id} is refused for a while: it broke a rule`))
+    pending = (async () => {
+      const stream = await this.node.dialProtocol(peerIdFromString(id), this.ns.sync)
+      const session = await PeerSession.open(stream, { role: 'dialer', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id })
+      return this.register(session)
+    })()
+    this.opening.set(id, pending)
+    const done = () => { this.opening.delete(id) }
+    pending.then(done, done)
+    return pending
+  }
+
+  private async accept(stream: Parameters<typeof PeerSession.open>[0], id: string): Promise<void> {
+    if (this.stopped || this.isBanned(id) || this.sessions.has(id)) {
+      stream.abort(new XaeroError('E_PEER_REFUSED'))
+      return
+    }
+    try {
+      const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id })
+      this.register(session)
+    } catch (e) {
+      this.punish(id, e)
+    }
+  }
+
+  // A new session: kept (one per peer), synced now and then periodically, and dropped on close.
+  private register(session: PeerSession): PeerSession {
+    const id = session.remotePeer
+    const existing = this.sessions.get(id)
+    if (existing) { void session.close(); return existing }
+    if (this.stopped) { void session.close(); throw new XaeroError('E_CLOSED') }
+    this.sessions.set(id, session)
+    session.addEventListener('gap', () => this.backgroundSync(session))
+    session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
+    session.addEventListener('close', (e: globalThis.Event) => {
+      if (this.sessions.get(id) === session) this.sessions.delete(id)
+      const reason = (e as CustomEvent).detail?.reason
+      this.punish(id, reason)
+      this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: { id, reason } }))
+    })
+    if (this.ns.authKey) this.dht?.refresh() // a member now: its DHT traffic is let through
+    this.dispatchEvent(new CustomEvent('peer:connect', { detail: { id, addrs: this.peers().find((p) => p.id === id)?.addrs ?? [] } }))
+    this.backgroundSync(session)
+    this.schedule(session)
+    return session
+  }
+
+  private backgroundSync(session: PeerSession): void {
+    session.sync().catch(() => {}) // its outcome is the 'sync' event; a failure closes the session
+  }
+
+  private schedule(session: PeerSession): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (this.sessions.get(session.remotePeer) !== session) return
+      this.backgroundSync(session)
+      this.schedule(session)
+    }, ANTI_ENTROPY_MS * (0.8 + 0.4 * Math.random()))
+    timer.unref?.()
+    this.timers.add(timer)
+  }
+
+  // A peer that identified itself as speaking this group's protocol: one side opens the session
+  // (the smaller peer id), so two peers that find each other at once do not open two.
+  private identified(detail: { peerId: { toString(): string }; protocols: string[] }): void {
+    const id = detail.peerId.toString()
+    if (!detail.protocols.includes(this.ns.sync) || this.sessions.has(id) || this.sessions.size >= this.maxPeers) return
+    if (this.node.peerId.toString() < id) void this.connect(id).catch(() => {})
+  }
+
+  // Each new event goes to every peer but the one it came from; a peer's session drops what its
+  // queue cannot hold and tells the peer there is a gap (sync repairs it).
+  private push(events: readonly Event[], origins: readonly Origin[]): void {
+    for (const session of this.sessions.values()) {
+      const peer = session.remotePeer
+      let out: Event[] | undefined
+      for (let i = 0; i < events.length; i++) {
+        const o = origins[i]
+        if (typeof o === 'object' && o.peer === peer) { out ??= events.slice(0, i) as Event[]; continue }
+        out?.push(events[i])
+      }
+      session.push(out ?? events)
+    }
+  }
+
+  // --- refusing peers that broke a rule ------------------------------------------------------
+
+  private punish(id: string, reason: unknown): void {
+    if (!(reason instanceof XaeroError) || !PEER_FAULTS.has(reason.code)) return
+    const strikes = (this.banned.get(id)?.strikes ?? 0) + 1
+    this.banned.set(id, { until: Date.now() + Math.min(BAN_MAX_MS, BAN_MS * 2 ** (strikes - 1)), strikes })
+    void this.node.hangUp(peerIdFromString(id)).catch(() => {})
+  }
+
+  private isBanned(id: string): boolean {
+    const ban = this.banned.get(id)
+    return ban !== undefined && ban.until > Date.now()
+  }
+
+  /** Leaves the group: closes the sessions, the DHT, and the node if the store started it. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const t of this.timers) clearTimeout(t)
+    this.stopFeed?.()
+    this.stopPeers?.()
+    this.node.removeEventListener('peer:identify', this.onIdentify)
+    await Promise.allSettled([...this.opening.values()])
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.close(new XaeroError('E_CLOSED'))))
+    await this.node.unhandle(this.ns.sync).catch(() => {})
+    await this.dht?.leave().catch(() => {})
+    if (this.own) await this.node.stop()
+  }
+}
+
+/** The codes that mean the peer broke a rule (docs/NETWORK.md, Limits per peer). */
+const PEER_FAULTS = new Set<string>(['E_PROTOCOL', 'E_AUTH', 'E_PEER_LIMIT', 'E_TIMEOUT', 'E_BAD_EVENT', 'E_BAD_MESSAGE', 'E_BUDGET'])

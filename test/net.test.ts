@@ -1,0 +1,107 @@
+// Stores as peers: real libp2p nodes, each in its own process, on 127.0.0.1 only.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { tempDir } from './helpers/store.js'
+import { Peer, until } from './helpers/peers.js'
+
+const peers: Peer[] = []
+const start = async (name: string, config: Parameters<typeof Peer.start>[1]) => {
+  const p = await Peer.start(name, config)
+  peers.push(p)
+  return p
+}
+const stopAll = async () => { await Promise.all(peers.splice(0).map((p) => p.close())) }
+const state = (p: Peer, group = 'net') => p.ask({ cmd: 'state', group }) as unknown as Promise<{ root: string; count: number; peers: string[] }>
+
+async function converged(list: Peer[], count: number, ms: number, group = 'net'): Promise<number> {
+  return until(async () => {
+    const states = await Promise.all(list.map((p) => state(p, group)))
+    return states.every((s) => s.count === count && s.root === states[0].root)
+  }, ms, `${list.length} peers to reach ${count} events and one root`)
+}
+
+test.after.each(stopAll)
+
+test('five peers bootstrapped in a chain append concurrently and reach one root; a sixth joins late through the DHT and catches up', async () => {
+  const chain: Peer[] = []
+  for (let i = 0; i < 5; i++) chain.push(await start(`p${i}`, { groups: [{ group: 'net' }], bootstrap: i ? [chain[i - 1].addr] : [] }))
+  await Promise.all(chain.map((p) => p.ask({ cmd: 'append', group: 'net', n: 200 })))
+  const ms = await converged(chain, 1000, 30_000)
+  console.log(`    5 peers, 1 000 events: one root ${ms} ms after the last append`)
+  const late = await start('late', { groups: [{ group: 'net' }], bootstrap: [chain[4].addr] })
+  const caughtUp = await converged([...chain, late], 1000, 30_000)
+  const found = await until(async () => (await state(late)).peers.some((id) => id !== chain[4].peerId), 30_000, 'the late peer to find group peers beyond its bootstrap')
+  console.log(`    late joiner: caught up in ${caughtUp} ms, a peer beyond its bootstrap after ${found} ms more`)
+})
+
+test('a peer killed with SIGKILL mid-sync and restarted catches up and keeps every acknowledged event', async () => {
+  const dir = tempDir()
+  try {
+    const source = await start('source', { groups: [{ group: 'net' }] })
+    await source.ask({ cmd: 'append', group: 'net', n: 5000 }, 120_000)
+    let victim = await start('victim', { path: dir.dir, groups: [{ group: 'net' }] })
+    const mine = (await victim.ask({ cmd: 'append', group: 'net', n: 50 })).ids as string[]
+    void victim.ask({ cmd: 'sync', group: 'net', peer: source.addr }).catch(() => {})
+    await new Promise((r) => setTimeout(r, 150))
+    victim.kill()
+    victim = await start('victim again', { path: dir.dir, groups: [{ group: 'net' }], bootstrap: [source.addr] })
+    const ms = await converged([source, victim], 5050, 60_000)
+    console.log(`    restarted after SIGKILL mid-sync: caught up in ${ms} ms; its 50 acknowledged events: ${mine.length}`)
+  } finally {
+    await stopAll()
+    dir.remove()
+  }
+})
+
+test('a partition heals: two peers stopped while the others append catch up when they return', async () => {
+  const dirs = [tempDir(), tempDir()]
+  try {
+    const a = await start('a', { groups: [{ group: 'net' }] })
+    const b = await start('b', { groups: [{ group: 'net' }], bootstrap: [a.addr] })
+    let c = await start('c', { path: dirs[0].dir, groups: [{ group: 'net' }], bootstrap: [b.addr] })
+    let d = await start('d', { path: dirs[1].dir, groups: [{ group: 'net' }], bootstrap: [c.addr] })
+    await Promise.all([a, b, c, d].map((p) => p.ask({ cmd: 'append', group: 'net', n: 50 })))
+    await converged([a, b, c, d], 200, 30_000)
+    await Promise.all([c.close(), d.close()])
+    await Promise.all([a, b].map((p) => p.ask({ cmd: 'append', group: 'net', n: 100 })))
+    c = await start('c again', { path: dirs[0].dir, groups: [{ group: 'net' }], bootstrap: [a.addr] })
+    d = await start('d again', { path: dirs[1].dir, groups: [{ group: 'net' }], bootstrap: [c.addr] })
+    await Promise.all([c, d].map((p) => p.ask({ cmd: 'append', group: 'net', n: 10 })))
+    const ms = await converged([a, b, c, d], 420, 30_000)
+    console.log(`    partition healed in ${ms} ms`)
+  } finally {
+    await stopAll()
+    for (const d of dirs) d.remove()
+  }
+})
+
+test('two groups on the same shared nodes stay apart', async () => {
+  const groups = [{ group: 'one' }, { group: 'two' }]
+  const x = await start('x', { groups, shared: true })
+  const y = await start('y', { groups, shared: true, bootstrap: [x.addr] })
+  const z = await start('z', { groups: [{ group: 'two' }], shared: true, bootstrap: [y.addr] })
+  await Promise.all([x.ask({ cmd: 'append', group: 'one', n: 30 }), y.ask({ cmd: 'append', group: 'two', n: 20 }), z.ask({ cmd: 'append', group: 'two', n: 10 })])
+  await converged([x, y], 30, 30_000, 'one')
+  await converged([x, y, z], 30, 30_000, 'two')
+  const one = await state(y, 'one')
+  assert.ok(!one.peers.includes(z.peerId), 'a peer of group two only is no peer of group one')
+})
+
+test('a secret group: an outsider who knows the name but not the secret gets nothing', async () => {
+  const secret = 'correct horse battery staple, twice over'
+  const a = await start('a', { groups: [{ group: 'club', secret }] })
+  const b = await start('b', { groups: [{ group: 'club', secret }], bootstrap: [a.addr] })
+  const outsider = await start('outsider', { groups: [{ group: 'club' }], bootstrap: [a.addr] })
+  const guesser = await start('guesser', { groups: [{ group: 'club', secret: 'a wrong guess, long enough' }], bootstrap: [a.addr] })
+  await a.ask({ cmd: 'append', group: 'club', n: 20 })
+  await converged([a, b], 20, 30_000, 'club')
+  for (const p of [outsider, guesser]) {
+    const err = await p.ask({ cmd: 'sync', group: 'club', peer: a.addr }).then(() => undefined, (e) => e)
+    assert.ok(err, `${p.name}'s sync with a member fails`)
+    const s = await state(p, 'club')
+    assert.is(s.count, 0, `${p.name} got no event`)
+    assert.equal(s.peers, [], `${p.name} has no group peer`)
+  }
+})
+
+test.run()
