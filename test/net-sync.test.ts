@@ -11,7 +11,8 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
-import { Identity, Xaeroflux, encodeEvent, fromHex, groupId } from '../src/index.js'
+import { Identity, Xaeroflux, decodeEvent, encodeEvent, fromHex, groupId } from '../src/index.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { groupNamespace } from '../src/net/namespace.js'
 import { FrameReader, T, encodeEnvelopes, encodeFrame, type Frame } from '../src/net/frames.js'
 import { encodeHello, helloOf } from '../src/net/handshake.js'
@@ -157,7 +158,7 @@ async function hostileNode(): Promise<Libp2p> {
 }
 
 /** A raw stream to `addr` on the group's protocol, past HELLO; collects what the honest side sends. */
-async function rawSession(node: Libp2p, addr: string, ns: string, protocol: string): Promise<{ stream: Stream; frames: Frame[]; closed: Promise<number> }> {
+async function rawSession(node: Libp2p, addr: string, ns: string, protocol: string, limits = { ...DEFAULT_LIMITS }): Promise<{ stream: Stream; frames: Frame[]; closed: Promise<number> }> {
   const stream = await node.dialProtocol(multiaddr(addr), protocol)
   const reader = new FrameReader(1 << 30), frames: Frame[] = []
   const t0 = performance.now()
@@ -166,7 +167,7 @@ async function rawSession(node: Libp2p, addr: string, ns: string, protocol: stri
     reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
     for (let f; (f = reader.next());) frames.push(f)
   })
-  stream.send(encodeFrame(T.HELLO, 0, encodeHello(helloOf({ ...DEFAULT_LIMITS }, ns, false, new Uint8Array(32)))))
+  stream.send(encodeFrame(T.HELLO, 0, encodeHello(helloOf(limits, ns, false, new Uint8Array(32)))))
   await within((async () => { while (!frames.some((f) => f.type === T.HELLO)) await new Promise((r) => setTimeout(r, 5)) })(), 'the honest HELLO', 5000)
   return { stream, frames, closed }
 }
@@ -177,8 +178,8 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
   const node = await hostileNode()
   const mine = await Xaeroflux.open({ group, workers: 0 })
   try {
-    await withPeers([{ group, limits: { idleMs: 1500 } }, { group }], async ([a, b]) => {
-      await a.call('gen', { n: 1000, seed: 'h', start: START })
+    await withPeers([{ group, limits: { idleMs: 1500, handshakeMs: 1000 } }, { group }], async ([a, b]) => {
+      await a.call('gen', { n: 5000, seed: 'h', start: START })
       const addr = a.addrs[0]
       const results: Record<string, { code: string; ms: number; errorFrame: boolean }> = {}
       let closes = 0
@@ -237,6 +238,25 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       assert.ok(s.frames.some((f) => f.type === T.RECON), 'the honest side answered the first message')
       assert.ok(results['silent mid-sync'].ms >= 1500 && results['silent mid-sync'].ms < 1500 + 3000)
 
+      // A slow reader: it announces a 64 KiB window, wants all 5 000 events (~1.1 MB) and never acknowledges.
+      // The honest side sends while its unacknowledged bytes are under the window (so at most the
+      // window plus one frame), then waits, and cuts it off after the idle limit.
+      s = await rawSession(node, addr, ns.ns, ns.sync, { ...DEFAULT_LIMITS, window: 64 << 10 })
+      const who = Identity.fromSecretKey(sha256(new TextEncoder().encode('h')))
+      const ids = Array.from({ length: 5000 }, (_, i) => decodeEvent(encodeEvent({ kind: 1, timestamp: START + i * 7, group: groupId(group), payload: `h/${i}/${'x'.repeat(64)}` }, who)).id)
+      const open = await mine.reconcile().open()
+      t = performance.now()
+      s.stream.send(encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...open])))
+      await within((async () => { while (!s.frames.some((f) => f.type === T.RECON)) await new Promise((r) => setTimeout(r, 5)) })(), 'the RECON reply', 5000)
+      s.stream.send(encodeFrame(T.RECON, 2))
+      for (let i = 0; i < ids.length; i += 500) s.stream.send(encodeFrame(T.WANT, 2, Uint8Array.from(Buffer.from(ids.slice(i, i + 500).join(''), 'hex'))))
+      s.stream.send(encodeFrame(T.WANT_END, 2))
+      await expectClose('slow reader', 'E_TIMEOUT', t, s)
+      const held = s.frames.filter((f) => f.type === T.EVENTS).reduce((n, f) => n + f.size, 0)
+      assert.ok(held > 0 && held <= (64 << 10) + DEFAULT_LIMITS.batchBytes + 64 * 1024, `the slow reader was sent ${held} bytes`)
+      assert.ok(held < 5000 * 226 / 4, 'far less than it asked for')
+      results['slow reader'] = { ...results['slow reader'], sentBeforeCutOff: held } as never
+
       // Before the handshake: bytes that are not a frame (an HTTP request: its first 4 bytes read as
       // a length of ~1.2 GB, over the 512-byte limit of handshake frames), then a frame that is not HELLO.
       const http = await node.dialProtocol(multiaddr(addr), ns.sync)
@@ -251,12 +271,31 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       hs = await a.waitFor((e) => e.event === 'handshake-failed' && e !== hs, 5000, 'handshake-failed')
       assert.is(hs.code, 'E_PROTOCOL')
       results['PUSH before HELLO'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
+      const failures = () => a.events.filter((e) => e.event === 'handshake-failed').length
+      // A HELLO of another protocol version.
+      const v2 = await node.dialProtocol(multiaddr(addr), ns.sync)
+      let before = failures()
+      t = performance.now()
+      v2.send(encodeFrame(T.HELLO, 0, encodeHello({ ...helloOf({ ...DEFAULT_LIMITS }, ns.ns, false, new Uint8Array(32)), version: 2 })))
+      hs = await a.waitFor((e) => e.event === 'handshake-failed' && a.events.filter((x) => x.event === 'handshake-failed').indexOf(e) === before, 5000, 'handshake-failed')
+      assert.is(hs.code, 'E_PROTOCOL')
+      assert.match(hs.message, /version 2/)
+      results['HELLO of version 2'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
+      // A stream that never says HELLO: the handshake limit (1 s here).
+      await node.dialProtocol(multiaddr(addr), ns.sync)
+      before = failures()
+      t = performance.now()
+      hs = await a.waitFor((e) => e.event === 'handshake-failed' && a.events.filter((x) => x.event === 'handshake-failed').indexOf(e) === before, 5000, 'handshake-failed')
+      assert.is(hs.code, 'E_TIMEOUT')
+      const silentHello = Math.round(performance.now() - t)
+      assert.ok(silentHello >= 900 && silentHello < 3000, `${silentHello} ms`)
+      results['no HELLO'] = { code: hs.code, ms: silentHello, errorFrame: false }
 
-      for (const [label, r] of Object.entries(results)) if (label !== 'silent mid-sync') assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
+      for (const [label, r] of Object.entries(results)) if (!['silent mid-sync', 'slow reader', 'no HELLO'].includes(label)) assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
       // The honest node still serves another peer.
       await b.call('dial', { addr })
       const { result } = await b.call('sync')
-      assert.is(result.eventsReceived, 1000)
+      assert.is(result.eventsReceived, 5000)
       assert.is((await b.call('root')).root, (await a.call('root')).root)
       figures.hostile = results
     })

@@ -152,7 +152,7 @@ export class PeerSession extends EventTarget {
   private pushInbox: Array<Received & { seq: number }> = []
   private pushWake?: () => void
   private readonly bucketIn: TokenBucket
-  /** Pushed events dropped for this peer (queue overflow), and gaps seen in its pushes. */
+  /** Live pushes sent, dropped (queue overflow) and received; gaps seen in the peer's pushes; frames and bytes received, by type. */
   readonly stats = { pushedEvents: 0, pushDropped: 0, pushReceived: 0, gapsSeen: 0, framesIn: 0, bytesIn: 0, byType: {} as Record<number, number> }
 
   private constructor(private readonly stream: Stream, options: SessionOptions) {
@@ -462,7 +462,7 @@ export class PeerSession extends EventTarget {
 
   /** Turns a request's failure into the error its caller sees; tells the peer unless the whole session is ending. */
   private endRequest(req: Request, e: unknown): unknown {
-    const error = req.failure ?? (e instanceof XaeroError ? e : e)
+    const error = req.failure ?? e
     if (this.state === 'open' && this.requests.has(req.id)) {
       req.bytesOut += this.send(T.CANCEL, req.id)
     }
