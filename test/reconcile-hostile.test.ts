@@ -218,7 +218,9 @@ test('the worst messages we could make cost at most a small multiple of an hones
     assert.ok(c.frameCpu <= 10 * refFrame + 5, `${name}: a frame of ${fmt(c.frameCpu)} ms`)
     assert.ok(c.outbox <= DEFAULT_BUDGET.outbox)
     assert.ok(c.streamed <= bound, `${name}: streamed ${c.streamed} bytes, over ${bound}`)
-    assert.ok(c.stall < 500, `${name}: the event loop stalled ${fmt(c.stall)} ms`)
+    // Wall time: on a machine busy with the other shard of the suite a stall also counts the
+    // time this process waited for a core, hence the margin over the ~150 ms measured alone.
+    assert.ok(c.stall < 1000, `${name}: the event loop stalled ${fmt(c.stall)} ms`)
     return c
   }
 
