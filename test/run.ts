@@ -5,8 +5,8 @@
 // fsyncs, Chromium), and one uvu process runs its files one after another. Two shards took the
 // suite from ~6.5 to ~4 minutes on the 2-core machine (measured: see the commit that added this).
 // Each file still runs alone in its shard, in a process of its own kind as before.
-import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -18,6 +18,22 @@ const SECONDS: Record<string, number> = {
   'crash.test.js': 60, 'reconcile-hostile.test.js': 55, 'net.test.js': 47, 'ed25519.test.js': 35, 'store.test.js': 36,
   'net-sync.test.js': 35, 'net-dht.test.js': 22, 'cli.test.js': 20, 'reconcile.test.js': 20, 'browser.test.js': 15,
   'examples.test.js': 10, 'lifecycle.test.js': 12, 'readme.test.js': 8, 'ed25519-browser.test.js': 8, 'faults.test.js': 6,
+}
+
+// The browser tests drive Debian's Chromium: installed here when missing and possible (as root,
+// or with sudo that asks no password); otherwise the run stops with one line saying what to run.
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+if (!existsSync(CHROMIUM)) {
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n']
+  const apt = (...args: string[]) => {
+    const [command, ...rest] = [...sudo, 'apt-get', ...args]
+    return spawnSync(command, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0
+  }
+  console.log(`npm test: installing Debian's chromium for the browser tests (${CHROMIUM} is missing) …`)
+  if (!(apt('update', '-qq') && apt('install', '-y', '-qq', 'chromium')) || !existsSync(CHROMIUM)) {
+    console.log(`npm test: the browser tests need Chromium at ${CHROMIUM}: run 'sudo apt-get install chromium' (or set CHROMIUM=/path/to/chrome), then npm test again`)
+    process.exit(1)
+  }
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.test.js')).sort((a, b) => (SECONDS[b] ?? 5) - (SECONDS[a] ?? 5))
