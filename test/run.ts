@@ -47,10 +47,14 @@ for (const f of files) {
 
 interface Outcome { output: string; code: number }
 
+// Summaries read as plain text: no colours (and no FORCE_COLOR beside NO_COLOR, which Node warns about in every child).
+const plainEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+delete plainEnv.FORCE_COLOR
+
 function runShard(names: string[]): Promise<Outcome> {
   const pattern = `^(${names.map((n) => n.replace(/[.]/g, '\\.')).join('|')})$`
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } })
+    const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'], env: plainEnv })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
     child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d })
