@@ -15,9 +15,11 @@ export interface OptionSpec {
   default?: string | boolean
   /** Absent: a usage error. */
   required?: boolean
+  /** May be given more than once (a string option): its value is then every one given, in order. */
+  multiple?: boolean
 }
 
-export type Values = Record<string, string | boolean | undefined>
+export type Values = Record<string, string | boolean | string[] | undefined>
 
 /** One run of a command, as `run` receives it. */
 export interface Invocation {
@@ -76,7 +78,7 @@ export function wantsHelp(args: readonly string[]): boolean {
 /** Parses a command's arguments: unknown options, missing values and extra arguments are usage errors. */
 export function parseCommand(command: Command, args: string[]): { values: Values; positionals: string[] } {
   const options = Object.fromEntries(Object.entries(command.options).map(([name, o]) =>
-    [name, { type: o.type, ...(o.short && { short: o.short }), ...(o.default !== undefined && { default: o.default }) }]))
+    [name, { type: o.type, ...(o.short && { short: o.short }), ...(o.multiple && { multiple: true }), ...(o.default !== undefined && { default: o.default }) }]))
   let parsed
   try {
     parsed = parseArgs({ args, options: options as never, strict: true, allowPositionals: true })
@@ -90,7 +92,8 @@ export function parseCommand(command: Command, args: string[]): { values: Values
   const values = parsed.values as Values
   for (const [name, o] of Object.entries(command.options)) {
     if (o.required && values[name] === undefined) throw new UsageError(`missing --${name} (xaeroflux ${command.name} --help)`)
-    if (o.type === 'string' && values[name] === '') throw new UsageError(`--${name} is empty`)
+    const given = values[name]
+    if (o.type === 'string' && (given === '' || (Array.isArray(given) && given.includes('')))) throw new UsageError(`--${name} is empty`)
   }
   const [min, max] = command.positionals ?? [0, 0]
   const n = parsed.positionals.length
@@ -107,7 +110,8 @@ export function commandHelp(command: Command): string {
   if (command.args) usage.push(command.args)
   const rows = Object.entries({ ...command.options, help: HELP_OPTION }).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}`
-    const note = o.required ? ' (required)' : o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : ''
+    const note = (o.multiple ? ' (repeatable)' : '') +
+      (o.required ? ' (required)' : o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '')
     return [flag, o.description + note] as const
   })
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2
