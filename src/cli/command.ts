@@ -51,6 +51,8 @@ export interface Command {
    * do, to close their store before exiting. The others end on SIGINT as any Node process does.
    */
   interruptible?: boolean
+  /** An interruptible command whose normal end is the signal (a node): it closes and exits 0, not 130. */
+  stopsOnSignal?: boolean
   /** Exit codes of its own, besides the common ones (0, 1, 2). */
   exitCodes?: string[]
   /** Resolves with the exit code, or nothing for 0; rejects with what failed (main reports it). */
@@ -118,7 +120,9 @@ export function commandHelp(command: Command): string {
   const lines = [`usage: ${usage.join(' ')}`, '', command.summary]
   if (command.description) lines.push('', command.description)
   lines.push('', 'options:', ...rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`))
-  const interruption = command.interruptible ? [exitCodeLine(EXIT.interrupted, 'interrupted (SIGINT, SIGTERM): it stopped and closed what it opened')] : []
+  const interruption = !command.interruptible ? []
+    : command.stopsOnSignal ? [exitCodeLine(EXIT.ok, 'also when stopped by SIGINT or SIGTERM: it closed what it opened (a second signal ends it at once)')]
+      : [exitCodeLine(EXIT.interrupted, 'interrupted (SIGINT, SIGTERM): it stopped and closed what it opened')]
   lines.push('', 'exit codes:', ...[...COMMON_EXIT_CODES, ...(command.exitCodes ?? []), ...interruption].map((c) => `  ${c}`))
   if (command.examples?.length) lines.push('', 'examples:', ...command.examples.map((e) => `  ${e}`))
   return lines.join('\n') + '\n'

@@ -37,6 +37,7 @@ export const node: Command = {
   ],
   // A signal is how it ends: it closes the store and exits 0.
   interruptible: true,
+  stopsOnSignal: true,
   async run({ values, out, signal }) {
     const { addresses, loadSecret, openOnNetwork, closeNetworked } = await import('../network.js')
     const { listen, bootstrap } = addresses(values)

@@ -49,7 +49,8 @@ export interface NetworkFigures {
   replication: { events: number; ms: number; perSecond: number }
   /** Live push: from the append on peer 1 to the event indexed on peer 2, and on peer 3. */
   latency: { peer2: Latency; peer3: Latency }
-  proof: { eventId: string; author: string; writtenBy: string; checkedBy: string; bytes: number; root: string; valid: boolean; validOnWriter: boolean }
+  /** `hex`: the proof itself, which anyone can check against `root` (`xaeroflux verify`). */
+  proof: { eventId: string; author: string; writtenBy: string; checkedBy: string; hex: string; bytes: number; root: string; valid: boolean; validOnWriter: boolean }
 }
 
 export type OnProgress = (stage: string, done: number, total: number) => void
@@ -131,7 +132,7 @@ export async function runNetworkDemo(perPeer: number, dir: string, signal: Abort
       replication: { events: total, ms: replicationMs, perSecond: total / (replicationMs / 1000) },
       latency: { peer2: summary(lat2), peer3: summary(lat3) },
       proof: {
-        eventId, author: proven.author, writtenBy: p1.name, checkedBy: p3.name, bytes: proofBytes.length, root: proven.root,
+        eventId, author: proven.author, writtenBy: p1.name, checkedBy: p3.name, hex: proven.proof, bytes: proofBytes.length, root: proven.root,
         valid: verifyProof(proofBytes, proven.root), validOnWriter: verifyProof(proofBytes, writerRoot),
       },
     }
