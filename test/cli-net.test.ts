@@ -45,8 +45,8 @@ class NodeProcess {
     this.exit = new Promise((resolve) => child.once('close', (code) => { running.delete(child); resolve(code); for (const w of this.waiters.splice(0)) w() }))
   }
 
-  static start(args: string[]): NodeProcess {
-    return new NodeProcess(spawn(process.execPath, [CLI, 'node', '--group', GROUP, ...args], { env: { ...process.env, XAEROFLUX_DEBUG: '' } }))
+  static start(args: string[], group = GROUP): NodeProcess {
+    return new NodeProcess(spawn(process.execPath, [CLI, 'node', '--group', group, ...args], { env: { ...process.env, XAEROFLUX_DEBUG: '' } }))
   }
 
   /** The first line that matches, already printed or to come; fails after `ms` or if the process ends first. */
@@ -167,6 +167,11 @@ test('errors: one line with a code, non-zero exit', async () => {
   const unreachable = await cli(['sync', ...store, `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${someone}`])
   assertFailure(unreachable, 1, 'E_PEER_UNREACHABLE', 'an unreachable peer')
   assertFailure(await cli(['node', ...store, '--bootstrap', '/ip4/127.0.0.1/tcp/1']), 2, 'E_USAGE', 'a bootstrap address without /p2p/')
+  // A node of another group: reachable, but it does not speak this group's protocol.
+  const other = NodeProcess.start(['--path', join(dir, 'other'), '--json'], 'another-group')
+  const otherAddr = tcp(JSON.parse(await other.line((l) => l.includes('"listening"'), 20_000, 'the other node listens')).addrs)
+  assertFailure(await cli(['sync', ...store, otherAddr]), 1, 'E_NOT_IN_GROUP', 'a peer of another group')
+  assert.is((await other.stop('SIGTERM')).code, 0)
   assertFailure(await cli(['node', ...store, '--secret', 'too short']), 2, 'E_USAGE', 'a short secret')
   writeFileSync(join(dir, 'secret'), 'long enough to be a secret, this one\n')
   assertFailure(await cli(['node', ...store, '--secret', 'x'.repeat(20), '--secret-file', join(dir, 'secret')]), 2, 'E_USAGE', 'two secrets')

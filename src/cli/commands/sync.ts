@@ -2,7 +2,7 @@
 // each side lacks sent both ways), prints what was exchanged, and closes.
 import { XaeroError } from '../../index.js'
 import type { Command } from '../command.js'
-import { interrupted } from '../errors.js'
+import { CliError, interrupted } from '../errors.js'
 import { JSON_OPTION, STORE_OPTIONS } from '../store.js'
 import { optional, timestamp } from '../values.js'
 import { LISTEN_OPTION, SECRET_OPTIONS, checkAddress } from '../network.js'
@@ -32,7 +32,13 @@ export const sync: Command = {
     let report
     try {
       const result = await store.db.syncWith(peer, { ...range, signal }).catch((e) => {
-        throw signal.aborted && e instanceof XaeroError && (e.code === 'E_ABORTED' || e.code === 'E_CLOSED') ? interrupted() : e
+        if (signal.aborted && e instanceof XaeroError && (e.code === 'E_ABORTED' || e.code === 'E_CLOSED')) throw interrupted()
+        // libp2p's own error, which the library passes on as it is: the peer answered, but not
+        // on this group's sync protocol.
+        if ((e as Error)?.name === 'UnsupportedProtocolError') {
+          throw new CliError('E_NOT_IN_GROUP', `${peer} does not serve group '${values.group}'${secret ? ' with this secret' : ''} (another group, or another secret)`)
+        }
+        throw e
       })
       await store.db.flush()
       report = { peer: peer.split('/p2p/').at(-1)!, ...result, ms: Math.round(result.ms), count: await store.db.count(), root: await store.db.root() }
