@@ -33,7 +33,8 @@ export interface PeerFigures {
   received: { events: number; bytes: number }
 }
 
-export interface Latency { probes: number; medianMs: number; maxMs: number; minMs: number }
+/** `samplesMs`: each probe's, in the order they were sent. */
+export interface Latency { probes: number; medianMs: number; maxMs: number; minMs: number; samplesMs: number[] }
 
 export interface NetworkFigures {
   /** Events each peer appended at once (peer 1 appended the probes too). */
@@ -81,6 +82,7 @@ export async function runNetworkDemo(perPeer: number, dir: string, signal: Abort
 
     // Concurrent appends; live push and syncs carry them to the others.
     const total = 3 * perPeer
+    onProgress('appending and replicating', 0, 3 * total)
     const started = performance.now()
     const appends = peers.map((p) => p.ask<{ ms: number; sample: string }>('append', { n: perPeer }, 60_000 + 20 * perPeer))
     appends.forEach((a) => a.catch(() => {})) // awaited below; a failure meanwhile must not go unhandled
@@ -165,5 +167,5 @@ function summary(ms: number[]): Latency {
   const sorted = ms.slice().sort((a, b) => a - b)
   const mid = sorted.length >> 1
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-  return { probes: sorted.length, medianMs: median, minMs: sorted[0], maxMs: sorted[sorted.length - 1] }
+  return { probes: sorted.length, medianMs: median, minMs: sorted[0], maxMs: sorted[sorted.length - 1], samplesMs: ms.map((x) => Math.round(x * 10) / 10) }
 }

@@ -81,10 +81,12 @@ async function close(): Promise<void> {
   try { await node.stop() } catch { /* exiting anyway */ }
 }
 
+// Commands run concurrently: a long append must not hold up the progress polls meant to watch it.
 const lines = createInterface({ input: process.stdin })
 lines.on('close', () => { void close().then(() => process.exit(0)) })
-for await (const line of lines) {
-  const c = JSON.parse(line) as { id: number; cmd: string; n?: number; eventId?: string }
+lines.on('line', (line) => { void run(JSON.parse(line)) })
+
+async function run(c: { id: number; cmd: string; n?: number; eventId?: string }): Promise<void> {
   try {
     switch (c.cmd) {
       case 'append':

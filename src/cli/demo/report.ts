@@ -24,7 +24,9 @@ export function networkReport(f: NetworkFigures, dir: string): string[] {
   const [p1, p2, p3] = f.peers
   const wire = f.peers.reduce((s, p) => s + p.wire.sent, 0)
   const eventBytes = f.peers.reduce((s, p) => s + p.received.bytes, 0)
-  const latency = (l: NetworkFigures['latency']['peer2']) => `${ms(l.medianMs)} (median of ${l.probes}; ${ms(l.minMs)} to ${ms(l.maxMs)})`
+  // The slowest probe is often the first, sent just after the burst of appends: said when it is.
+  const latency = (l: NetworkFigures['latency']['peer2']) => `${ms(l.medianMs)} (median of ${l.probes}; ${ms(l.minMs)} to ${ms(l.maxMs)}` +
+    `${l.probes > 1 && l.samplesMs[0] === Math.max(...l.samplesMs) ? ', the slowest the first, just after the burst' : ''})`
   return [
     `Three peers on 127.0.0.1, each a process of its own with a store in ${dir}.`,
     `${p2.name} was given ${p1.name}'s address, ${p3.name} only ${p2.name}'s: ${p3.name} found ${p1.name} through the group's DHT ${ms(f.discovery.ms)} after it started.`,
