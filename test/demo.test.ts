@@ -91,7 +91,7 @@ test('demo as text: the table and the figures, no control characters when piped'
   assert.is(r.code, 0, r.stderr)
   assert.is(r.stderr, '')
   assert.not.match(r.stdout, /\x1b/)
-  assert.match(r.stdout, /peer 3 found peer 1 through the group's DHT [\d.]+ m?s after it started/)
+  assert.match(r.stdout, /peer 3 and peer 1 were connected through the group's DHT [\d.]+ m?s after peer 3 started/)
   const rows = r.stdout.split('\n').filter((l) => /^ {2}peer \d /.test(l))
   assert.is(rows.length, 3)
   for (const row of rows) assert.match(row, / 320 /, `holds 320: ${row}`)

@@ -44,7 +44,7 @@ export interface NetworkFigures {
   peers: PeerFigures[]
   rootsEqual: boolean
   root: string
-  /** From peer 3's start (ready) to its connection to peer 1, which it was not given. */
+  /** From peer 3's start (ready) to its session with peer 1 (whichever dialed: neither was given the other's address). */
   discovery: { ms: number }
   /** From the appends' start to every peer holding every event. */
   replication: { events: number; ms: number; perSecond: number }

@@ -29,7 +29,7 @@ export function networkReport(f: NetworkFigures, dir: string): string[] {
     `${l.probes > 1 && l.samplesMs[0] === Math.max(...l.samplesMs) ? ', the slowest the first, just after the burst' : ''})`
   return [
     `Three peers on 127.0.0.1, each a process of its own with a store in ${dir}.`,
-    `${p2.name} was given ${p1.name}'s address, ${p3.name} only ${p2.name}'s: ${p3.name} found ${p1.name} through the group's DHT ${ms(f.discovery.ms)} after it started.`,
+    `${p2.name} was given ${p1.name}'s address, ${p3.name} only ${p2.name}'s: ${p3.name} and ${p1.name} were connected through the group's DHT ${ms(f.discovery.ms)} after ${p3.name} started.`,
     `Each appended ${n(f.perPeer)} events at the same time; live push and sync carried them to the others.`,
     `Then ${p1.name} appended ${f.probes} more, one at a time, to time live push.`,
     '',
