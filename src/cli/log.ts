@@ -1,15 +1,17 @@
 // Lines that events produce at any time (a node's log): written one after another in the order
 // they were asked for, each a text line prefixed with the time, or a JSON line with `at`. A line
-// whose producer fails (the store closed meanwhile), or that finds stdout closed, is dropped: a
-// log must never bring down what it reports on.
-import type { Output } from './output.js'
+// whose producer fails (the store closed meanwhile) is dropped: a log must never bring down what
+// it reports on. When stdout is closed (`xaeroflux node | head`), `onClosed` is called once.
+import { OutputClosed, type Output } from './output.js'
 
 export type LogLine = string | Record<string, unknown>
 
 export class Log {
   private queue: Promise<void> = Promise.resolve()
 
-  constructor(private readonly out: Output) {}
+  private closed = false
+
+  constructor(private readonly out: Output, private readonly onClosed: () => void = () => {}) {}
 
   /** Queues a line; `produce` runs when the lines before it are written. */
   write(produce: () => Promise<LogLine>): void {
@@ -17,7 +19,9 @@ export class Log {
       const line = await produce()
       const at = new Date().toISOString()
       await (typeof line === 'string' ? this.out.line(`${at}  ${line}`) : this.out.value({ at, ...line }))
-    }).catch(() => {})
+    }).catch((e) => {
+      if (e instanceof OutputClosed && !this.closed) { this.closed = true; this.onClosed() }
+    })
   }
 
   /** Resolves when every line queued so far is written (or dropped). */

@@ -56,9 +56,12 @@ export const node: Command = {
   },
 }
 
-/** Reports what happens on the network until `signal` aborts; resolves with the store's final count and root. */
+/** Reports what happens on the network until `signal` aborts (or stdout closes); resolves with the store's final count and root. */
 async function serve(db: Xaeroflux, out: Output, signal: AbortSignal): Promise<{ count: number; root: string }> {
-  const log = new Log(out)
+  // A reader that went away (`| head`) ends the node as a signal does.
+  const readerGone = new AbortController()
+  const log = new Log(out, () => readerGone.abort())
+  const stop = AbortSignal.any([signal, readerGone.signal])
   const addrs = db.multiaddrs()
   const count = await db.count(), root = await db.root()
   if (out.json) await out.value({ event: 'listening', peerId: addrs[0]?.split('/p2p/')[1], addrs, group: db.group, count, root })
@@ -95,8 +98,8 @@ async function serve(db: Xaeroflux, out: Output, signal: AbortSignal): Promise<{
   }, EVENTS_EVERY_MS)
   try {
     await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve()
-      else signal.addEventListener('abort', () => resolve(), { once: true })
+      if (stop.aborted) resolve()
+      else stop.addEventListener('abort', () => resolve(), { once: true })
     })
   } finally {
     clearInterval(timer)
