@@ -79,7 +79,7 @@ test('--help and -h of every command: usage line, each option with its default, 
         if (typeof o.default === 'string') assert.ok(r.stdout.includes(`(default: ${o.default})`), `${c.name} --${name}: its default`)
       }
       assert.match(r.stdout, /\nexit codes:\n {2}0 +success\n {2}1 +failure.*\n {2}2 +usage error/)
-      assert.not.match(r.stdout, /^store /m, 'the demo did not run')
+      assert.not.match(r.stdout, /^(store |Three peers)/m, 'the demo did not run')
     }
     assert.is((await cli(['help', c.name])).stdout, (await cli([c.name, '--help'])).stdout, `help ${c.name}`)
   }
@@ -311,8 +311,8 @@ test('bench: runs the bench entry with the area\'s flags, a bar from its phases,
   assertFailure(await cli(['bench'], { env: { XAEROFLUX_BENCH: join(dir, 'none.mjs') } }), 1, 'E_NO_BENCH', 'no bench entry')
 })
 
-test('demo: runs to the end with a small count and removes its folder; a count under 10 is a usage error', async () => {
-  const r = await cli(['demo', '200'])
+test('demo --local: runs to the end with a small count and removes its folder; a count under 10 is a usage error', async () => {
+  const r = await cli(['demo', '--local', '200'])
   assert.is(r.code, 0, r.stderr)
   assert.is(r.stderr, '')
   assert.match(r.stdout, /appended \(signed, logged, fsynced\) 200 events/)
@@ -323,11 +323,11 @@ test('demo: runs to the end with a small count and removes its folder; a count u
   assert.match(r.stdout, /after exchanging them: 698 events each, equal roots: true\n$/)
   const folder = /^store (\S+),/.exec(r.stdout)![1]
   assert.not.ok(existsSync(folder), 'its folder is removed')
-  assertFailure(await cli(['demo', '5']), 2, 'E_USAGE', 'too small a count')
+  assertFailure(await cli(['demo', '--local', '5']), 2, 'E_USAGE', 'too small a count')
 })
 
-test('demo interrupted (SIGINT): exit 130, E_INTERRUPTED, its folder removed', async () => {
-  const child = spawn(process.execPath, [CLI, 'demo', '20000'])
+test('demo --local interrupted (SIGINT): exit 130, E_INTERRUPTED, its folder removed', async () => {
+  const child = spawn(process.execPath, [CLI, 'demo', '--local', '20000'])
   let stdout = '', stderr = '', sent = false
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -15,9 +15,11 @@ export interface OptionSpec {
   default?: string | boolean
   /** Absent: a usage error. */
   required?: boolean
+  /** May be given more than once (a string option): its value is then every one given, in order. */
+  multiple?: boolean
 }
 
-export type Values = Record<string, string | boolean | undefined>
+export type Values = Record<string, string | boolean | string[] | undefined>
 
 /** One run of a command, as `run` receives it. */
 export interface Invocation {
@@ -49,6 +51,8 @@ export interface Command {
    * do, to close their store before exiting. The others end on SIGINT as any Node process does.
    */
   interruptible?: boolean
+  /** An interruptible command whose normal end is the signal (a node): it closes and exits 0, not 130. */
+  stopsOnSignal?: boolean
   /** Exit codes of its own, besides the common ones (0, 1, 2). */
   exitCodes?: string[]
   /** Resolves with the exit code, or nothing for 0; rejects with what failed (main reports it). */
@@ -76,7 +80,7 @@ export function wantsHelp(args: readonly string[]): boolean {
 /** Parses a command's arguments: unknown options, missing values and extra arguments are usage errors. */
 export function parseCommand(command: Command, args: string[]): { values: Values; positionals: string[] } {
   const options = Object.fromEntries(Object.entries(command.options).map(([name, o]) =>
-    [name, { type: o.type, ...(o.short && { short: o.short }), ...(o.default !== undefined && { default: o.default }) }]))
+    [name, { type: o.type, ...(o.short && { short: o.short }), ...(o.multiple && { multiple: true }), ...(o.default !== undefined && { default: o.default }) }]))
   let parsed
   try {
     parsed = parseArgs({ args, options: options as never, strict: true, allowPositionals: true })
@@ -90,7 +94,8 @@ export function parseCommand(command: Command, args: string[]): { values: Values
   const values = parsed.values as Values
   for (const [name, o] of Object.entries(command.options)) {
     if (o.required && values[name] === undefined) throw new UsageError(`missing --${name} (xaeroflux ${command.name} --help)`)
-    if (o.type === 'string' && values[name] === '') throw new UsageError(`--${name} is empty`)
+    const given = values[name]
+    if (o.type === 'string' && (given === '' || (Array.isArray(given) && given.includes('')))) throw new UsageError(`--${name} is empty`)
   }
   const [min, max] = command.positionals ?? [0, 0]
   const n = parsed.positionals.length
@@ -107,14 +112,17 @@ export function commandHelp(command: Command): string {
   if (command.args) usage.push(command.args)
   const rows = Object.entries({ ...command.options, help: HELP_OPTION }).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}`
-    const note = o.required ? ' (required)' : o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : ''
+    const note = (o.multiple ? ' (repeatable)' : '') +
+      (o.required ? ' (required)' : o.default !== undefined && o.default !== false ? ` (default: ${o.default})` : '')
     return [flag, o.description + note] as const
   })
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2
   const lines = [`usage: ${usage.join(' ')}`, '', command.summary]
   if (command.description) lines.push('', command.description)
   lines.push('', 'options:', ...rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`))
-  const interruption = command.interruptible ? [exitCodeLine(EXIT.interrupted, 'interrupted (SIGINT, SIGTERM): it stopped and closed what it opened')] : []
+  const interruption = !command.interruptible ? []
+    : command.stopsOnSignal ? [exitCodeLine(EXIT.ok, 'also when stopped by SIGINT or SIGTERM: it closed what it opened (a second signal ends it at once)')]
+      : [exitCodeLine(EXIT.interrupted, 'interrupted (SIGINT, SIGTERM): it stopped and closed what it opened')]
   lines.push('', 'exit codes:', ...[...COMMON_EXIT_CODES, ...(command.exitCodes ?? []), ...interruption].map((c) => `  ${c}`))
   if (command.examples?.length) lines.push('', 'examples:', ...command.examples.map((e) => `  ${e}`))
   return lines.join('\n') + '\n'

@@ -32,7 +32,13 @@ export function anyHex(text: string, name: string): Uint8Array {
 }
 
 /** The optional string option `name`, as a string or undefined. */
-export function optional(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
+export function optional(values: Record<string, string | boolean | string[] | undefined>, name: string): string | undefined {
   const v = values[name]
   return typeof v === 'string' ? v : undefined
+}
+
+/** Every value of the repeatable option `name` (none: an empty list). */
+export function repeated(values: Record<string, string | boolean | string[] | undefined>, name: string): string[] {
+  const v = values[name]
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : []
 }

@@ -4,7 +4,7 @@
 import './polyfills.js'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify, type Identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, Metrics, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -23,6 +23,8 @@ export interface NodeOptions {
   privateKey?: PrivateKey
   /** Options of the xaeroflux service (defaults for its joinGroup calls). */
   service?: XaerofluxServiceInit
+  /** libp2p's metrics hook (it sees every connection and stream): the CLI's demo counts bytes on the wire with it. */
+  metrics?: () => Metrics
 }
 
 export type XaerofluxNode = Libp2p<{ xaeroflux: XaerofluxService; identify: Identify; ping: Ping }>
@@ -44,6 +46,7 @@ export async function createNode(options: NodeOptions = {}): Promise<XaerofluxNo
   for (const a of list) if (!/\/p2p\/[^/]+$/.test(a)) throw new TypeError(`a bootstrap address ends in /p2p/<peer id>: ${a}`)
   return createLibp2p({
     privateKey: options.privateKey,
+    metrics: options.metrics,
     addresses: { listen },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],

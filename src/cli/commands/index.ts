@@ -5,6 +5,8 @@ import { append } from './append.js'
 import { bench } from './bench.js'
 import { demo } from './demo.js'
 import { rebuild, prove, root, verify } from './merkle.js'
+import { node } from './node.js'
 import { count, get, query } from './read.js'
+import { sync } from './sync.js'
 
-export const COMMANDS: readonly Command[] = [append, query, get, count, root, prove, verify, rebuild, bench, demo]
+export const COMMANDS: readonly Command[] = [append, query, get, count, root, prove, verify, rebuild, node, sync, bench, demo]
