@@ -31,6 +31,7 @@ export const ErrorCodes = {
   E_DHT_QUERY: 'a query of a group DHT reached no group peer (none known yet, or none answered in time)',
   E_LEFT: 'the group DHT handle was left (leave()) or its node stopped',
   E_PEER_UNREACHABLE: 'the peer could not be dialed',
+  E_NOT_IN_GROUP: 'the peer does not serve this group (another group, or another secret)',
   E_PEER_REFUSED: 'the peer is refused for a while: it broke a rule of the protocol or its limits',
   E_PROTOCOL: 'a peer broke the sync protocol: a malformed or unexpected frame, another version or namespace',
   E_AUTH: "a peer failed the secret group's challenge-response",

@@ -25,7 +25,6 @@ export const CliCodes = {
   E_BENCH_FAILED: 'the benchmark process failed',
   E_NO_SECRET: 'the secret file cannot be read',
   E_LISTEN: 'the node cannot start: an address to listen on is in use or unavailable',
-  E_NOT_IN_GROUP: 'the peer does not serve this group (another group, or the group with another secret)',
   E_DEMO_FAILED: 'a peer of the demo failed, or did not do its part in time',
   E_INTERRUPTED: 'the command was stopped by SIGINT or SIGTERM before it finished',
   E_INTERNAL: 'an unexpected failure (a bug: XAEROFLUX_DEBUG=1 prints its stack)',

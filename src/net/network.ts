@@ -131,7 +131,11 @@ export class GroupNetwork extends EventTarget {
     if (this.stopped) return Promise.reject(new XaeroError('E_CLOSED'))
     if (this.isBanned(id)) return Promise.reject(new XaeroError('E_PEER_REFUSED', `${id} is refused for a while: it broke a rule`))
     pending = (async () => {
-      const stream = await this.node.dialProtocol(peerIdFromString(id), this.ns.sync)
+      const stream = await this.node.dialProtocol(peerIdFromString(id), this.ns.sync).catch((cause) => {
+        throw (cause as Error)?.name === 'UnsupportedProtocolError'
+          ? new XaeroError('E_NOT_IN_GROUP', `${id} does not serve this group (another group, or another secret)`, { cause })
+          : new XaeroError('E_PEER_UNREACHABLE', `cannot open a sync stream to ${id}`, { cause })
+      })
       const session = await PeerSession.open(stream, { role: 'dialer', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id })
       return this.register(session)
     })()

@@ -2,7 +2,7 @@
 // each side lacks sent both ways), prints what was exchanged, and closes.
 import { XaeroError } from '../../index.js'
 import type { Command } from '../command.js'
-import { CliError, interrupted } from '../errors.js'
+import { interrupted } from '../errors.js'
 import { JSON_OPTION, STORE_OPTIONS } from '../store.js'
 import { optional, timestamp } from '../values.js'
 import { LISTEN_OPTION, SECRET_OPTIONS, checkAddress } from '../network.js'
@@ -33,11 +33,6 @@ export const sync: Command = {
     try {
       const result = await store.db.syncWith(peer, { ...range, signal }).catch((e) => {
         if (signal.aborted && e instanceof XaeroError && (e.code === 'E_ABORTED' || e.code === 'E_CLOSED')) throw interrupted()
-        // libp2p's own error, which the library passes on as it is: the peer answered, but not
-        // on this group's sync protocol.
-        if ((e as Error)?.name === 'UnsupportedProtocolError') {
-          throw new CliError('E_NOT_IN_GROUP', `${peer} does not serve group '${values.group}'${secret ? ' with this secret' : ''} (another group, or another secret)`)
-        }
         throw e
       })
       await store.db.flush()
