@@ -3,6 +3,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { tempDir } from './helpers/store.js'
 import { Peer, until } from './helpers/peers.js'
+import { Xaeroflux } from '../src/index.js'
+import { createNode } from '../src/net/index.js'
 
 const peers: Peer[] = []
 const start = async (name: string, config: Parameters<typeof Peer.start>[1]) => {
@@ -101,6 +103,24 @@ test('a secret group: an outsider who knows the name but not the secret gets not
     const s = await state(p, 'club')
     assert.is(s.count, 0, `${p.name} got no event`)
     assert.equal(s.peers, [], `${p.name} has no group peer`)
+  }
+})
+
+test('a store on the app\'s own node leaves it running when it closes; two groups share its port', async () => {
+  const node = await createNode()
+  try {
+    const one = await Xaeroflux.open({ group: 'shared one', workers: 0, network: { libp2p: node } })
+    const two = await Xaeroflux.open({ group: 'shared two', workers: 0, network: { libp2p: node } })
+    assert.equal(one.multiaddrs(), two.multiaddrs(), 'one node, one set of addresses')
+    assert.equal(node.services.xaeroflux.groups().length, 2)
+    await one.close()
+    assert.is(node.status, 'started', 'the app\'s node still runs')
+    assert.equal(node.services.xaeroflux.groups().length, 1, 'the closed store left its group')
+    await two.close()
+    assert.is(node.status, 'started')
+    assert.ok(node.getProtocols().every((p) => !p.startsWith('/xaeroflux/')), 'no xaeroflux protocol is left on the node')
+  } finally {
+    await node.stop()
   }
 })
 

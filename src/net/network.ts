@@ -117,7 +117,14 @@ export class GroupNetwork extends EventTarget {
       await this.node.dial(addr, { signal: options.signal }).catch((cause) => { throw new XaeroError('E_PEER_UNREACHABLE', `cannot reach ${target}`, { cause }) })
     }
     const session = await this.connect(id)
-    return session.sync(options)
+    try {
+      return await session.sync(options)
+    } catch (e) {
+      // The peer opened a session to us at the same moment, and the rule kept its one: go on there.
+      const now = this.sessions.get(id)
+      if (now && now !== session && e instanceof XaeroError && e.code === 'E_STREAM_CLOSED') return now.sync(options)
+      throw e
+    }
   }
 
   // --- sessions ------------------------------------------------------------------------------
@@ -171,12 +178,12 @@ export class GroupNetwork extends EventTarget {
   // A new session: kept (one per peer), synced now and then periodically, and dropped on close.
   private register(session: PeerSession): PeerSession {
     const id = session.remotePeer
-    if (this.stopped) { void session.close(); throw new XaeroError('E_CLOSED') }
+    if (this.stopped) { session.close().catch(() => {}); throw new XaeroError('E_CLOSED') }
     const existing = this.sessions.get(id)
     if (existing) {
-      if (!this.preferred(session.role, id)) { void session.close(); return existing }
-      this.sessions.set(id, session) // before the old one closes: its 'close' then changes nothing
-      void existing.close()
+      if (!this.preferred(session.role, id)) { session.close().catch(() => {}); return existing }
+      this.sessions.set(id, session) // before the old one closes: its 'close', and syncWith's retry, see the new one
+      existing.close().catch(() => {})
     }
     this.sessions.set(id, session)
     session.addEventListener('gap', () => this.backgroundSync(session))
