@@ -47,14 +47,11 @@ for (const f of files) {
 
 interface Outcome { output: string; code: number }
 
-// Summaries read as plain text: no colours (and no FORCE_COLOR beside NO_COLOR, which Node warns about in every child).
-const plainEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
-delete plainEnv.FORCE_COLOR
 
 function runShard(names: string[]): Promise<Outcome> {
   const pattern = `^(${names.map((n) => n.replace(/[.]/g, '\\.')).join('|')})$`
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'], env: plainEnv })
+    const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
     child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d })
@@ -69,7 +66,7 @@ const failures: string[] = []
 for (let [i, { output, code }] of outcomes.entries()) {
   console.log(`\n===== shard ${i + 1} of ${SHARDS}: ${shards[i].join(', ')}\n`)
   console.log(output.trimEnd())
-  output = output.replace(/\x1b\[[0-9;]*m/g, '') // in case colours came through anyway
+  output = output.replace(/\x1b\[[0-9;]*m/g, '') // uvu's colours, before reading its summary
   const count = (label: string) => Number(output.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'))?.[1] ?? 0)
   total += count('Total')
   passed += count('Passed')
