@@ -124,7 +124,8 @@ test('two nodes and a store synced to one of them reach one root; SIGTERM and SI
   assert.is(synced.code, 0, synced.stderr)
   const result = JSON.parse(synced.stdout)
   assert.is(result.peer, aId)
-  assert.is(result.eventsSent, 1, 'C sent its event')
+  // A may have synced with C on connect, before C's own sync: then C's sync had nothing left to move.
+  assert.ok(result.eventsSent <= 1, 'C sent its event at most once')
   assert.is(result.count, 1)
   assert.ok(result.bytesSent > 0 && result.rounds >= 1)
   const root = result.root as string

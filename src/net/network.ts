@@ -46,6 +46,8 @@ const BAN_MAX_MS = 30 * 60_000
 export class GroupNetwork extends EventTarget {
   private readonly sessions = new Map<string, PeerSession>()
   private readonly opening = new Map<string, Promise<PeerSession>>()
+  /** Background syncs in flight, one per session at most. */
+  private readonly syncing = new Map<PeerSession, Promise<void>>()
   private readonly banned = new Map<string, { until: number; strikes: number }>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly host: SyncHost
@@ -117,6 +119,8 @@ export class GroupNetwork extends EventTarget {
       await this.node.dial(addr, { signal: options.signal }).catch((cause) => { throw new XaeroError('E_PEER_UNREACHABLE', `cannot reach ${target}`, { cause }) })
     }
     const session = await this.connect(id)
+    // After the background sync under way, if any: two at once would move the same events twice.
+    await this.syncing.get(session)
     try {
       return await session.sync(options)
     } catch (e) {
@@ -186,7 +190,7 @@ export class GroupNetwork extends EventTarget {
       existing.close().catch(() => {})
     }
     this.sessions.set(id, session)
-    session.addEventListener('gap', () => this.backgroundSync(session))
+    session.addEventListener('gap', () => this.backgroundSync(session, true))
     session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
     session.addEventListener('close', (e: globalThis.Event) => {
       const reason = (e as CustomEvent).detail?.reason
@@ -202,8 +206,18 @@ export class GroupNetwork extends EventTarget {
     return session
   }
 
-  private backgroundSync(session: PeerSession): void {
-    session.sync().catch(() => {}) // its outcome is the 'sync' event; a failure closes the session
+  /**
+   * Syncs a session in the background, one sync at a time. A sync moves events both ways, so on
+   * connect and for anti-entropy only the peer with the smaller id starts one (both starting one
+   * measured three overlapping syncs of the same events, each validated again); a gap is
+   * repaired by the side that saw it (`always`).
+   */
+  private backgroundSync(session: PeerSession, always = false): void {
+    if (!always && this.node.peerId.toString() > session.remotePeer) return
+    if (this.syncing.has(session)) return
+    const done = session.sync().then(() => {}, () => {}) // its outcome is the 'sync' event; a failure closes the session
+      .finally(() => this.syncing.delete(session))
+    this.syncing.set(session, done)
   }
 
   private schedule(session: PeerSession): void {
