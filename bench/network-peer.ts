@@ -93,7 +93,8 @@ const xf: Record<string, Handler> = {
   },
   async syncWith(c) {
     // A sync can fail when the other side opened a session at the same moment and that one is
-    // kept: the failure is recorded, and the sync run again once.
+    // kept: the failure is recorded, and the sync run again (up to three times in all). The
+    // events still arrive by the kept session's own sync: the caller times them with `expect`.
     const startAt = now()
     const failures: string[] = []
     for (;;) {
@@ -102,7 +103,7 @@ const xf: Record<string, Handler> = {
         return { startAt, endAt: now(), result, connectedAt, failures }
       } catch (e) {
         failures.push(`${(e as { code?: string }).code}: ${(e as Error).message}`)
-        if (failures.length > 1) throw e
+        if (failures.length >= 3) return { startAt, endAt: 0, connectedAt, failures }
       }
     }
   },

@@ -149,7 +149,9 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const oursFull = {
       events: n, msFromCall: round(Math.max(got.at, sync.endAt) - sync.startAt), msFromConnect: round(Math.max(got.at, sync.endAt) - b1Stats.connectedAt),
       syncWithMs: round(sync.endAt - sync.startAt), syncWith: sync.result, wireReceived: b1Stats.wire.received, wireSent: b1Stats.wire.sent,
-      syncs: b1Stats.syncs,
+      syncs: b1Stats.syncs, syncWithFailures: sync.failures,
+      /** Bytes received on the wire per byte of the envelopes received. */
+      wirePerEnvelopeByte: round(b1Stats.wire.received / (n * ENVELOPE)),
     }
     const oursFullRate = rate(n, oursFull.msFromCall)
 
@@ -160,7 +162,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const b2Stats = await b2.ask('stats')
     const oursCatchUp = {
       events: MISSED, msFromConnect: round(Math.max(got2.at, sync2.endAt) - b2Stats.connectedAt), msFromCall: round(Math.max(got2.at, sync2.endAt) - sync2.startAt),
-      syncWith: sync2.result, wireReceived: b2Stats.wire.received, wireSent: b2Stats.wire.sent,
+      syncWith: sync2.result, syncWithFailures: sync2.failures, wireReceived: b2Stats.wire.received, wireSent: b2Stats.wire.sent,
     }
 
     progress(`xaeroflux: live push, ${PROBES} probes`)
@@ -190,7 +192,8 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     if (hFull.contiguousLength !== n) throw new Error(`network bench: the Hypercore reader holds ${hFull.contiguousLength} blocks, not ${n}`)
     const r1Stats = await r1.ask('hcStats')
     await r1.close()
-    const hcFullRes = { blocks: n, msFromCall: round(hFull.endAt - hFull.startAt), msFromConnect: round(hFull.endAt - hFull.connectedAt), wireReceived: r1Stats.wire.received, wireSent: r1Stats.wire.sent }
+    const hcFullRes = { blocks: n, msFromCall: round(hFull.endAt - hFull.startAt), msFromConnect: round(hFull.endAt - hFull.connectedAt), wireReceived: r1Stats.wire.received, wireSent: r1Stats.wire.sent,
+      wirePerBlockByte: round(r1Stats.wire.received / (n * BLOCK)) }
     const hcFullRate = rate(n, hcFullRes.msFromCall)
 
     progress(`hypercore: a reader holding ${n - MISSED} blocks catches up`)
@@ -230,7 +233,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const before = await Promise.all(xs.map((p) => p.ask('stats')))
     const t0 = performance.timeOrigin + performance.now()
     const appends = xs.map((p) => p.ask('append', { n: PER_PEER }))
-    await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.count === total), 600_000, `every mesh peer to hold ${total}`, 200)
+    const tHeld = await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.count === total), 600_000, `every mesh peer to hold ${total}`, 200)
     let roots: string[] = []
     const t1 = await until(async () => {
       roots = (await Promise.all(xs.map((p) => p.ask('state')))).map((s) => s.root)
@@ -241,7 +244,8 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const peersOf = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.peers)
     const oursBytes = after.map((s, i) => s.wire.received - before[i].wire.received)
     const oursMesh = {
-      peers: mesh, eventsPerPeer: PER_PEER, ms: round(t1 - t0), sessionsPerPeer: peersOf,
+      peers: mesh, eventsPerPeer: PER_PEER, ms: round(t1 - t0), msAllHeld: round(tHeld - t0), sessionsPerPeer: peersOf,
+      syncsRun: after.reduce((n, s, i) => n + s.syncs.local - before[i].syncs.local, 0),
       appendMsMedian: round(median(appendMs)),
       bytesReceivedPerEvent: round(median(oursBytes) / (total - PER_PEER)), bytesReceivedPerEventMax: round(Math.max(...oursBytes) / (total - PER_PEER)),
       rssMB: { median: median(after.map((s) => s.rssMB)), max: Math.max(...after.map((s) => s.rssMB)) },
