@@ -34,6 +34,8 @@ class Peer {
   private readonly waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>()
   private readonly watchers: Array<{ match: (e: Answer) => boolean; resolve: (e: Answer) => void }> = []
   private readonly seen: Answer[] = []
+  /** Sessions this peer lost, with their reasons (its 'peer:disconnect' events). */
+  readonly disconnects: Answer[] = []
   private stderr = ''
   readonly exited: Promise<void>
 
@@ -56,7 +58,11 @@ class Peer {
         if (msg.ready) resolve()
         else if (typeof msg.event === 'string') {
           const i = peer.watchers.findIndex((w) => w.match(msg))
-          if (msg.event === 'disconnect' && process.env.NETBENCH_DEBUG) process.stderr.write(`${name}: ${line}\n`)
+          if (msg.event === 'disconnect') {
+            peer.disconnects.push(msg)
+            if (process.env.NETBENCH_DEBUG) process.stderr.write(`${name}: ${line}\n`)
+            return
+          }
           if (i >= 0) peer.watchers.splice(i, 1)[0].resolve(msg)
           else peer.seen.push(msg)
         } else {
@@ -118,8 +124,35 @@ function latency(ms: number[]) {
 
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000))
 
+/** Long enough for a sync cut off by the peer to have come back (its ban is 30 s), were it going to. */
+const STALL_MS = 45_000
+
+/**
+ * Runs `syncWith` on `peer` and waits for `n` events from others to be indexed there; gives up
+ * when its count has not moved for STALL_MS (a sync that was cut off): `completed` says which,
+ * and `at` is then the time of the last progress.
+ */
+async function syncAndWait(peer: Peer, addr: string, n: number) {
+  const got = peer.ask('expect', { n })
+  const sync = peer.ask('syncWith', { addr })
+  let done: Answer | undefined
+  void got.then((a) => { done = a }, () => {})
+  let held = -1, movedAt = performance.timeOrigin + performance.now()
+  while (!done) {
+    await sleep(500)
+    if (done) break
+    const p = await peer.ask('progress')
+    if (process.env.NETBENCH_DEBUG) progress(`${peer.name} holds ${p.count}, ${p.peers} peers`)
+    if (p.count !== held) { held = p.count; movedAt = performance.timeOrigin + performance.now() }
+    else if (performance.timeOrigin + performance.now() - movedAt > STALL_MS) break
+  }
+  const syncAnswer = await Promise.race([sync, sleep(5_000).then(() => undefined)]).catch((e: Error) => ({ error: e.message }))
+  const state = await peer.ask('state')
+  return { completed: done !== undefined, at: done ? done.at as number : movedAt, held: state.count as number, sync: syncAnswer as Answer | undefined }
+}
+
 export async function networkBench(options: { quick?: boolean } = {}) {
-  const n = options.quick ? 20_000 : 200_000
+  const n = Number(process.env.NETBENCH_N) || (options.quick ? 20_000 : 200_000)
   const mesh = options.quick ? 6 : 20
   const dir = mkdtempSync(join(tmpdir(), 'xaeroflux-netbench-'))
   const peers: Peer[] = []
@@ -140,28 +173,36 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const aOpen = await a.ask('open', { path: join(dir, 'xf-a'), group: 'bench', file, count: n })
     const b1 = await start('xf B1')
     await b1.ask('open', { path: join(dir, 'xf-b1'), group: 'bench' })
-    const [got, sync] = await Promise.all([b1.ask('expect', { n }), b1.ask('syncWith', { addr: aOpen.addrs[0] })])
-    const b1State = await b1.ask('state')
+    const startAt = performance.timeOrigin + performance.now()
+    const full = await syncAndWait(b1, aOpen.addrs[0], n)
+    const sync = full.sync ?? { startAt, endAt: 0, failures: ['syncWith had not returned'] }
     const aState = await a.ask('state')
-    if (b1State.count !== n || b1State.root !== aState.root) throw new Error(`network bench: B1 holds ${b1State.count} events, root ${b1State.root} ≠ ${aState.root}`)
+    if (full.completed && full.held === n && (await b1.ask('state')).root !== aState.root) throw new Error('network bench: B1 holds every event but its root differs from A\'s')
     const b1Stats = await b1.ask('stats')
     await b1.close()
+    const endAt = Math.max(full.at, sync.endAt ?? 0)
     const oursFull = {
-      events: n, msFromCall: round(Math.max(got.at, sync.endAt) - sync.startAt), msFromConnect: round(Math.max(got.at, sync.endAt) - b1Stats.connectedAt),
-      syncWithMs: round(sync.endAt - sync.startAt), syncWith: sync.result, wireReceived: b1Stats.wire.received, wireSent: b1Stats.wire.sent,
-      syncs: b1Stats.syncs, syncWithFailures: sync.failures,
+      events: n, completed: full.completed, held: full.held,
+      msFromCall: round(endAt - startAt), msFromConnect: round(endAt - b1Stats.connectedAt),
+      syncWith: sync.result, syncWithMs: sync.endAt ? round(sync.endAt - sync.startAt) : null, syncWithFailures: sync.failures,
+      sessionsLost: b1.disconnects.map((d) => `${d.code}: ${d.message}`), holderSessionsLost: a.disconnects.map((d) => `${d.code}: ${d.message}`),
+      wireReceived: b1Stats.wire.received, wireSent: b1Stats.wire.sent, syncs: b1Stats.syncs,
       /** Bytes received on the wire per byte of the envelopes received. */
-      wirePerEnvelopeByte: round(b1Stats.wire.received / (n * ENVELOPE)),
+      wirePerEnvelopeByte: round(b1Stats.wire.received / (full.held * ENVELOPE)),
     }
-    const oursFullRate = rate(n, oursFull.msFromCall)
+    // Events stored per second, over the time they took to arrive (until the sync was cut off, if it was).
+    const oursFullRate = rate(full.held, oursFull.msFromCall)
 
     progress(`xaeroflux: a peer holding ${n - MISSED} catches up`)
     const b2 = await start('xf B2')
     await b2.ask('open', { path: join(dir, 'xf-b2'), group: 'bench', file, count: n - MISSED })
-    const [got2, sync2] = await Promise.all([b2.ask('expect', { n: MISSED }), b2.ask('syncWith', { addr: aOpen.addrs[0] })])
+    const catchStart = performance.timeOrigin + performance.now()
+    const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
+    const sync2 = caught.sync ?? { startAt: catchStart, endAt: 0, failures: ['syncWith had not returned'] }
+    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
     const b2Stats = await b2.ask('stats')
     const oursCatchUp = {
-      events: MISSED, msFromConnect: round(Math.max(got2.at, sync2.endAt) - b2Stats.connectedAt), msFromCall: round(Math.max(got2.at, sync2.endAt) - sync2.startAt),
+      events: MISSED, msFromConnect: round(Math.max(caught.at, sync2.endAt) - b2Stats.connectedAt), msFromCall: round(Math.max(caught.at, sync2.endAt) - sync2.startAt),
       syncWith: sync2.result, syncWithFailures: sync2.failures, wireReceived: b2Stats.wire.received, wireSent: b2Stats.wire.sent,
     }
 
@@ -233,18 +274,30 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const before = await Promise.all(xs.map((p) => p.ask('stats')))
     const t0 = performance.timeOrigin + performance.now()
     const appends = xs.map((p) => p.ask('append', { n: PER_PEER }))
-    const tHeld = await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.count === total), 600_000, `every mesh peer to hold ${total}`, 200)
+    // Until every peer holds every event, or nothing has moved for STALL_MS (then `completed` is false).
+    let polls = 0, heldSum = -1, movedAt = t0, meshHeld = 0, meshCompleted = false
+    const tHeld = await until(async () => {
+      const counts = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.count as number)
+      const sum = counts.reduce((a, b) => a + b, 0)
+      const at = performance.timeOrigin + performance.now()
+      if (sum !== heldSum) { heldSum = sum; movedAt = at }
+      meshHeld = sum
+      if (process.env.NETBENCH_DEBUG && ++polls % 25 === 0) progress(`mesh holds ${sum} of ${mesh * total}`)
+      meshCompleted = counts.every((c) => c === total)
+      return meshCompleted || at - movedAt > STALL_MS
+    }, 1_800_000, `every mesh peer to hold ${total}`, 200)
     let roots: string[] = []
-    const t1 = await until(async () => {
+    const t1 = meshCompleted ? await until(async () => {
       roots = (await Promise.all(xs.map((p) => p.ask('state')))).map((s) => s.root)
       return roots.every((r) => r === roots[0])
-    }, 60_000, 'the roots to be equal', 200)
+    }, 60_000, 'the roots to be equal', 200) : movedAt
     const appendMs = (await Promise.all(appends)).map((a) => a.ms)
     const after = await Promise.all(xs.map((p) => p.ask('stats')))
     const peersOf = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.peers)
     const oursBytes = after.map((s, i) => s.wire.received - before[i].wire.received)
     const oursMesh = {
-      peers: mesh, eventsPerPeer: PER_PEER, ms: round(t1 - t0), msAllHeld: round(tHeld - t0), sessionsPerPeer: peersOf,
+      peers: mesh, eventsPerPeer: PER_PEER, completed: meshCompleted, held: meshHeld, ms: round(t1 - t0), msAllHeld: round((meshCompleted ? tHeld : movedAt) - t0), sessionsPerPeer: peersOf,
+      sessionsLost: xs.reduce((k, p) => k + p.disconnects.length, 0), sessionsLostReasons: [...new Set(xs.flatMap((p) => p.disconnects.map((d) => d.code)))],
       syncsRun: after.reduce((n, s, i) => n + s.syncs.local - before[i].syncs.local, 0),
       appendMsMedian: round(median(appendMs)),
       bytesReceivedPerEvent: round(median(oursBytes) / (total - PER_PEER)), bytesReceivedPerEventMax: round(Math.max(...oursBytes) / (total - PER_PEER)),
@@ -290,7 +343,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
       fullSyncVsHypercore: target(oursFullRate / hcFullRate, 3, 'network.fullSync: oursEventsPerSec / hypercoreBlocksPerSec'),
       fullSyncVsOwnIngest: target(oursFullRate / ingestRate, 0.7, 'network.fullSync: oursEventsPerSec / ownIngestManyEventsPerSec (the faster of its runs)'),
     }
-    progress(`full sync ${oursFullRate} events/s (Hypercore ${hcFullRate} blocks/s, own ingestMany ${ingestRate}/s); ` +
+    progress(`full sync ${oursFull.completed ? '' : `cut off at ${full.held}, `}${oursFullRate} events/s (Hypercore ${hcFullRate} blocks/s, own ingestMany ${ingestRate}/s); ` +
       `catch-up ${oursCatchUp.msFromConnect} ms (Hypercore ${hcCatchUp.msFromConnect} ms); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ms ` +
       `(Hypercore ${results.livePush.hypercore.medianMs} / ${results.livePush.hypercore.p99Ms} ms); ${mesh} peers converge in ${oursMesh.ms} ms ` +
       `(Hypercore ${hcMesh.ms} ms), ${oursMesh.bytesReceivedPerEvent} bytes received per ${ENVELOPE}-byte event (Hypercore ${hcMesh.bytesReceivedPerBlock} per ${BLOCK}-byte block)`)
