@@ -7,6 +7,7 @@
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
+// NETBENCH_N=<events> overrides N; NETBENCH_DEBUG=1 prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
