@@ -2,7 +2,8 @@
 // all measured in this one run (the machine is noisy; only same-run figures compare), printed
 // as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes), the
 // store in Chromium (bench/browser.ts) and the reconciliation grid against negentropy
-// (bench/reconcile.ts, n up to 1M; `--quick` shortens these, `--core` skips them).
+// (bench/reconcile.ts, n up to 1M) and the network figures beside Hypercore's (bench/network.ts);
+// `--quick` shortens these, `--core` skips them.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { cpus, availableParallelism, tmpdir } from 'node:os'
@@ -23,6 +24,8 @@ const childModes: Record<string, (argument: string) => Promise<unknown>> = {
   // ingests: the peak RSS is the store's, not that of making the events.
   '--sign-only': async (file) => { await (await import('./store.js')).signToFile(quick ? 100_000 : 1_000_000, file); return {} },
   '--rss-only': async (file) => (await import('./store.js')).peakRss(file),
+  // The network figures beside Hypercore's: its peers are processes of their own (bench/network.ts).
+  '--network-only': async () => (await import('./network.js')).networkBench({ quick }),
 }
 const mode = Object.keys(childModes).find((m) => process.argv.includes(m))
 if (mode) {
@@ -33,6 +36,7 @@ if (mode) {
 type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
 type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
 type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
+type NetworkFigures = Awaited<ReturnType<typeof import('./network.js').networkBench>>
 
 const child = <T>(...args: string[]) => inChild<T>(...args, ...(quick ? ['--quick'] : []))
 
@@ -51,7 +55,7 @@ progress('merkleRoot of 1M keys')
 const root = merkleRootBench(sha.raw.coreBatchedRaw)
 progress('event decoding')
 const events = eventBench()
-let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined, browser: unknown
+let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined, network: NetworkFigures | undefined, browser: unknown
 if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
   store = await child<StoreFigures>('--store-only')
@@ -64,6 +68,8 @@ if (!process.argv.includes('--core')) {
   browser = await browserBench()
   progress('reconciliation vs negentropy (own process)')
   reconcile = await child<ReconcileFigures>('--reconcile-only')
+  progress('network, beside Hypercore (peers in processes of their own)')
+  network = await child<NetworkFigures>('--network-only')
 }
 
 const results = {
@@ -74,6 +80,7 @@ const results = {
   ...(store && { store: { ...store.results, ingestPeakRss: rss } }),
   ...(browser !== undefined && { browser }),
   ...(reconcile && { reconcile: reconcile.results }),
+  ...(network && { network: network.results }),
 }
 const targets = {
   sha256Batch64VsAsSha256Batched: target(sha.raw.coreBatchedRaw / sha.raw.asSha256HashInto, 1,
@@ -88,6 +95,7 @@ const targets = {
   ...store?.targets,
   ...(rss && { peakRssMB: target(rss.peakRssMB, 300, `peak RSS (MB) while ingesting ${rss.events} events, below the threshold`, true) }),
   ...(reconcile && { reconcile: reconcile.targets }),
+  ...(network && { network: network.targets }),
 }
 
 console.log(JSON.stringify({

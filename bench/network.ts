@@ -1,0 +1,357 @@
+// The network figures, each beside Hypercore 11's in the same run: every peer is a process of its
+// own (bench/network-peer.ts) on 127.0.0.1 over TCP; ours on libp2p (Noise, Yamux), Hypercore's
+// replication stream piped to a plain net.Socket (it encrypts with Noise too).
+//   1. full sync: N events of 200-byte payloads to an empty peer (`syncWith`), beside the receiving
+//      side's own `ingestMany` of the same envelopes (a fresh process ingesting the signed file);
+//   2. catch-up: a peer holding N − 100 gets the 100 it missed, from the connection being up;
+//   3. live push: one event appended on A, to indexed on connected B, one at a time;
+//   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
+//   5. each peer's peak RSS.
+// NETBENCH_N=<events> overrides N; NETBENCH_DEBUG=1 prints progress and lost sessions on stderr.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { signToFile } from './store.js'
+import { inChild, median, round, target } from './util.js'
+
+const PEER = fileURLToPath(new URL('./network-peer.js', import.meta.url))
+const ENVELOPE = 344
+const BLOCK = 200
+const MISSED = 100
+const PROBES = 60
+/** Between probes: each is pushed on its own. */
+const PROBE_GAP_MS = 20
+const PER_PEER = 1000
+const progress = (what: string) => process.stderr.write(`bench: network: ${what}\n`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+type Answer = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+class Peer {
+  private next = 1
+  private readonly waiting = new Map<number, { resolve: (a: Answer) => void; reject: (e: Error) => void }>()
+  private readonly watchers: Array<{ match: (e: Answer) => boolean; resolve: (e: Answer) => void }> = []
+  private readonly seen: Answer[] = []
+  /** Sessions this peer lost, with their reasons (its 'peer:disconnect' events). */
+  readonly disconnects: Answer[] = []
+  private stderr = ''
+  readonly exited: Promise<void>
+
+  private constructor(readonly name: string, private readonly child: ChildProcess) {
+    child.stdin!.on('error', () => {})
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000) })
+    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`${name} exited (${code}): ${this.stderr.trim()}`))
+      this.waiting.clear()
+      resolve()
+    }))
+  }
+
+  static async start(name: string): Promise<Peer> {
+    const child = spawn(process.execPath, [PEER], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const peer = new Peer(name, child)
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const msg = JSON.parse(line) as Answer
+        if (msg.ready) resolve()
+        else if (typeof msg.event === 'string') {
+          const i = peer.watchers.findIndex((w) => w.match(msg))
+          if (msg.event === 'disconnect') {
+            peer.disconnects.push(msg)
+            if (process.env.NETBENCH_DEBUG) process.stderr.write(`${name}: ${line}\n`)
+            return
+          }
+          if (i >= 0) peer.watchers.splice(i, 1)[0].resolve(msg)
+          else peer.seen.push(msg)
+        } else {
+          const w = peer.waiting.get(msg.id)
+          peer.waiting.delete(msg.id)
+          if (msg.ok) w?.resolve(msg)
+          else w?.reject(new Error(`${name}: ${msg.message}`))
+        }
+      })
+      void peer.exited.then(() => reject(new Error(`${name} exited before it was ready: ${peer.stderr}`)))
+    })
+    return peer
+  }
+
+  ask(cmd: string, args: Answer = {}, ms = 600_000): Promise<Answer> {
+    const id = this.next++
+    const answer = new Promise<Answer>((resolve, reject) => this.waiting.set(id, { resolve, reject }))
+    this.child.stdin!.write(JSON.stringify({ id, cmd, ...args }) + '\n')
+    return within(answer, ms, `${this.name}: ${cmd}`)
+  }
+
+  event(match: (e: Answer) => boolean): Promise<Answer> {
+    const i = this.seen.findIndex(match)
+    if (i >= 0) return Promise.resolve(this.seen.splice(i, 1)[0])
+    return new Promise((resolve) => this.watchers.push({ match, resolve }))
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode === null) {
+      this.child.stdin!.write(JSON.stringify({ id: this.next++, cmd: 'close' }) + '\n')
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
+      await this.exited
+      clearTimeout(timer)
+    }
+  }
+
+  kill(): void { if (this.child.exitCode === null) this.child.kill('SIGKILL') }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms / 1000} s`)), ms) })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+async function until(check: () => Promise<boolean>, ms: number, what: string, every = 100): Promise<number> {
+  const deadline = performance.now() + ms
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`network bench: ${what}: not after ${ms / 1000} s`)
+    await sleep(every)
+  }
+  return performance.timeOrigin + performance.now()
+}
+
+function latency(ms: number[]) {
+  const s = ms.slice().sort((a, b) => a - b)
+  return { samples: s.length, medianMs: round(median(s)), p99Ms: round(s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]), minMs: round(s[0]), maxMs: round(s[s.length - 1]) }
+}
+
+const rate = (n: number, ms: number) => Math.round(n / (ms / 1000))
+
+/** Long enough for a sync cut off by the peer to have come back (its ban is 30 s), were it going to. */
+const STALL_MS = 45_000
+
+/**
+ * Runs `syncWith` on `peer` and waits for `n` events from others to be indexed there; gives up
+ * when its count has not moved for STALL_MS (a sync that was cut off): `completed` says which,
+ * and `at` is then the time of the last progress.
+ */
+async function syncAndWait(peer: Peer, addr: string, n: number) {
+  const got = peer.ask('expect', { n })
+  const sync = peer.ask('syncWith', { addr })
+  let done: Answer | undefined
+  void got.then((a) => { done = a }, () => {})
+  let held = -1, movedAt = performance.timeOrigin + performance.now()
+  while (!done) {
+    await sleep(500)
+    if (done) break
+    const p = await peer.ask('progress')
+    if (process.env.NETBENCH_DEBUG) progress(`${peer.name} holds ${p.count}, ${p.peers} peers`)
+    if (p.count !== held) { held = p.count; movedAt = performance.timeOrigin + performance.now() }
+    else if (performance.timeOrigin + performance.now() - movedAt > STALL_MS) break
+  }
+  const syncAnswer = await Promise.race([sync, sleep(5_000).then(() => undefined)]).catch((e: Error) => ({ error: e.message }))
+  const state = await peer.ask('state')
+  return { completed: done !== undefined, at: done ? done.at as number : movedAt, held: state.count as number, sync: syncAnswer as Answer | undefined }
+}
+
+export async function networkBench(options: { quick?: boolean } = {}) {
+  const n = Number(process.env.NETBENCH_N) || (options.quick ? 20_000 : 200_000)
+  const mesh = options.quick ? 6 : 20
+  const dir = mkdtempSync(join(tmpdir(), 'xaeroflux-netbench-'))
+  const peers: Peer[] = []
+  const start = async (name: string) => { const p = await Peer.start(name); peers.push(p); return p }
+  try {
+    const file = join(dir, 'events.bin')
+    progress(`signing ${n} events into a file`)
+    await signToFile(n, file)
+    // The receiving peers' own ingest, in a fresh process, with the store's default workers.
+    const workers = Math.min(2, Math.max(0, availableParallelism() - 1))
+    const ingestRun = async () => (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'ingest', workers, file }))).rate
+    progress('ingestMany of the same envelopes (own process)')
+    const ingestRates = [await ingestRun()]
+
+    // --- ours: full sync, catch-up, live push ---
+    progress(`xaeroflux: a peer holding ${n} events, an empty one syncs them`)
+    const a = await start('xf A')
+    const aOpen = await a.ask('open', { path: join(dir, 'xf-a'), group: 'bench', file, count: n })
+    const b1 = await start('xf B1')
+    await b1.ask('open', { path: join(dir, 'xf-b1'), group: 'bench' })
+    const startAt = performance.timeOrigin + performance.now()
+    const full = await syncAndWait(b1, aOpen.addrs[0], n)
+    const sync = full.sync ?? { startAt, endAt: 0, failures: ['syncWith had not returned'] }
+    const aState = await a.ask('state')
+    if (full.completed && full.held === n && (await b1.ask('state')).root !== aState.root) throw new Error('network bench: B1 holds every event but its root differs from A\'s')
+    const b1Stats = await b1.ask('stats')
+    await b1.close()
+    const endAt = Math.max(full.at, sync.endAt ?? 0)
+    const oursFull = {
+      events: n, completed: full.completed, held: full.held,
+      msFromCall: round(endAt - startAt), msFromConnect: round(endAt - b1Stats.connectedAt),
+      syncWith: sync.result, syncWithMs: sync.endAt ? round(sync.endAt - sync.startAt) : null, syncWithFailures: sync.failures,
+      sessionsLost: b1.disconnects.map((d) => `${d.code}: ${d.message}`), holderSessionsLost: a.disconnects.map((d) => `${d.code}: ${d.message}`),
+      wireReceived: b1Stats.wire.received, wireSent: b1Stats.wire.sent, syncs: b1Stats.syncs,
+      /** Bytes received on the wire per byte of the envelopes received. */
+      wirePerEnvelopeByte: round(b1Stats.wire.received / (full.held * ENVELOPE)),
+    }
+    // Events stored per second, over the time they took to arrive (until the sync was cut off, if it was).
+    const oursFullRate = rate(full.held, oursFull.msFromCall)
+
+    progress(`xaeroflux: a peer holding ${n - MISSED} catches up`)
+    const b2 = await start('xf B2')
+    await b2.ask('open', { path: join(dir, 'xf-b2'), group: 'bench', file, count: n - MISSED })
+    const catchStart = performance.timeOrigin + performance.now()
+    const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
+    const sync2 = caught.sync ?? { startAt: catchStart, endAt: 0, failures: ['syncWith had not returned'] }
+    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
+    const b2Stats = await b2.ask('stats')
+    const oursCatchUp = {
+      events: MISSED, msFromConnect: round(Math.max(caught.at, sync2.endAt) - b2Stats.connectedAt), msFromCall: round(Math.max(caught.at, sync2.endAt) - sync2.startAt),
+      syncWith: sync2.result, syncWithFailures: sync2.failures, wireReceived: b2Stats.wire.received, wireSent: b2Stats.wire.sent,
+    }
+
+    progress(`xaeroflux: live push, ${PROBES} probes`)
+    const oursLat: number[] = []
+    for (let i = 0; i < PROBES; i++) {
+      const probe = await a.ask('probe')
+      const seen = await within(b2.event((e) => e.event === 'seen' && e.id === probe.eventId), 10_000, 'a pushed event')
+      oursLat.push(seen.at - probe.at)
+      await sleep(PROBE_GAP_MS)
+    }
+    const oursRss = { holder: (await a.ask('stats')).rssMB, emptyReceiver: b1Stats.rssMB, catchUpAndLive: (await b2.ask('stats')).rssMB }
+    await Promise.all([a.close(), b2.close()])
+
+    // --- Hypercore: the same three ---
+    progress(`hypercore: a writer of ${n} blocks, an empty reader downloads them`)
+    const w = await start('hc writer')
+    const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n: n - MISSED })
+    // The catch-up reader first downloads the N − 100 blocks, then disconnects (untimed).
+    const r2 = await start('hc R2')
+    await r2.ask('hcOpen', { dir: join(dir, 'hc-r2'), key: wOpen.key })
+    await r2.ask('hcSync', { port: wOpen.port })
+    await r2.ask('hcDisconnect')
+    await w.ask('hcAppend', { n: MISSED })
+    const r1 = await start('hc R1')
+    await r1.ask('hcOpen', { dir: join(dir, 'hc-r1'), key: wOpen.key })
+    const hFull = await r1.ask('hcSync', { port: wOpen.port })
+    if (hFull.contiguousLength !== n) throw new Error(`network bench: the Hypercore reader holds ${hFull.contiguousLength} blocks, not ${n}`)
+    const r1Stats = await r1.ask('hcStats')
+    await r1.close()
+    const hcFullRes = { blocks: n, msFromCall: round(hFull.endAt - hFull.startAt), msFromConnect: round(hFull.endAt - hFull.connectedAt), wireReceived: r1Stats.wire.received, wireSent: r1Stats.wire.sent,
+      wirePerBlockByte: round(r1Stats.wire.received / (n * BLOCK)) }
+    const hcFullRate = rate(n, hcFullRes.msFromCall)
+
+    progress(`hypercore: a reader holding ${n - MISSED} blocks catches up`)
+    const hCatch = await r2.ask('hcSync', { port: wOpen.port })
+    if (hCatch.contiguousLength !== n || hCatch.before !== n - MISSED) throw new Error(`network bench: the Hypercore reader caught up from ${hCatch.before} to ${hCatch.contiguousLength}`)
+    const hcCatchUp = { blocks: MISSED, msFromConnect: round(hCatch.endAt - hCatch.connectedAt), msFromCall: round(hCatch.endAt - hCatch.startAt) }
+
+    progress(`hypercore: live, ${PROBES} probes`)
+    await r2.ask('hcLive')
+    const hcLat: number[] = []
+    for (let i = 0; i < PROBES; i++) {
+      const probe = await w.ask('hcProbe')
+      const seen = await within(r2.event((e) => e.event === 'seen' && e.index === probe.index), 10_000, 'an appended block')
+      hcLat.push(seen.at - probe.at)
+      await sleep(PROBE_GAP_MS)
+    }
+    const hcRss = { holder: (await w.ask('hcStats')).rssMB, emptyReceiver: r1Stats.rssMB, catchUpAndLive: (await r2.ask('hcStats')).rssMB }
+    await Promise.all([w.close(), r2.close()])
+
+    progress('ingestMany of the same envelopes again (own process)')
+    ingestRates.push(await ingestRun())
+    const ingestRate = Math.round(Math.max(...ingestRates))
+
+    // --- convergence ---
+    const total = mesh * PER_PEER
+    progress(`xaeroflux: ${mesh} peers each append ${PER_PEER}`)
+    const xs: Peer[] = []
+    let first = ''
+    for (let i = 0; i < mesh; i++) {
+      const p = await start(`xf mesh ${i}`)
+      // Each bootstraps from the first; the group's DHT finds the others.
+      const o = await p.ask('open', { path: join(dir, `xf-m${i}`), group: 'bench-mesh', bootstrap: first ? [first] : [] })
+      first ||= o.addrs[0]
+      xs.push(p)
+    }
+    await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.peers >= 1), 60_000, 'every mesh peer to have a session', 200)
+    const before = await Promise.all(xs.map((p) => p.ask('stats')))
+    const t0 = performance.timeOrigin + performance.now()
+    const appends = xs.map((p) => p.ask('append', { n: PER_PEER }))
+    // Until every peer holds every event, or nothing has moved for STALL_MS (then `completed` is false).
+    let polls = 0, heldSum = -1, movedAt = t0, meshHeld = 0, meshCompleted = false
+    const tHeld = await until(async () => {
+      const counts = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.count as number)
+      const sum = counts.reduce((a, b) => a + b, 0)
+      const at = performance.timeOrigin + performance.now()
+      if (sum !== heldSum) { heldSum = sum; movedAt = at }
+      meshHeld = sum
+      if (process.env.NETBENCH_DEBUG && ++polls % 25 === 0) progress(`mesh holds ${sum} of ${mesh * total}`)
+      meshCompleted = counts.every((c) => c === total)
+      return meshCompleted || at - movedAt > STALL_MS
+    }, 1_800_000, `every mesh peer to hold ${total}`, 200)
+    let roots: string[] = []
+    const t1 = meshCompleted ? await until(async () => {
+      roots = (await Promise.all(xs.map((p) => p.ask('state')))).map((s) => s.root)
+      return roots.every((r) => r === roots[0])
+    }, 60_000, 'the roots to be equal', 200) : movedAt
+    const appendMs = (await Promise.all(appends)).map((a) => a.ms)
+    const after = await Promise.all(xs.map((p) => p.ask('stats')))
+    const peersOf = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.peers)
+    const oursBytes = after.map((s, i) => s.wire.received - before[i].wire.received)
+    const oursMesh = {
+      peers: mesh, eventsPerPeer: PER_PEER, completed: meshCompleted, held: meshHeld, ms: round(t1 - t0), msAllHeld: round((meshCompleted ? tHeld : movedAt) - t0), sessionsPerPeer: peersOf,
+      sessionsLost: xs.reduce((k, p) => k + p.disconnects.length, 0), sessionsLostReasons: [...new Set(xs.flatMap((p) => p.disconnects.map((d) => d.code)))],
+      syncsRun: after.reduce((n, s, i) => n + s.syncs.local - before[i].syncs.local, 0),
+      appendMsMedian: round(median(appendMs)),
+      bytesReceivedPerEvent: round(median(oursBytes) / (total - PER_PEER)), bytesReceivedPerEventMax: round(Math.max(...oursBytes) / (total - PER_PEER)),
+      rssMB: { median: median(after.map((s) => s.rssMB)), max: Math.max(...after.map((s) => s.rssMB)) },
+    }
+    await Promise.all(xs.map((p) => p.close()))
+
+    progress(`hypercore: ${mesh} peers each append ${PER_PEER} blocks to their own core, every peer reading every core`)
+    const hs: Peer[] = []
+    const opened: Answer[] = []
+    for (let i = 0; i < mesh; i++) {
+      const p = await start(`hc mesh ${i}`)
+      opened.push(await p.ask('hcOpen', { dir: join(dir, `hc-m${i}`) }))
+      hs.push(p)
+    }
+    const keys = opened.map((o) => o.key), ports = opened.map((o) => o.port)
+    await Promise.all(hs.map((p, self) => p.ask('hcMesh', { keys, ports, self })))
+    const hBefore = await Promise.all(hs.map((p) => p.ask('hcStats')))
+    const h0 = performance.timeOrigin + performance.now()
+    await Promise.all(hs.map((p) => p.ask('hcAppend', { n: PER_PEER })))
+    const h1 = await until(async () => (await Promise.all(hs.map((p) => p.ask('hcProgress')))).every((s) => s.total === total), 600_000, `every Hypercore mesh peer to hold ${total}`, 200)
+    const hAfter = await Promise.all(hs.map((p) => p.ask('hcStats')))
+    const hcBytes = hAfter.map((s, i) => s.wire.received - hBefore[i].wire.received)
+    const hcMesh = {
+      peers: mesh, blocksPerPeer: PER_PEER, ms: round(h1 - h0), connectionsPerPeer: mesh - 1,
+      bytesReceivedPerBlock: round(median(hcBytes) / (total - PER_PEER)), bytesReceivedPerBlockMax: round(Math.max(...hcBytes) / (total - PER_PEER)),
+      rssMB: { median: median(hAfter.map((s) => s.rssMB)), max: Math.max(...hAfter.map((s) => s.rssMB)) },
+    }
+    await Promise.all(hs.map((p) => p.close()))
+
+    const results = {
+      n, envelopeBytes: ENVELOPE, blockBytes: BLOCK,
+      fullSync: {
+        oursEventsPerSec: oursFullRate, hypercoreBlocksPerSec: hcFullRate, ownIngestManyEventsPerSec: ingestRate, ingestManyRuns: ingestRates.map(Math.round),
+        ours: oursFull, hypercore: hcFullRes,
+      },
+      catchUp: { oursMs: oursCatchUp.msFromConnect, hypercoreMs: hcCatchUp.msFromConnect, ours: oursCatchUp, hypercore: hcCatchUp },
+      livePush: { ours: latency(oursLat), hypercore: latency(hcLat) },
+      convergence: { ours: oursMesh, hypercore: hcMesh },
+      peakRssMB: { ours: oursRss, hypercore: hcRss },
+    }
+    const targets = {
+      fullSyncVsHypercore: target(oursFullRate / hcFullRate, 3, 'network.fullSync: oursEventsPerSec / hypercoreBlocksPerSec'),
+      fullSyncVsOwnIngest: target(oursFullRate / ingestRate, 0.7, 'network.fullSync: oursEventsPerSec / ownIngestManyEventsPerSec (the faster of its runs)'),
+    }
+    progress(`full sync ${oursFull.completed ? '' : `cut off at ${full.held}, `}${oursFullRate} events/s (Hypercore ${hcFullRate} blocks/s, own ingestMany ${ingestRate}/s); ` +
+      `catch-up ${oursCatchUp.msFromConnect} ms (Hypercore ${hcCatchUp.msFromConnect} ms); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ms ` +
+      `(Hypercore ${results.livePush.hypercore.medianMs} / ${results.livePush.hypercore.p99Ms} ms); ${mesh} peers converge in ${oursMesh.ms} ms ` +
+      `(Hypercore ${hcMesh.ms} ms), ${oursMesh.bytesReceivedPerEvent} bytes received per ${ENVELOPE}-byte event (Hypercore ${hcMesh.bytesReceivedPerBlock} per ${BLOCK}-byte block)`)
+    return { results, targets }
+  } finally {
+    for (const p of peers) p.kill()
+    await Promise.all(peers.map((p) => p.exited))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
