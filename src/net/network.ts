@@ -186,10 +186,9 @@ export class GroupNetwork extends EventTarget {
     const existing = this.sessions.get(id)
     if (existing) {
       if (!this.preferred(session.role, id)) { session.close().catch(() => {}); return existing }
-      this.sessions.set(id, session) // before the old one closes: its 'close', and syncWith's retry, see the new one
-      existing.close().catch(() => {})
     }
-    this.sessions.set(id, session)
+    this.sessions.set(id, session) // before the old one closes: its 'close', and syncWith's retry, see the new one
+    existing?.close().catch(() => {})
     session.addEventListener('gap', () => this.backgroundSync(session, true))
     session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
     session.addEventListener('close', (e: globalThis.Event) => {

@@ -113,16 +113,17 @@ export class WritePath {
         if (!(outcomes[i] instanceof XaeroError) && toLog.has(e.id)) outcomes[i] = durable.get(e.id)!
       }
     }
-    return Promise.all(outcomes.map(async (o, i) => {
-      if (o instanceof XaeroError) return o
-      try {
-        await o
-        return events[i]
-      } catch (e) {
-        if (e instanceof XaeroError) return e
-        throw e
-      }
-    }))
+    // A few distinct promises (one per WAL call) stand for many events: settle each once.
+    const distinct = [...new Set(outcomes.filter((o): o is Promise<void> => o instanceof Promise))]
+    const failed = new Map<Promise<void>, unknown>()
+    ;(await Promise.allSettled(distinct)).forEach((r, i) => { if (r.status === 'rejected') failed.set(distinct[i], r.reason) })
+    return outcomes.map((o, i) => {
+      if (!(o instanceof Promise)) return o
+      if (!failed.has(o)) return events[i]
+      const e = failed.get(o)
+      if (e instanceof XaeroError) return e
+      throw e
+    })
   }
 
   // Logs events durably, a slot's worth per WAL call, and queues them for indexing; with
