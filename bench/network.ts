@@ -7,7 +7,8 @@
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
-// NETBENCH_N=<events> overrides N; NETBENCH_DEBUG=1 prints progress and lost sessions on stderr.
+// NETBENCH_N=<events> overrides N; NETBENCH_MESH_ONLY=<peers> runs the convergence alone; NETBENCH_DEBUG=1
+// prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -152,6 +153,80 @@ async function syncAndWait(peer: Peer, addr: string, n: number) {
   return { completed: done !== undefined, at: done ? done.at as number : movedAt, held: state.count as number, sync: syncAnswer as Answer | undefined }
 }
 
+/** M peers each append PER_PEER events at once, until every peer holds all of them; Hypercore: M cores, every peer reading every core. */
+async function convergence(start: (name: string) => Promise<Peer>, dir: string, mesh: number) {
+  const total = mesh * PER_PEER
+  progress(`xaeroflux: ${mesh} peers each append ${PER_PEER}`)
+  const xs: Peer[] = []
+  let first = ''
+  for (let i = 0; i < mesh; i++) {
+    const p = await start(`xf mesh ${i}`)
+    // Each bootstraps from the first; the group's DHT finds the others.
+    const o = await p.ask('open', { path: join(dir, `xf-m${i}`), group: 'bench-mesh', bootstrap: first ? [first] : [] })
+    first ||= o.addrs[0]
+    xs.push(p)
+  }
+  await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.peers >= 1), 60_000, 'every mesh peer to have a session', 200)
+  const before = await Promise.all(xs.map((p) => p.ask('stats')))
+  const t0 = performance.timeOrigin + performance.now()
+  const appends = xs.map((p) => p.ask('append', { n: PER_PEER }))
+  // Until every peer holds every event, or nothing has moved for STALL_MS (then `completed` is false).
+  let polls = 0, heldSum = -1, movedAt = t0, meshHeld = 0, meshCompleted = false
+  const tHeld = await until(async () => {
+    const counts = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.count as number)
+    const sum = counts.reduce((a, b) => a + b, 0)
+    const at = performance.timeOrigin + performance.now()
+    if (sum !== heldSum) { heldSum = sum; movedAt = at }
+    meshHeld = sum
+    if (process.env.NETBENCH_DEBUG && ++polls % 25 === 0) progress(`mesh holds ${sum} of ${mesh * total}`)
+    meshCompleted = counts.every((c) => c === total)
+    return meshCompleted || at - movedAt > STALL_MS
+  }, 1_800_000, `every mesh peer to hold ${total}`, 200)
+  let roots: string[] = []
+  const t1 = meshCompleted ? await until(async () => {
+    roots = (await Promise.all(xs.map((p) => p.ask('state')))).map((s) => s.root)
+    return roots.every((r) => r === roots[0])
+  }, 60_000, 'the roots to be equal', 200) : movedAt
+  const appendMs = (await Promise.all(appends)).map((a) => a.ms)
+  const after = await Promise.all(xs.map((p) => p.ask('stats')))
+  const peersOf = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.peers)
+  const oursBytes = after.map((s, i) => s.wire.received - before[i].wire.received)
+  const oursMesh = {
+    peers: mesh, eventsPerPeer: PER_PEER, completed: meshCompleted, held: meshHeld, ms: round(t1 - t0), msAllHeld: round((meshCompleted ? tHeld : movedAt) - t0), sessionsPerPeer: peersOf,
+    sessionsLost: xs.reduce((k, p) => k + p.disconnects.length, 0), sessionsLostReasons: [...new Set(xs.flatMap((p) => p.disconnects.map((d) => d.code)))],
+    syncsRun: after.reduce((n, s, i) => n + s.syncs.local - before[i].syncs.local, 0),
+    appendMsMedian: round(median(appendMs)),
+    bytesReceivedPerEvent: round(median(oursBytes) / (total - PER_PEER)), bytesReceivedPerEventMax: round(Math.max(...oursBytes) / (total - PER_PEER)),
+    rssMB: { median: median(after.map((s) => s.rssMB)), max: Math.max(...after.map((s) => s.rssMB)) },
+  }
+  await Promise.all(xs.map((p) => p.close()))
+
+  progress(`hypercore: ${mesh} peers each append ${PER_PEER} blocks to their own core, every peer reading every core`)
+  const hs: Peer[] = []
+  const opened: Answer[] = []
+  for (let i = 0; i < mesh; i++) {
+    const p = await start(`hc mesh ${i}`)
+    opened.push(await p.ask('hcOpen', { dir: join(dir, `hc-m${i}`) }))
+    hs.push(p)
+  }
+  const keys = opened.map((o) => o.key), ports = opened.map((o) => o.port)
+  await Promise.all(hs.map((p, self) => p.ask('hcMesh', { keys, ports, self })))
+  const hBefore = await Promise.all(hs.map((p) => p.ask('hcStats')))
+  const h0 = performance.timeOrigin + performance.now()
+  await Promise.all(hs.map((p) => p.ask('hcAppend', { n: PER_PEER })))
+  const h1 = await until(async () => (await Promise.all(hs.map((p) => p.ask('hcProgress')))).every((s) => s.total === total), 600_000, `every Hypercore mesh peer to hold ${total}`, 200)
+  const hAfter = await Promise.all(hs.map((p) => p.ask('hcStats')))
+  const hcBytes = hAfter.map((s, i) => s.wire.received - hBefore[i].wire.received)
+  const hcMesh = {
+    peers: mesh, blocksPerPeer: PER_PEER, ms: round(h1 - h0), connectionsPerPeer: mesh - 1,
+    bytesReceivedPerBlock: round(median(hcBytes) / (total - PER_PEER)), bytesReceivedPerBlockMax: round(Math.max(...hcBytes) / (total - PER_PEER)),
+    rssMB: { median: median(hAfter.map((s) => s.rssMB)), max: Math.max(...hAfter.map((s) => s.rssMB)) },
+  }
+  await Promise.all(hs.map((p) => p.close()))
+
+  return { ours: oursMesh, hypercore: hcMesh }
+}
+
 export async function networkBench(options: { quick?: boolean } = {}) {
   const n = Number(process.env.NETBENCH_N) || (options.quick ? 20_000 : 200_000)
   const mesh = options.quick ? 6 : 20
@@ -159,6 +234,9 @@ export async function networkBench(options: { quick?: boolean } = {}) {
   const peers: Peer[] = []
   const start = async (name: string) => { const p = await Peer.start(name); peers.push(p); return p }
   try {
+    // For work on convergence alone: NETBENCH_MESH_ONLY=<peers>.
+    const meshOnly = Number(process.env.NETBENCH_MESH_ONLY)
+    if (meshOnly > 0) return { results: { convergence: await convergence(start, dir, meshOnly) }, targets: {} }
     const file = join(dir, 'events.bin')
     progress(`signing ${n} events into a file`)
     await signToFile(n, file)
@@ -259,75 +337,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     ingestRates.push(await ingestRun())
     const ingestRate = Math.round(Math.max(...ingestRates))
 
-    // --- convergence ---
-    const total = mesh * PER_PEER
-    progress(`xaeroflux: ${mesh} peers each append ${PER_PEER}`)
-    const xs: Peer[] = []
-    let first = ''
-    for (let i = 0; i < mesh; i++) {
-      const p = await start(`xf mesh ${i}`)
-      // Each bootstraps from the first; the group's DHT finds the others.
-      const o = await p.ask('open', { path: join(dir, `xf-m${i}`), group: 'bench-mesh', bootstrap: first ? [first] : [] })
-      first ||= o.addrs[0]
-      xs.push(p)
-    }
-    await until(async () => (await Promise.all(xs.map((p) => p.ask('progress')))).every((s) => s.peers >= 1), 60_000, 'every mesh peer to have a session', 200)
-    const before = await Promise.all(xs.map((p) => p.ask('stats')))
-    const t0 = performance.timeOrigin + performance.now()
-    const appends = xs.map((p) => p.ask('append', { n: PER_PEER }))
-    // Until every peer holds every event, or nothing has moved for STALL_MS (then `completed` is false).
-    let polls = 0, heldSum = -1, movedAt = t0, meshHeld = 0, meshCompleted = false
-    const tHeld = await until(async () => {
-      const counts = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.count as number)
-      const sum = counts.reduce((a, b) => a + b, 0)
-      const at = performance.timeOrigin + performance.now()
-      if (sum !== heldSum) { heldSum = sum; movedAt = at }
-      meshHeld = sum
-      if (process.env.NETBENCH_DEBUG && ++polls % 25 === 0) progress(`mesh holds ${sum} of ${mesh * total}`)
-      meshCompleted = counts.every((c) => c === total)
-      return meshCompleted || at - movedAt > STALL_MS
-    }, 1_800_000, `every mesh peer to hold ${total}`, 200)
-    let roots: string[] = []
-    const t1 = meshCompleted ? await until(async () => {
-      roots = (await Promise.all(xs.map((p) => p.ask('state')))).map((s) => s.root)
-      return roots.every((r) => r === roots[0])
-    }, 60_000, 'the roots to be equal', 200) : movedAt
-    const appendMs = (await Promise.all(appends)).map((a) => a.ms)
-    const after = await Promise.all(xs.map((p) => p.ask('stats')))
-    const peersOf = (await Promise.all(xs.map((p) => p.ask('progress')))).map((s) => s.peers)
-    const oursBytes = after.map((s, i) => s.wire.received - before[i].wire.received)
-    const oursMesh = {
-      peers: mesh, eventsPerPeer: PER_PEER, completed: meshCompleted, held: meshHeld, ms: round(t1 - t0), msAllHeld: round((meshCompleted ? tHeld : movedAt) - t0), sessionsPerPeer: peersOf,
-      sessionsLost: xs.reduce((k, p) => k + p.disconnects.length, 0), sessionsLostReasons: [...new Set(xs.flatMap((p) => p.disconnects.map((d) => d.code)))],
-      syncsRun: after.reduce((n, s, i) => n + s.syncs.local - before[i].syncs.local, 0),
-      appendMsMedian: round(median(appendMs)),
-      bytesReceivedPerEvent: round(median(oursBytes) / (total - PER_PEER)), bytesReceivedPerEventMax: round(Math.max(...oursBytes) / (total - PER_PEER)),
-      rssMB: { median: median(after.map((s) => s.rssMB)), max: Math.max(...after.map((s) => s.rssMB)) },
-    }
-    await Promise.all(xs.map((p) => p.close()))
-
-    progress(`hypercore: ${mesh} peers each append ${PER_PEER} blocks to their own core, every peer reading every core`)
-    const hs: Peer[] = []
-    const opened: Answer[] = []
-    for (let i = 0; i < mesh; i++) {
-      const p = await start(`hc mesh ${i}`)
-      opened.push(await p.ask('hcOpen', { dir: join(dir, `hc-m${i}`) }))
-      hs.push(p)
-    }
-    const keys = opened.map((o) => o.key), ports = opened.map((o) => o.port)
-    await Promise.all(hs.map((p, self) => p.ask('hcMesh', { keys, ports, self })))
-    const hBefore = await Promise.all(hs.map((p) => p.ask('hcStats')))
-    const h0 = performance.timeOrigin + performance.now()
-    await Promise.all(hs.map((p) => p.ask('hcAppend', { n: PER_PEER })))
-    const h1 = await until(async () => (await Promise.all(hs.map((p) => p.ask('hcProgress')))).every((s) => s.total === total), 600_000, `every Hypercore mesh peer to hold ${total}`, 200)
-    const hAfter = await Promise.all(hs.map((p) => p.ask('hcStats')))
-    const hcBytes = hAfter.map((s, i) => s.wire.received - hBefore[i].wire.received)
-    const hcMesh = {
-      peers: mesh, blocksPerPeer: PER_PEER, ms: round(h1 - h0), connectionsPerPeer: mesh - 1,
-      bytesReceivedPerBlock: round(median(hcBytes) / (total - PER_PEER)), bytesReceivedPerBlockMax: round(Math.max(...hcBytes) / (total - PER_PEER)),
-      rssMB: { median: median(hAfter.map((s) => s.rssMB)), max: Math.max(...hAfter.map((s) => s.rssMB)) },
-    }
-    await Promise.all(hs.map((p) => p.close()))
+    const { ours: oursMesh, hypercore: hcMesh } = await convergence(start, dir, mesh)
 
     const results = {
       n, envelopeBytes: ENVELOPE, blockBytes: BLOCK,

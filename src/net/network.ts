@@ -9,6 +9,7 @@ import type { Event } from '../event.js'
 import type { Origin } from '../store/feed.js'
 import { groupNamespace, type GroupNamespace } from './namespace.js'
 import { createNode } from './node.js'
+import { Deduplicator } from './dedup.js'
 import type { GroupDht, XaerofluxService } from './service.js'
 import { PeerSession, type SyncHost, type SyncResult } from './session.js'
 import type { Reconciliation } from '../sync/session.js'
@@ -51,6 +52,7 @@ export class GroupNetwork extends EventTarget {
   private readonly banned = new Map<string, { until: number; strikes: number }>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly host: SyncHost
+  private readonly dedup: Deduplicator
   private stopped = false
   private stopFeed?: () => void
   private stopPeers?: () => void
@@ -63,8 +65,9 @@ export class GroupNetwork extends EventTarget {
     this.host = {
       reconcile: (o) => store.reconcile(o),
       envelopes: async (ids) => (await Promise.all(ids.map((id) => store.get(id)))).flatMap((e) => (e ? [e.bytes] : [])),
-      ingest: (envelopes, peer) => store.ingestMany(envelopes, { peer }),
+      ingest: (envelopes, peer) => this.dedup.ingestMany(envelopes, (fresh) => store.ingestMany(fresh, { peer })),
     }
+    this.dedup = new Deduplicator()
   }
 
   /** Starts the node (unless the app passed one), joins the group's DHT and serves the sync protocol. */
@@ -86,7 +89,10 @@ export class GroupNetwork extends EventTarget {
   private async begin(bootstrap: string[]): Promise<void> {
     const { node, ns } = this
     await node.handle(ns.sync, (stream, connection) => { void this.accept(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
-    this.stopFeed = this.store.onIndexed((events, origins) => this.push(events, origins))
+    this.stopFeed = this.store.onIndexed((events, origins) => {
+      this.dedup.stored(events)
+      this.push(events, origins)
+    })
     node.addEventListener('peer:identify', this.onIdentify)
     this.dht = await node.services.xaeroflux.joinGroup(ns, {
       maxPeers: this.maxPeers,

@@ -23,8 +23,11 @@ export interface SyncHost {
   reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
   /** Envelopes (raw bytes) of stored events with these ids (hex); missing ones are left out. */
   envelopes(ids: readonly string[]): Promise<Uint8Array[]>
-  /** Validates and stores envelopes received from `peer`: the same validate → verify → index path as a local ingest; one result per envelope. */
-  ingest(envelopes: readonly Uint8Array[], peer: string): Promise<Array<Event | XaeroError>>
+  /**
+   * Validates and stores envelopes received from `peer`: the same validate → verify → index path
+   * as a local ingest; one result per envelope, null for one the store already held (skipped).
+   */
+  ingest(envelopes: readonly Uint8Array[], peer: string): Promise<Array<Event | XaeroError | null>>
 }
 
 export interface SyncResult {
@@ -571,7 +574,7 @@ export class PeerSession extends EventTarget {
     }
   }
 
-  /** Ingests envelopes from the peer; an invalid one aborts the session (E_BAD_EVENT). Returns how many were valid. */
+  /** Ingests envelopes from the peer; an invalid one aborts the session (E_BAD_EVENT). Returns how many were valid or already held. */
   private async ingest(envelopes: Uint8Array[]): Promise<number> {
     if (envelopes.length === 0) return 0
     const results = await this.host.ingest(envelopes, this.remotePeer)

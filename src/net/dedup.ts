@@ -1,0 +1,109 @@
+// Drops, before any signature check, events a store already holds or is storing right now.
+//
+// Why: in a mesh every event reaches a peer from several neighbours, each pushing what it has
+// just indexed, and a sync on connect or after a gap overlaps those pushes. Without this filter
+// every copy went through the workers' Ed25519 verification before the indexer dropped it as a
+// duplicate: with 20 peers of up to 8 neighbours each, the 2-core machine spent most of its time
+// verifying copies, and the 20-peer convergence bench never converged (docs/NETWORK.md).
+//
+// The filter keys on the event id (SHA-256 of the envelope without its signature, ~1.5 µs for a
+// 344-byte envelope in the WebAssembly core), never on the signature, and holds only ids that
+// are stored (so verified once): a copy with another signature, or a forged one, can neither be
+// stored nor keep the real event out. A copy of an event being ingested from another peer waits
+// for that ingest, and is ingested itself if that one failed (a forged copy sent first must not
+// keep the real one out).
+import { runtime } from '../core/default.js'
+import type { Event } from '../event.js'
+import { HEADER_SIZE, SIGNATURE_SIZE } from '../event.js'
+import { XaeroError } from '../errors.js'
+import { toHex } from '../hex.js'
+
+/** Ids of recently stored events kept, at most (about 2 MB of strings). */
+export const RECENT_IDS = 16_384
+
+/** What an ingest returns per envelope: its Event, the error that refused it, or null when the store already held it (not checked again). */
+export type IngestOutcome = Event | XaeroError | null
+
+type Ingest = (envelopes: readonly Uint8Array[]) => Promise<Array<Event | XaeroError>>
+
+export class Deduplicator {
+  private readonly recent = new Set<string>()
+  private readonly inFlight = new Map<string, Promise<boolean>>()
+
+  constructor(private readonly capacity = RECENT_IDS) {}
+
+  /** Records ids the store has indexed (from any origin). */
+  stored(events: readonly Event[]): void {
+    for (const e of events) this.remember(e.id)
+  }
+
+  /** Ingests, with `ingest`, what is neither held nor on its way; one outcome per envelope, in order. */
+  async ingestMany(envelopes: readonly Uint8Array[], ingest: Ingest): Promise<IngestOutcome[]> {
+    const ids = envelopeIds(envelopes)
+    const outcomes: IngestOutcome[] = new Array(envelopes.length).fill(null)
+    const fresh: number[] = [], waiting: Array<{ i: number; done: Promise<boolean> }> = []
+    const mine = new Set<string>()
+    for (let i = 0; i < envelopes.length; i++) {
+      const id = ids[i]
+      if (id === undefined) { fresh.push(i); continue } // malformed: validation says why
+      if (this.recent.has(id)) continue
+      const other = this.inFlight.get(id)
+      if (other && !mine.has(id)) { waiting.push({ i, done: other }); continue }
+      fresh.push(i)
+      mine.add(id)
+    }
+    await this.run(fresh, envelopes, ids, outcomes, ingest)
+    // Copies of events another ingest was storing: done if it stored them, else ingested here.
+    const retry: number[] = []
+    for (const { i, done } of waiting) if (!(await done)) retry.push(i)
+    if (retry.length > 0) await this.run(retry, envelopes, ids, outcomes, ingest)
+    return outcomes
+  }
+
+  private async run(indexes: number[], envelopes: readonly Uint8Array[], ids: Array<string | undefined>, outcomes: IngestOutcome[], ingest: Ingest): Promise<void> {
+    if (indexes.length === 0) return
+    let settle!: (results: Array<Event | XaeroError> | undefined) => void
+    const results = new Promise<Array<Event | XaeroError> | undefined>((resolve) => { settle = resolve })
+    const claimed: string[] = []
+    indexes.forEach((i, k) => {
+      const id = ids[i]
+      if (id === undefined || this.inFlight.has(id)) return
+      this.inFlight.set(id, results.then((r) => r !== undefined && !(r[k] instanceof XaeroError)))
+      claimed.push(id)
+    })
+    try {
+      const got = await ingest(indexes.map((i) => envelopes[i]))
+      settle(got)
+      indexes.forEach((i, k) => {
+        outcomes[i] = got[k]
+        if (!(got[k] instanceof XaeroError) && ids[i] !== undefined) this.remember(ids[i]!)
+      })
+    } catch (e) {
+      settle(undefined)
+      throw e
+    } finally {
+      for (const id of claimed) this.inFlight.delete(id)
+    }
+  }
+
+  private remember(id: string): void {
+    if (this.recent.has(id)) return
+    this.recent.add(id)
+    if (this.recent.size > this.capacity) this.recent.delete(this.recent.values().next().value!) // the oldest: a Set iterates in insertion order
+  }
+}
+
+/** Each envelope's id (hex), or undefined where its length field does not match its size. */
+export function envelopeIds(envelopes: readonly Uint8Array[]): Array<string | undefined> {
+  let largest = 0
+  for (const e of envelopes) largest = Math.max(largest, e.length)
+  const { core } = runtime
+  return runtime.withRegion(largest + 32, (ptr) => envelopes.map((e) => {
+    if (e.length < HEADER_SIZE + SIGNATURE_SIZE) return undefined
+    const signed = e.length - SIGNATURE_SIZE
+    if (new DataView(e.buffer, e.byteOffset + 76, 4).getUint32(0) !== signed - HEADER_SIZE) return undefined
+    core.u8.set(e.subarray(0, signed), ptr)
+    core.exports.sha256(ptr, signed, ptr + signed)
+    return toHex(core.u8.subarray(ptr + signed, ptr + signed + 32))
+  }))
+}
