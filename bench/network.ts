@@ -43,7 +43,10 @@ class Peer {
 
   private constructor(readonly name: string, private readonly child: ChildProcess) {
     child.stdin!.on('error', () => {})
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000) })
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-4000)
+      if (process.env.NETBENCH_DEBUG) process.stderr.write(d.replace(/^(?=.)/gm, `${name}: `))
+    })
     this.exited = new Promise((resolve) => child.once('exit', (code) => {
       for (const w of this.waiting.values()) w.reject(new Error(`${name} exited (${code}): ${this.stderr.trim()}`))
       this.waiting.clear()

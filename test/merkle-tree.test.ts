@@ -17,6 +17,7 @@ function memoryTree(capacity = 64) {
   const insert = async (keys: Uint8Array[]) => {
     await tree.insert(keys.slice().sort(byKey))
     for (const { key, value } of tree.takeWrites().pages) stored.set(hex(key), value)
+    tree.committed()
   }
   return { tree, stored, insert }
 }
@@ -103,6 +104,7 @@ test('an insert that fails to read a page leaves the tree as its committed pages
     }, 2) // a cache too small for the tree: each level of an insert reads pages
     await tree.insert(committed.slice().sort(byKey))
     for (const { key, value } of tree.takeWrites().pages) stored.set(hex(key), value)
+    tree.committed()
     reads = readsBeforeFailure
     const failedOnce = await tree.insert(failed.slice().sort(byKey)).then(() => false, (e) => {
       assert.match(String(e), 'disk unavailable')
@@ -136,6 +138,20 @@ test('insert skips keys already in the set and repeats, and returns exactly the 
   assert.equal((await single.tree.insert([keys[0], keys[0]])).length, 1)
   assert.equal(await single.tree.insert([keys[0]]), [])
   assert.is(hex(single.tree.root()), merkleRoot([keys[0]]))
+})
+
+test('between takeWrites and its commit, pages trimmed from the cache are read as written, not stale from the source', async () => {
+  const { tree, stored, insert } = memoryTree(2) // a cache too small: reads go past it
+  await insert(keys.slice(0, 3000))
+  const late = keys.slice(3000, 4000)
+  await tree.insert(late.slice().sort(byKey))
+  const pending = tree.takeWrites().pages // not committed yet: `stored` holds the old pages
+  const root = tree.root()
+  assert.is(hex(root), merkleRoot(keys.slice(0, 4000)))
+  for (const k of late.slice(0, 50)) assert.ok(verifyProof(await tree.prove(k), root), 'a key of the uncommitted batch is proved')
+  for (const { key, value } of pending) stored.set(hex(key), value)
+  tree.committed()
+  for (const k of late.slice(50, 100)) assert.ok(verifyProof(await tree.prove(k), root), 'and from the source once committed')
 })
 
 test('every proof verifies; any flipped byte, or another root, fails it', async () => {

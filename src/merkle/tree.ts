@@ -50,15 +50,21 @@ export class MerkleTree {
    * stored form kept in `recent` by address for a while.
    */
   private leafPages: LeafPage[] = []
-  private leafWrites: Array<{ key: Uint8Array; value: Uint8Array }> = []
+  private leafWrites: Array<{ id: string; key: Uint8Array; value: Uint8Array }> = []
+  /**
+   * Stored forms handed out by the last `takeWrites` and not yet `committed`, by address: the
+   * caller commits them outside `exclusive`, and a page trimmed from the cache meanwhile is read
+   * back from here, not stale from the source.
+   */
+  private readonly unwritten = new Map<string, Uint8Array>()
   private readonly recent = new Map<string, Uint8Array>()
 
   /** @param capacity pages kept in memory between operations (each takes 26 KiB of the core's memory) */
   constructor(private readonly runtime: Runtime, private readonly source: PageSource, private readonly capacity: number) {}
 
   /**
-   * Runs `fn` alone: an insert, its writes and their commit must not interleave with a proof,
-   * or a page evicted before the commit could be read back stale.
+   * Runs `fn` alone: an insert and its `takeWrites` must not interleave with a read, which would
+   * see pages half changed. Their commit need not be inside (see `unwritten`).
    */
   exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
     const run = this.queue.then(fn)
@@ -204,7 +210,7 @@ export class MerkleTree {
     if (stale) { this.cache.delete(id); this.runtime.map.release(stale.ptr) }
     this.leafPages.push({ depth, keys, parent, b })
     const value = encodeLeafPage(keys, depth)
-    this.leafWrites.push({ key: pageAddress(depth, keys[0]), value })
+    this.leafWrites.push({ id, key: pageAddress(depth, keys[0]), value })
     this.recent.set(id, value)
     if (this.recent.size > RECENT_LEAF_PAGES) this.recent.delete(this.recent.keys().next().value!)
   }
@@ -248,28 +254,38 @@ export class MerkleTree {
     }
   }
 
-  /** The changed pages as { address, stored form } and the root slot; afterwards the cache is trimmed. */
+  /**
+   * The changed pages as { address, stored form } and the root slot; afterwards the cache is
+   * trimmed. Until `committed()`, reads of these pages are served from their stored forms here.
+   */
   takeWrites(): { pages: Array<{ key: Uint8Array; value: Uint8Array }>; root: Uint8Array } {
-    const pages = this.leafWrites
-    this.leafWrites = []
-    for (const { value } of pages) {
+    const pages: Array<{ key: Uint8Array; value: Uint8Array }> = []
+    this.unwritten.clear()
+    const taken = (id: string, key: Uint8Array, value: Uint8Array) => {
+      pages.push({ key, value })
+      this.unwritten.set(id, value)
       this.written.pages++
       this.written.bytes += value.length
     }
-    for (const page of this.cache.values()) {
+    for (const { id, key, value } of this.leafWrites) taken(id, key, value)
+    this.leafWrites = []
+    for (const [id, page] of this.cache) {
       if (!page.dirty) continue
-      const value = page.encode()
-      pages.push({ key: page.address, value })
-      this.written.pages++
-      this.written.bytes += value.length
+      taken(id, page.address, page.encode())
       page.dirty = false
     }
     this.trim()
     return { pages, root: encodeRoot(this.rootKind, this.rootKind === EMPTY ? undefined : this.rootValue) }
   }
 
+  /** The writes last taken are committed to the source: read them from there again. */
+  committed(): void {
+    this.unwritten.clear()
+  }
+
   /** Drops cached pages (for instance after a repair replaced them on disk). */
   forget(): void {
+    this.unwritten.clear()
     for (const page of this.cache.values()) this.runtime.map.release(page.ptr)
     this.cache.clear()
     this.recent.clear()
@@ -344,9 +360,11 @@ export class MerkleTree {
     // A page of leaves only written lately is read from `recent`; once cached, the cache is its authority.
     const stored: Array<Uint8Array | undefined> = [], unread: Uint8Array[] = []
     for (const i of missing) {
-      const id = addressId(addresses[i][0], addresses[i][1]), bytes = this.recent.get(id)
+      const id = addressId(addresses[i][0], addresses[i][1])
+      let bytes = this.recent.get(id)
       if (bytes) this.recent.delete(id)
-      else unread.push(pageAddress(addresses[i][0], addresses[i][1]))
+      else bytes = this.unwritten.get(id)
+      if (!bytes) unread.push(pageAddress(addresses[i][0], addresses[i][1]))
       stored.push(bytes)
     }
     if (unread.length > 0) {

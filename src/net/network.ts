@@ -32,6 +32,8 @@ export interface NetworkStore {
   groupBytes: Uint8Array
   reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
   get(id: string): Promise<Event | undefined>
+  /** Resolves once the index batch being committed, if any, is readable (reconciliation may see its keys a little before `get` does). */
+  committed(): Promise<void>
   ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
   onIndexed(listener: (events: readonly Event[], origins: readonly Origin[]) => void): () => void
 }
@@ -43,6 +45,9 @@ const ANTI_ENTROPY_MS = 30_000
 /** A peer that broke a rule is refused for this long, doubling on each offence up to BAN_MAX_MS. */
 const BAN_MS = 30_000
 const BAN_MAX_MS = 30 * 60_000
+/** A lost session is reopened after this long (or when the peer's ban ends), doubling on each loss without a sync in between, up to REOPEN_MAX_MS. */
+const REOPEN_MS = 1_000
+const REOPEN_MAX_MS = 60_000
 
 export class GroupNetwork extends EventTarget {
   private readonly sessions = new Map<string, PeerSession>()
@@ -50,6 +55,8 @@ export class GroupNetwork extends EventTarget {
   /** Background syncs in flight, one per session at most. */
   private readonly syncing = new Map<PeerSession, Promise<void>>()
   private readonly banned = new Map<string, { until: number; strikes: number }>()
+  /** Lost sessions to reopen: the delay of the next attempt, and its timer. */
+  private readonly reopening = new Map<string, { delay: number; timer?: ReturnType<typeof setTimeout> }>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly host: SyncHost
   private readonly dedup: Deduplicator
@@ -64,7 +71,13 @@ export class GroupNetwork extends EventTarget {
     super()
     this.host = {
       reconcile: (o) => store.reconcile(o),
-      envelopes: async (ids) => (await Promise.all(ids.map((id) => store.get(id)))).flatMap((e) => (e ? [e.bytes] : [])),
+      envelopes: async (ids) => {
+        const read = () => Promise.all(ids.map((id) => store.get(id)))
+        let got = await read()
+        // An id reconciliation just gave may belong to the batch being committed: read again after it.
+        if (got.includes(undefined)) { await store.committed(); got = await read() }
+        return got.flatMap((e) => (e ? [e.bytes] : []))
+      },
       ingest: (envelopes, peer) => this.dedup.ingestMany(envelopes, (fresh) => store.ingestMany(fresh, { peer })),
     }
     this.dedup = new Deduplicator()
@@ -196,13 +209,17 @@ export class GroupNetwork extends EventTarget {
     this.sessions.set(id, session) // before the old one closes: its 'close', and syncWith's retry, see the new one
     existing?.close().catch(() => {})
     session.addEventListener('gap', () => this.backgroundSync(session, true))
-    session.addEventListener('sync', (e: globalThis.Event) => this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } })))
+    session.addEventListener('sync', (e: globalThis.Event) => {
+      this.reopening.delete(id) // a sync went through: the next loss starts the backoff again
+      this.dispatchEvent(new CustomEvent('sync', { detail: { peer: id, ...(e as CustomEvent).detail } }))
+    })
     session.addEventListener('close', (e: globalThis.Event) => {
       const reason = (e as CustomEvent).detail?.reason
       this.punish(id, reason)
       if (this.sessions.get(id) !== session) return // replaced by the preferred session
       this.sessions.delete(id)
       this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: { id, reason } }))
+      this.reopenLater(id)
     })
     if (this.ns.authKey) this.dht?.refresh() // a member now: its DHT traffic is let through
     if (!existing) this.dispatchEvent(new CustomEvent('peer:connect', { detail: { id, addrs: this.peers().find((p) => p.id === id)?.addrs ?? [] } }))
@@ -236,6 +253,30 @@ export class GroupNetwork extends EventTarget {
     this.timers.add(timer)
   }
 
+  /**
+   * Reopens a lost session later: after REOPEN_MS, doubling while sessions with the peer keep
+   * failing, and not before a ban ends. Without this, a session lost while the connection stayed
+   * up (an idle limit passed on an overloaded machine, a stream reset) was never reopened: the
+   * DHT reports a peer again only when it reconnects, and 10 peers on the loaded 2-core machine
+   * ended with 0–2 sessions each. A peer that cannot be reached is left to the DHT's redials.
+   */
+  private reopenLater(id: string): void {
+    if (this.stopped || this.sessions.size >= this.maxPeers) return
+    const state = this.reopening.get(id) ?? { delay: REOPEN_MS }
+    clearTimeout(state.timer)
+    const ban = this.banned.get(id)
+    const wait = Math.max(state.delay * (0.8 + 0.4 * Math.random()), ban ? ban.until - Date.now() : 0)
+    state.delay = Math.min(state.delay * 2, REOPEN_MAX_MS)
+    state.timer = setTimeout(() => {
+      this.timers.delete(state.timer!)
+      if (this.stopped || this.sessions.has(id) || this.node.getConnections(peerIdFromString(id)).length === 0) return
+      void this.connect(id).catch(() => this.reopenLater(id))
+    }, wait)
+    state.timer.unref?.()
+    this.timers.add(state.timer)
+    this.reopening.set(id, state)
+  }
+
   // A peer that identified itself as speaking this group's protocol: one side opens the session
   // (the smaller peer id), so two peers that find each other at once do not open two.
   private identified(detail: { peerId: { toString(): string }; protocols: string[] }): void {
@@ -265,7 +306,10 @@ export class GroupNetwork extends EventTarget {
     if (!(reason instanceof XaeroError) || !PEER_FAULTS.has(reason.code)) return
     const strikes = (this.banned.get(id)?.strikes ?? 0) + 1
     this.banned.set(id, { until: Date.now() + Math.min(BAN_MAX_MS, BAN_MS * 2 ** (strikes - 1)), strikes })
-    void this.node.hangUp(peerIdFromString(id)).catch(() => {})
+    // A peer that sent something it must not is cut off entirely. One that only fell silent may
+    // be overloaded: its session is closed and refused for the ban, and the connection (its DHT
+    // streams, other groups' sessions on a shared node) stays up.
+    if (reason.code !== 'E_TIMEOUT') void this.node.hangUp(peerIdFromString(id)).catch(() => {})
   }
 
   private isBanned(id: string): boolean {

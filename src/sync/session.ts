@@ -106,7 +106,7 @@ export class Reconciliation {
   /** Set by an abort or a budget: the session is over and every later call rejects with it. */
   private failure?: XaeroError
 
-  constructor(source: ReconcileSource, readonly from: number, readonly to: number, options: ReconcileOptions = {}) {
+  constructor(private readonly source: ReconcileSource, readonly from: number, readonly to: number, options: ReconcileOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('reconcile options must be an object')
     const { signal, budget = {} } = options
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
@@ -185,7 +185,7 @@ export class Reconciliation {
     const signal = this.signal
     let onAbort: (() => void) | undefined
     try {
-      const running = work()
+      const running = this.source.hold ? this.source.hold(work) : work()
       if (!signal) return await running
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(this.fail(abortError(signal.reason)))

@@ -10,6 +10,11 @@ export interface ReconcileSource {
   slot(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; record: Uint8Array; kinds: Uint8Array }>
   /** Which of these keys are stored. */
   hasKeys(keys: Uint8Array[]): Promise<boolean[]>
+  /**
+   * Optional: runs one call's work (`open`, one `receive`) with the source held, so that its
+   * reads wait for a writer once, not once each (src/db.ts holds the Merkle tree).
+   */
+  hold?<T>(work: () => Promise<T>): Promise<T>
 }
 
 /** A page as this side saw it, with the number of keys (0, 1, 2 = two or more) under each slot. */
