@@ -73,7 +73,11 @@ class Liar {
   error(): string | undefined { const e = this.frames.find((f) => f.type === T.ERROR); return e && new TextDecoder().decode(e.body) }
 
   /** Makes A start a sync with us: a PUSH that skips a sequence number is a gap, which the side that sees it repairs by a sync. */
-  gap(): void { this.send(T.PUSH, 2, encodeEnvelopes([]).body) }
+  gap(seq = 2): void {
+    this.send(T.PUSH, seq, encodeEnvelopes([]).body)
+    // Again after a while if A has not opened a sync yet (seen once: no sync within 60 s).
+    setTimeout(() => { if (!this.frames.some((f) => f.type === T.SYNC) && this.stream.writeStatus === 'writable') this.gap(seq + 2) }, 1000).unref()
+  }
 
   /** Answers A's syncs: `reply` turns each of A's reconciliation messages into ours (undefined: an empty RECON, "nothing more"); `serve` answers A's WANTs. */
   answerSyncs(reply: (message: Uint8Array, from: number, to: number) => Uint8Array | undefined, serve: (request: number, wanted: Uint8Array[]) => void): void {
@@ -176,27 +180,40 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
       })(), 'a probe to reach B', 10_000)
       return arrived.get(eid)! - t
     }
+    /** Probes that started while an attack was under way (between its first hostile frame and its cut-off). */
+    let active = 0
+    const during: number[] = []
     const series = async (n: number, busy?: () => boolean): Promise<number[]> => {
       const out: number[] = []
-      while (out.length < n || busy?.()) { out.push(await probe()); await sleep(10) }
+      while (out.length < n || (busy?.() && out.length < 80)) {
+        const live = active > 0
+        const ms = await probe()
+        out.push(ms)
+        if (live) during.push(ms)
+        await sleep(10)
+      }
       return out
     }
     for (let i = 0; i < 5; i++) await probe() // warm up
-    const baseline = median(await series(31))
-    figures.baselineMs = +baseline.toFixed(2)
+    figures.firstBaselineMs = +median(await series(21)).toFixed(2)
 
     /** Runs `attack` from fresh peer ids, one after another, while probes run; each attack returns A's verdict on it. */
     const under = async (label: string, attack: (i: number) => Promise<Outcome>, stores = 0, knownSlow = false) => {
+      // The machine is shared and its load drifts: each case is held against a baseline taken just before it.
+      const baseline = median(await series(21))
       const before = await state(a)
       const probesBefore = probes
       let running = true, attacks = 0
       const outcomes: Outcome[] = []
+      active = 0
       const loop = (async () => {
         try {
           while (running || attacks === 0) { outcomes.push(await attack(attacks)); attacks++ }
         } finally { running = false }
       })()
-      const latencies = await series(21, () => running && attacks < 1)
+      const all = await series(21, () => running && (attacks < 1 || during.length < 11))
+      const latencies = during.length >= 11 ? during.splice(0) : all
+      during.length = 0
       running = false
       await loop
       const after = await state(a)
@@ -205,16 +222,23 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
       assert.ok(added >= 0 && added <= stores * attacks, `${label}: A's store changed by ${added} events besides the probes`)
       await until(async () => (await state(b)).root === (await state(a)).root, 10_000, `${label}: B to have what A has`)
       const m = median(latencies)
-      figures[label] = { attacks, outcomes: outcomes.slice(0, 3), pushMedianMs: +m.toFixed(2), pushMaxMs: +Math.max(...latencies).toFixed(2), ratio: +(m / baseline).toFixed(2) }
+      figures[label] = { baselineMs: +baseline.toFixed(2), attacks, outcomes: outcomes.slice(0, 3), pushMedianMs: +m.toFixed(2), pushMaxMs: +Math.max(...latencies).toFixed(2), ratio: +(m / baseline).toFixed(2) }
+      // 2× the baseline, but never under baseline + 3 ms: on this shared 2-core machine, two series of
+      // probes a second apart with no attack in them moved the median of a ~2.5 ms probe by up to
+      // ~2.6 ms (2.28 → 5.10, 2.57 → 5.17 ms around attacks cut off in 5–30 ms). The endless-split
+      // case runs at 18–58 ms, far over either bound: the assertion can fail.
+      const allowed = Math.max(2 * baseline, baseline + 3)
+      figures[label] = { ...(figures[label] as object), allowedMs: +allowed.toFixed(2) }
       if (knownSlow) { console.log(`    KNOWN GAP, not asserted: ${label}: live push median ${m.toFixed(2)} ms under attack, ${(m / baseline).toFixed(1)}× the ${baseline.toFixed(2)} ms baseline (docs/NETWORK.md, Hostile peers)`); return }
-      assert.ok(m <= 2 * baseline, `${label}: A's live push to B took ${m.toFixed(2)} ms (median) under attack against ${baseline.toFixed(2)} ms before`)
+      assert.ok(m <= allowed, `${label}: A's live push to B took ${m.toFixed(2)} ms (median) under attack against ${baseline.toFixed(2)} ms before`)
     }
 
     const reasonOf = (id: string) => (a.events.find((e) => e.event === 'peer:disconnect' && (e.detail as { id: string }).id === id)?.detail as { reason?: { code?: string } } | undefined)?.reason
 
     /** Waits until A cuts the liar off, checks A's reason (and what A told the liar, when the ERROR frame made it before the hang-up), that A refuses its id (GroupNetwork's ban) and that a redial is refused. */
     const cutOff = async (liar: Liar, code: string, t0: number): Promise<Outcome> => {
-      await bounded(liar.closed, 60_000, `A to cut the liar off (${code})`)
+      active++
+      try { await bounded(liar.closed, 60_000, `A to cut the liar off (${code})`) } finally { active-- }
       const ms = performance.now() - t0
       if (liar.failure) throw liar.failure
       await until(async () => reasonOf(liar.id) !== undefined, 5000, 'A to report the disconnect')
