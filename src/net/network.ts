@@ -12,7 +12,8 @@ import { createNode } from './node.js'
 import { Deduplicator } from './dedup.js'
 import type { GroupDht, XaerofluxService } from './service.js'
 import { PeerSession, type SyncHost, type SyncResult } from './session.js'
-import type { Reconciliation } from '../sync/session.js'
+import { resolveLimits, type PeerLimits } from './limits.js'
+import { DEFAULT_BUDGET, type Reconciliation, type ReconcileBudget } from '../sync/session.js'
 
 export interface NetworkOptions {
   /** Multiaddrs to listen on (own node only). @default TCP and WebSockets on 127.0.0.1, ports chosen by the system */
@@ -25,12 +26,16 @@ export interface NetworkOptions {
   maxPeers?: number
   /** The app's own libp2p node (with `services.xaeroflux: xaerofluxService()`), shared by many groups; the store leaves it running when it closes. */
   libp2p?: Libp2p<{ xaeroflux: XaerofluxService }>
+  /** Per-peer limits of every sync session (docs/NETWORK.md, Limits per peer). @default DEFAULT_LIMITS */
+  limits?: Partial<PeerLimits>
+  /** Budget of each reconciliation run with a peer (docs/SYNC.md, Budgets); going over it cuts the peer off (E_BUDGET). @default DEFAULT_BUDGET */
+  budget?: ReconcileBudget
 }
 
 /** What the network needs of its store. */
 export interface NetworkStore {
   groupBytes: Uint8Array
-  reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget }): Reconciliation
   get(id: string): Promise<Event | undefined>
   /** Resolves once the index batch being committed, if any, is readable (reconciliation may see its keys a little before `get` does). */
   committed(): Promise<void>
@@ -67,10 +72,10 @@ export class GroupNetwork extends EventTarget {
   private readonly onIdentify = (e: globalThis.Event) => this.identified((e as CustomEvent<{ peerId: { toString(): string }; protocols: string[] }>).detail)
 
   private constructor(private readonly node: Libp2p<{ xaeroflux: XaerofluxService }>, private readonly own: boolean, private readonly ns: GroupNamespace,
-    private readonly store: NetworkStore, private readonly maxPeers: number) {
+    private readonly store: NetworkStore, private readonly maxPeers: number, private readonly limits: Partial<PeerLimits> | undefined, budget: ReconcileBudget | undefined) {
     super()
     this.host = {
-      reconcile: (o) => store.reconcile(o),
+      reconcile: (o) => store.reconcile({ ...o, budget }),
       envelopes: async (ids) => {
         const read = () => Promise.all(ids.map((id) => store.get(id)))
         let got = await read()
@@ -86,10 +91,18 @@ export class GroupNetwork extends EventTarget {
   /** Starts the node (unless the app passed one), joins the group's DHT and serves the sync protocol. */
   static async start(store: NetworkStore, options: NetworkOptions): Promise<GroupNetwork> {
     const ns = groupNamespace(store.groupBytes, options.secret)
+    if (options.limits !== undefined) resolveLimits(options.limits) // TypeError/RangeError now, not at the first peer
+    if (options.budget !== undefined) {
+      if (typeof options.budget !== 'object' || options.budget === null) throw new TypeError('network.budget must be an object')
+      for (const [name, v] of Object.entries(options.budget)) {
+        if (!(name in DEFAULT_BUDGET)) throw new TypeError(`unknown budget ${name}`)
+        if (v !== undefined && (typeof v !== 'number' || !(v > 0) || (v !== Infinity && !Number.isSafeInteger(v)))) throw new RangeError(`network.budget.${name} must be a whole number > 0 or Infinity`)
+      }
+    }
     const node = options.libp2p ?? await createNode({ listen: options.listen, bootstrap: options.bootstrap })
     const own = options.libp2p === undefined
     if (!node.services?.xaeroflux) throw new TypeError('the libp2p node passed as network.libp2p needs services: { xaeroflux: xaerofluxService() }')
-    const net = new GroupNetwork(node, own, ns, store, options.maxPeers ?? 8)
+    const net = new GroupNetwork(node, own, ns, store, options.maxPeers ?? 8, options.limits, options.budget)
     try {
       await net.begin(options.bootstrap ?? [])
       return net
@@ -166,7 +179,7 @@ export class GroupNetwork extends EventTarget {
           ? new XaeroError('E_NOT_IN_GROUP', `${id} does not serve this group (another group, or another secret)`, { cause })
           : new XaeroError('E_PEER_UNREACHABLE', `cannot open a sync stream to ${id}`, { cause })
       })
-      const session = await PeerSession.open(stream, { role: 'dialer', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id })
+      const session = await PeerSession.open(stream, { role: 'dialer', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
       return this.register(session)
     })()
     this.opening.set(id, pending)
@@ -181,7 +194,7 @@ export class GroupNetwork extends EventTarget {
       return
     }
     try {
-      const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id })
+      const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
       this.register(session)
     } catch (e) {
       this.punish(id, e)

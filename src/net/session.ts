@@ -7,6 +7,7 @@ import type { Stream } from '@libp2p/interface'
 import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
 import { fromHex, toHex } from '../hex.js'
+import { sha256 } from '../hash.js'
 import type { Reconciliation } from '../sync/session.js'
 import {
   FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
@@ -65,6 +66,8 @@ const PEER_FAULTS = new Set<XaeroErrorCode>(['E_TRUNCATED', 'E_TRAILING_BYTES', 
 const TOLERATED = new Set<XaeroErrorCode>(['E_FUTURE_TIMESTAMP'])
 /** Ids fetched from the host at once when serving, at first (then sized from the envelopes seen to about one frame). */
 const FETCH_IDS = 128
+/** Smallest envelope (header and signature, no payload), and the signature's length (docs/FORMAT.md). */
+const ENVELOPE_MIN = 144, SIGNATURE = 64
 
 const protocol = (message: string, details?: Record<string, unknown>) => new XaeroError('E_PROTOCOL', message, { details })
 const limit = (name: keyof PeerLimits, message: string, details: Record<string, unknown> = {}) =>
@@ -82,6 +85,8 @@ class Request {
   wantsEnded = false
   /** Initiator: ids asked for and not yet accounted for by the peer's EVENTS. */
   wantOutstanding = 0
+  /** Initiator: ids (hex) the reconciliation said the peer has and this side lacks, not yet received. */
+  wanted?: Set<string>
   events: Received[] = []
   eventsEnded = false
   /** Bytes of EVENTS received and not yet acknowledged, and sent and not yet acknowledged. */
@@ -399,8 +404,13 @@ export class PeerSession extends EventTarget {
       }
       req.reconDone = true
       req.rounds = rec.stats.rounds
-      await Promise.all([this.pull(req, [...rec.need]), this.give(req, [...rec.have]), this.receiveEvents(req)])
+      const need = rec.need
+      req.wanted = new Set(need)
+      await Promise.all([this.pull(req, need), this.give(req, [...rec.have]), this.receiveEvents(req)])
       if (req.wantOutstanding !== 0) throw this.fail(protocol('the peer ended its events with ids still unaccounted for', { request: req.id }))
+      // The peer said it had these (its reconciliation messages) and did not send them: an honest
+      // peer serves every id its own index gave it (events are never deleted).
+      if (req.wanted.size > 0) throw this.fail(protocol(`the peer claimed ${req.wanted.size} events it did not send`, { request: req.id, missing: req.wanted.size }))
       const result = this.result(req)
       this.emit('sync', { result, initiator: 'local', from, to } satisfies SyncDetail)
       return result
@@ -459,6 +469,12 @@ export class PeerSession extends EventTarget {
       return await rec.receive(message)
     } catch (e) {
       if (e instanceof XaeroError && e.code === 'E_BAD_MESSAGE') throw this.fail(new XaeroError('E_PROTOCOL', 'the peer sent a malformed reconciliation message', { cause: e }))
+      // The peer's messages drove this side over a budget of the reconciliation (rounds, keys,
+      // bytes, time, outbox): an honest exchange stays far below them (docs/SYNC.md, Budgets), so
+      // the peer is cut off with the budget's E_BUDGET, not just this sync cancelled: a peer
+      // that lies (fingerprints that never match, splits that never end) could otherwise start
+      // the next sync at once and spend the whole budget again.
+      if (e instanceof XaeroError && e.code === 'E_BUDGET') throw this.fail(e)
       throw e
     }
   }
@@ -560,8 +576,16 @@ export class PeerSession extends EventTarget {
       if (!batch) break
       for (const e of batch.envelopes) {
         if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
-        const ts = new DataView(e.buffer, e.byteOffset).getUint32(4) * 2 ** 32 + new DataView(e.buffer, e.byteOffset).getUint32(8)
+        const v = new DataView(e.buffer, e.byteOffset, e.length)
+        const ts = v.getUint32(4) * 2 ** 32 + v.getUint32(8)
         if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
+        // Initiator: what the peer sends answers our WANTs, so each event is one we asked for
+        // (checked before it is stored, so an event sent in the place of another changes nothing).
+        // An envelope whose length does not add up is left to the ingest (E_TRUNCATED, E_TRAILING_BYTES).
+        if (req.wanted && e.length >= ENVELOPE_MIN && e.length === ENVELOPE_MIN + v.getUint32(76)) {
+          const id = toHex(sha256(e.subarray(0, e.length - SIGNATURE)))
+          if (!req.wanted.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+        }
       }
       req.eventsReceived += await this.ingest(batch.envelopes)
       // A store validating on this thread may settle a whole run of ingests in microtasks alone:

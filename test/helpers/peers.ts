@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 
 const PEER = fileURLToPath(new URL('../fixtures/peer.js', import.meta.url))
 
-export interface PeerConfig { path?: string; groups: Array<{ group: string; secret?: string }>; bootstrap?: string[]; shared?: boolean; seed?: string }
+export interface PeerConfig { path?: string; groups: Array<{ group: string; secret?: string }>; bootstrap?: string[]; shared?: boolean; seed?: string; limits?: object; budget?: object }
 export interface Answer { id: number; ok: boolean; code?: string; message?: string; [k: string]: unknown }
 
 export class Peer {
