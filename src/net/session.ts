@@ -8,6 +8,7 @@ import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
 import { fromHex, toHex } from '../hex.js'
 import type { Reconciliation } from '../sync/session.js'
+import { yieldToEventLoop } from '../tasks.js'
 import {
   FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
   type Frame,
@@ -745,8 +746,6 @@ export class PeerSession extends EventTarget {
   /** True once the handshake is over and until the session closes. */
   get open(): boolean { return this.state === 'open' }
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
   let resolve!: () => void, reject!: (e: unknown) => void
