@@ -11,6 +11,7 @@ import { build } from 'esbuild'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { multiaddr } from '@multiformats/multiaddr'
 import { fileURLToPath } from 'node:url'
+import { Xaeroflux } from '../src/index.js'
 import { refusedByBrowserDefault, refusedWithPrivateAllowed } from '../src/net/addresses.js'
 import { CHROMIUM, servePage } from './helpers/chromium.js'
 import { Peer, bounded, until } from './helpers/peers.js'
@@ -105,6 +106,10 @@ test('the browser build: WebSockets only, no TCP, no ws package, no Node module;
     assert.is(refusedByBrowserDefault(multiaddr(a)), byDefault, `${a} by default`)
     assert.is(refusedWithPrivateAllowed(multiaddr(a)), withOption, `${a} with allowPrivateAddresses`)
   }
+  // The option is checked at open: a boolean, and only for the store's own node.
+  const misuse = (network: object) => Xaeroflux.open({ group: 'web', workers: 0, network: network as never }).then(() => 'opened', (e) => e)
+  assert.instance(await misuse({ allowPrivateAddresses: 'yes' }), TypeError)
+  assert.instance(await misuse({ allowPrivateAddresses: true, libp2p: {} }), TypeError)
 })
 
 test('without allowPrivateAddresses a page refuses the loopback peer with E_PEER_UNREACHABLE; a page cannot listen', async () => {
