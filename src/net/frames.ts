@@ -5,6 +5,7 @@
 // its body is buffered.
 import type { Stream } from '@libp2p/interface'
 import { XaeroError } from '../errors.js'
+import { nextTask } from '../tasks.js'
 
 /** `length u32 | type u8 | request u32 | body`: `length` counts type, request and body. */
 export const FRAME_HEADER = 9
@@ -128,7 +129,7 @@ export class FrameWriter {
     this.queued += frame.length
     if (!this.scheduled && !this.draining) {
       this.scheduled = true
-      setImmediate(() => { this.scheduled = false; this.flush() })
+      nextTask(() => { this.scheduled = false; this.flush() })
     }
   }
 

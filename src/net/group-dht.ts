@@ -34,6 +34,14 @@ export interface GroupDhtOptions {
    * addresses are neither stored nor handed to other peers.
    */
   peerInfoMapper?: (peer: PeerInfo) => PeerInfo
+  /**
+   * Run the group's kad-dht as a client: it queries, never answers (its protocol is not handled,
+   * so peers do not put it in their routing tables), and provides no record (neither the group's
+   * CID nor buckets: `announce` does nothing). For a peer nobody can dial, such as a browser
+   * page (node-browser.ts sets it).
+   * @default false
+   */
+  clientMode?: boolean
 }
 
 export interface GroupDht {
@@ -101,6 +109,7 @@ export class GroupDhtCore {
   private readonly components: Components
   private readonly maxPeers: number
   private readonly allow?: Allow
+  private readonly clientMode: boolean
   private readonly mapper: (peer: PeerInfo) => PeerInfo
   private readonly cid: CID
   private readonly tag: string
@@ -126,6 +135,7 @@ export class GroupDhtCore {
     this.ns = ns
     this.maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS
     this.allow = options.allow
+    this.clientMode = options.clientMode === true
     this.mapper = options.peerInfoMapper ?? passthroughMapper
     this.cid = groupCid(ns.ns)
     this.tag = `xaeroflux-group-${ns.ns.slice(0, 16)}`
@@ -136,8 +146,9 @@ export class GroupDhtCore {
     const components = this.allow ? gatedComponents(this.components, this.ns.kad, this.allow) : this.components
     const dht = kadDHT({
       protocol: this.ns.kad,
-      // Answer queries: every group peer is a server of its group's DHT, also behind NAT on a LAN.
-      clientMode: false,
+      // Answer queries: every group peer is a server of its group's DHT, also behind NAT on a LAN;
+      // a browser page, which nobody can dial, is a client.
+      clientMode: this.clientMode,
       peerInfoMapper: this.mapper,
       // Every query waits for the first self-query; with the default 1 s delay a join waits 1 s more.
       initialQuerySelfInterval: 0,
@@ -293,7 +304,7 @@ export class GroupDhtCore {
     try {
       // Until our record has reached a peer, every round provides: the first peers of a group
       // otherwise learn of each other only at a later backoff step.
-      if (full || !this.provided) {
+      if (!this.clientMode && (full || !this.provided)) {
         if (await this.provideOnce(this.cid, signal)) this.provided = true
         for (const bucket of [...this.pending]) {
           if (await this.provideOnce(bucketCid(this.ns.ns, bucket), signal)) { this.pending.delete(bucket); this.announced.add(bucket) }
@@ -447,7 +458,7 @@ export class GroupDhtCore {
     const buckets = new Set<number>()
     for (const ts of timestamps) buckets.add(bucketOf(ts))
     const todo = [...buckets].filter((b) => !this.announced.has(b))
-    if (todo.length === 0) return
+    if (todo.length === 0 || this.clientMode) return // a client provides nothing
     if (signal?.aborted) throw abortedError(signal)
     for (const b of todo) this.pending.add(b)
     if ((this.dht as unknown as KadInternals).routingTable.size === 0) {

@@ -7,8 +7,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { XaeroError } from '../errors.js'
 import type { Event } from '../event.js'
 import type { Origin } from '../store/feed.js'
+import { GATER_HINT, isGaterRefusal } from './addresses.js'
 import { groupNamespace, type GroupNamespace } from './namespace.js'
-import { createNode } from './node.js'
+import { createNode } from '#net-node'
 import { Deduplicator } from './dedup.js'
 import type { GroupDht, XaerofluxService } from './service.js'
 import { PeerSession, type SyncHost, type SyncResult } from './session.js'
@@ -24,6 +25,13 @@ export interface NetworkOptions {
   secret?: string | Uint8Array
   /** Group peers to keep connections to. @default 8 */
   maxPeers?: number
+  /**
+   * Browsers: let the page's node dial loopback and LAN addresses (127.0.0.0/8, ::1, localhost,
+   * RFC 1918, link-local, fc00::/7), also over plain ws://, which libp2p's browser default
+   * refuses. Every other address keeps libp2p's default. In Node, every address is dialable
+   * already: no effect. Own node only. @default false
+   */
+  allowPrivateAddresses?: boolean
   /** The app's own libp2p node (with `services.xaeroflux: xaerofluxService()`), shared by many groups; the store leaves it running when it closes. */
   libp2p?: Libp2p<{ xaeroflux: XaerofluxService }>
   /** Per-peer limits of every sync session (docs/NETWORK.md, Limits per peer). @default DEFAULT_LIMITS */
@@ -99,7 +107,7 @@ export class GroupNetwork extends EventTarget {
         if (v !== undefined && (typeof v !== 'number' || !(v > 0) || (v !== Infinity && !Number.isSafeInteger(v)))) throw new RangeError(`network.budget.${name} must be a whole number > 0 or Infinity`)
       }
     }
-    const node = options.libp2p ?? await createNode({ listen: options.listen, bootstrap: options.bootstrap })
+    const node = options.libp2p ?? await createNode({ listen: options.listen, bootstrap: options.bootstrap, allowPrivateAddresses: options.allowPrivateAddresses })
     const own = options.libp2p === undefined
     if (!node.services?.xaeroflux) throw new TypeError('the libp2p node passed as network.libp2p needs services: { xaeroflux: xaerofluxService() }')
     const net = new GroupNetwork(node, own, ns, store, options.maxPeers ?? 8, options.limits, options.budget)
@@ -148,7 +156,10 @@ export class GroupNetwork extends EventTarget {
       const addr = multiaddr(target)
       id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
       if (!id) throw new TypeError('the multiaddr must end in /p2p/<peer id>')
-      await this.node.dial(addr, { signal: options.signal }).catch((cause) => { throw new XaeroError('E_PEER_UNREACHABLE', `cannot reach ${target}`, { cause }) })
+      await this.node.dial(addr, { signal: options.signal }).catch((cause) => {
+        // A browser's connection gater: say why, and what would allow it.
+        throw new XaeroError('E_PEER_UNREACHABLE', isGaterRefusal(cause) ? `the connection gater refuses ${target}: ${GATER_HINT}` : `cannot reach ${target}`, { cause })
+      })
     }
     const session = await this.connect(id)
     // After the background sync under way, if any: two at once would move the same events twice.
@@ -177,7 +188,7 @@ export class GroupNetwork extends EventTarget {
       const stream = await this.node.dialProtocol(peerIdFromString(id), this.ns.sync).catch((cause) => {
         throw (cause as Error)?.name === 'UnsupportedProtocolError'
           ? new XaeroError('E_NOT_IN_GROUP', `${id} does not serve this group (another group, or another secret)`, { cause })
-          : new XaeroError('E_PEER_UNREACHABLE', `cannot open a sync stream to ${id}`, { cause })
+          : new XaeroError('E_PEER_UNREACHABLE', isGaterRefusal(cause) ? `the connection gater refuses every known address of ${id}: ${GATER_HINT}` : `cannot open a sync stream to ${id}`, { cause })
       })
       const session = await PeerSession.open(stream, { role: 'dialer', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
       return this.register(session)

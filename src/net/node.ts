@@ -1,6 +1,7 @@
 // A libp2p v3 node for Node.js with what xaeroflux needs (docs/NETWORK.md "Node"): TCP and
 // WebSockets, Noise, Yamux, identify, ping, bootstrap dials, and the xaeroflux service that runs
 // each group's DHT. Its creator stops it (`node.stop()`); leaving groups never does.
+// Browsers get node-browser.ts instead (package.json "imports": "#net-node", condition "browser").
 import './polyfills.js'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify, type Identify } from '@libp2p/identify'
@@ -25,6 +26,12 @@ export interface NodeOptions {
   service?: XaerofluxServiceInit
   /** libp2p's metrics hook (it sees every connection and stream): the CLI's demo counts bytes on the wire with it. */
   metrics?: () => Metrics
+  /**
+   * Browsers only (node-browser.ts): may the page dial loopback and LAN addresses, also over
+   * plain ws://. In Node, libp2p dials every address already: this changes nothing.
+   * @default false
+   */
+  allowPrivateAddresses?: boolean
 }
 
 export type XaerofluxNode = Libp2p<{ xaeroflux: XaerofluxService; identify: Identify; ping: Ping }>

@@ -39,6 +39,7 @@ function checkOptions(options: GroupDhtOptions): void {
   if (options.maxPeers !== undefined && (!Number.isSafeInteger(options.maxPeers) || options.maxPeers < 1)) throw new RangeError('maxPeers is an integer ≥ 1')
   if (options.allow !== undefined && typeof options.allow !== 'function') throw new TypeError('allow is a function (peerId: string) => boolean')
   if (options.peerInfoMapper !== undefined && typeof options.peerInfoMapper !== 'function') throw new TypeError('peerInfoMapper is a function')
+  if (options.clientMode !== undefined && typeof options.clientMode !== 'boolean') throw new TypeError('clientMode is a boolean')
 }
 
 class Service implements XaerofluxService, Startable {

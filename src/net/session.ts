@@ -9,6 +9,7 @@ import type { Event } from '../event.js'
 import { fromHex, toHex } from '../hex.js'
 import { sha256 } from '../hash.js'
 import type { Reconciliation } from '../sync/session.js'
+import { yieldToEventLoop } from '../tasks.js'
 import {
   FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
   type Frame,
@@ -769,8 +770,6 @@ export class PeerSession extends EventTarget {
   /** True once the handshake is over and until the session closes. */
   get open(): boolean { return this.state === 'open' }
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
   let resolve!: () => void, reject!: (e: unknown) => void

@@ -69,7 +69,7 @@ export const MAX_PAYLOAD_LIMIT = SLOT_DATA_BYTES - 144
 export const MAX_SKEW_LIMIT = 2 ** 31
 const DEFAULT_PAGE_CACHE = 8 << 20
 const KNOWN = new Set(['path', 'group', 'identity', 'durability', 'workers', 'writers', 'pageCache', 'merkleIndex', 'maxPayload', 'maxSkew', 'network'])
-const NETWORK_KNOWN = new Set(['listen', 'bootstrap', 'secret', 'maxPeers', 'libp2p', 'limits', 'budget'])
+const NETWORK_KNOWN = new Set(['listen', 'bootstrap', 'secret', 'maxPeers', 'libp2p', 'limits', 'budget', 'allowPrivateAddresses'])
 
 /** Checks `open`'s options (TypeError, RangeError) and fills in their defaults. */
 export function resolveOptions(options: OpenOptions): StoreOptions {
@@ -104,7 +104,7 @@ function whole(value: unknown, name: string, min: number, max: number): number {
 }
 
 function checkNetwork(network: NetworkOptions): NetworkOptions {
-  if (!network || typeof network !== 'object') throw new TypeError('network takes { listen?, bootstrap?, secret?, maxPeers?, libp2p?, limits?, budget? }')
+  if (!network || typeof network !== 'object') throw new TypeError('network takes { listen?, bootstrap?, secret?, maxPeers?, libp2p?, limits?, budget?, allowPrivateAddresses? }')
   for (const name of Object.keys(network)) if (!NETWORK_KNOWN.has(name)) throw new TypeError(`unknown network option '${name}' (options: ${[...NETWORK_KNOWN].join(', ')})`)
   for (const name of ['listen', 'bootstrap'] as const) {
     const list = network[name]
@@ -118,5 +118,7 @@ function checkNetwork(network: NetworkOptions): NetworkOptions {
     if (network[name] !== undefined && (typeof network[name] !== 'object' || network[name] === null)) throw new TypeError(`network.${name} is an object (docs/NETWORK.md)`) // its values are checked when the network starts
   }
   if (network.libp2p && network.listen) throw new TypeError('with network.libp2p the app\'s node listens: leave out listen')
+  if (network.allowPrivateAddresses !== undefined && typeof network.allowPrivateAddresses !== 'boolean') throw new TypeError('network.allowPrivateAddresses is a boolean')
+  if (network.libp2p && network.allowPrivateAddresses !== undefined) throw new TypeError('with network.libp2p the app\'s node has its own connection gater: leave out allowPrivateAddresses')
   return network
 }

@@ -2,6 +2,7 @@ import { KEY_SIZE } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { sha256, sha256Batch64 } from '../hash.js'
 import { toHex } from '../hex.js'
+import { yieldToEventLoop } from '../tasks.js'
 import {
   ANSWER, FP_SIZE, HEADER, KEYS, KEY_BITS, MAX_MESSAGE, MAX_MESSAGE_KEYS, MAX_SHAPE, Node, PUSH, SALT, SPLIT, ShapeNode,
   bad, encodeAnswer, encodeKeys, encodeMessage, encodeSplit, equalBytes, itemHead, nodeId, parseMessage,
@@ -435,17 +436,3 @@ function abortError(reason: unknown): XaeroError {
   return reason instanceof XaeroError ? reason : new XaeroError('E_ABORTED', 'the reconciliation was aborted', { cause: reason })
 }
 
-/**
- * Lets the event loop run: a macrotask, so that I/O callbacks and timers get their turn (a
- * resolved promise would not). setImmediate in Node; browsers lack it, and nest setTimeout(0)
- * to ≥ 4 ms, so a MessageChannel there.
- */
-const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
-  ? () => new Promise<void>((resolve) => setImmediate(resolve))
-  : typeof MessageChannel === 'function'
-    ? (() => {
-        const channel = new MessageChannel(), waiting: Array<() => void> = []
-        channel.port1.onmessage = () => waiting.shift()?.()
-        return () => new Promise<void>((resolve) => { waiting.push(resolve); channel.port2.postMessage(0) })
-      })()
-    : () => new Promise<void>((resolve) => setTimeout(resolve, 0))

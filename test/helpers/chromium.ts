@@ -18,8 +18,12 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javas
 const HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
 const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/app/main/page.js"></script>'
 
-/** `page`: a compiled module under dist/, e.g. 'dist/test/browser/page.js'. */
-export async function runInChromium<T>(page: string): Promise<T> {
+/**
+ * Bundles `page` (a compiled module under dist/, e.g. 'dist/test/browser/page.js') and the
+ * pipeline's worker, and serves them from 127.0.0.1: open `url` in a tab. `close` stops the
+ * server and removes the bundle. runInChromium uses it; tests that drive tabs themselves too.
+ */
+export async function servePage(page: string): Promise<{ url: string; close(): Promise<void> }> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
   const out = await mkdtemp(join(tmpdir(), 'xaeroflux-browser-'))
   // The bundle finds the core at ../../../build/ and the worker at ../pipeline/ from its own URL.
@@ -35,18 +39,33 @@ export async function runInChromium<T>(page: string): Promise<T> {
     if (!body) return res.writeHead(404, HEADERS).end()
     res.writeHead(200, { ...HEADERS, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body)
   })
+  const close = async () => {
+    server.close()
+    await rm(out, { recursive: true, force: true })
+  }
   try {
     await build({
       entryPoints: { page: join(ROOT, page), 'worker-browser': join(ROOT, 'dist/src/pipeline/worker-browser.js') },
       outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error',
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  } catch (e) {
+    await close()
+    throw e
+  }
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, close }
+}
+
+/** `page`: a compiled module under dist/, e.g. 'dist/test/browser/page.js'. */
+export async function runInChromium<T>(page: string): Promise<T> {
+  const served = await servePage(page)
+  try {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
     try {
       const tab = await browser.newPage()
       const errors: string[] = []
       tab.on('pageerror', (e) => errors.push(String(e)))
-      await tab.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`)
+      await tab.goto(served.url)
       await tab.waitForFunction(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined, undefined, { timeout: 120_000 })
       const report = await tab.evaluate(() => (globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport) as T & { error?: string }
       if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`)
@@ -56,7 +75,6 @@ export async function runInChromium<T>(page: string): Promise<T> {
       await browser.close()
     }
   } finally {
-    server.close()
-    await rm(out, { recursive: true, force: true })
+    await served.close()
   }
 }
