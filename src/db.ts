@@ -82,6 +82,12 @@ export class Xaeroflux extends EventTarget {
   get group(): string { return this.options.group }
   /** The group's id (32 bytes). */
   get groupBytes(): Uint8Array { return this.options.groupBytes }
+  /**
+   * The pipeline workers this store asked the process's pool for (the pool may run more, for
+   * other stores); 0 when it validates and signs on its own thread: asked for (`workers: 0`),
+   * or where workers cannot run (a browser page that is not cross-origin isolated).
+   */
+  get workers(): number { return this.options.workers }
   /** 'open', then 'closing' once `close` is called, then 'closed'. */
   get status(): Status { return this.life.status }
 

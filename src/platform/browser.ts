@@ -122,6 +122,19 @@ export function storedValue(value: Uint8Array): Uint8Array {
   return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice()
 }
 
+/**
+ * Why this page cannot run pipeline workers, or undefined. The core's memory is a
+ * SharedArrayBuffer, which reaches a Web Worker only from a cross-origin isolated page.
+ */
+export function workersUnavailable(): string | undefined {
+  if (typeof Worker === 'undefined') return 'this context has no Web Workers'
+  if (!globalThis.crossOriginIsolated) {
+    return 'the page is not cross-origin isolated, so the shared memory of the WebAssembly core cannot reach Web Workers ' +
+      '(serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+  }
+  return undefined
+}
+
 // One Blob URL for every worker of the page, kept for its life (it is 60 KB of script).
 let workerUrl: string | undefined
 

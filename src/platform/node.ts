@@ -112,6 +112,11 @@ export function spareCores(): number {
   return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
 }
 
+/** Why this thread cannot run pipeline workers, or undefined: Node always can. */
+export function workersUnavailable(): string | undefined {
+  return undefined
+}
+
 /** A value ready to store: classic-level copies the bytes a view covers, memory-level keeps the view; neither clones its buffer. */
 export function storedValue(value: Uint8Array): Uint8Array {
   return value
