@@ -2,7 +2,8 @@
 // and is bundled by one plain esbuild call (bundle, platform browser, nothing else). The server
 // serves the page and that bundle only: the core and the pipeline worker must come inside it.
 // In Chromium: cross-origin isolated (pipeline Web Workers), not isolated (no workers, one
-// warning), a reload (the events stay in IndexedDB), and WebAssembly turned off (an XaeroError).
+// warning), a reload (the events stay in IndexedDB), WebAssembly turned off, and a
+// Content-Security-Policy that refuses the core or the workers (each an XaeroError).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
@@ -58,6 +59,19 @@ test('WebAssembly off (V8 without its JIT, --jitless, as with JIT-disabling poli
   assert.is(report.open, 'E_CORE_UNAVAILABLE')
   assert.is(report.sha256, 'E_CORE_UNAVAILABLE')
   assert.match(String(report.message), /WebAssembly is not available here/)
+})
+
+test('a Content-Security-Policy without wasm-unsafe-eval: E_CORE_UNAVAILABLE; without blob: workers: E_WORKER_FAILED, at once', async () => {
+  const noWasm = await runBundleInChromium<Record<string, unknown>>(bundle, { headers: { 'Content-Security-Policy': "script-src 'self'" }, query: '?store=csp1' })
+  assert.is(noWasm.reports[0].open, 'E_CORE_UNAVAILABLE')
+  assert.match(String(noWasm.reports[0].message), /Content Security Policy/)
+  const started = Date.now()
+  const noWorker = await runBundleInChromium<Record<string, unknown>>(bundle, {
+    headers: { 'Content-Security-Policy': "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'" }, query: '?store=csp2',
+  })
+  assert.is(noWorker.reports[0].open, 'E_WORKER_FAILED')
+  assert.match(String(noWorker.reports[0].message), /blob: in worker-src/)
+  assert.ok(Date.now() - started < 20_000, 'the refused worker fails the open at once, not after the start timeout')
 })
 
 test.run()

@@ -135,7 +135,7 @@ export function workersUnavailable(): string | undefined {
   return undefined
 }
 
-// One Blob URL for every worker of the page, kept for its life (it is 60 KB of script).
+// One Blob URL for every worker of the page, kept for its life (40 KB of script).
 let workerUrl: string | undefined
 
 /**
@@ -154,9 +154,10 @@ export function startWorker(workerData: unknown): PipelineWorker {
     on(event, listener) {
       if (event === 'message') worker.addEventListener('message', (e) => listener(e.data))
       else if (event === 'error') {
-        // An ErrorEvent is not an Error: the pool wants one for `cause`. A script that fails to
+        // An ErrorEvent is not an Error: the pool wants one for `cause`. A script that does not
         // load (a Content-Security-Policy without blob: in worker-src) gives one with no message.
-        const fail = (e: Event) => listener(new Error(`a pipeline Web Worker failed: ${(e as ErrorEvent).message || `${e.type} (a Content-Security-Policy must allow blob: workers)`}`))
+        const fail = (e: Event) => listener(new Error(`a pipeline Web Worker failed: ${(e as ErrorEvent).message ||
+          (e.type === 'error' ? 'its script did not load (a Content-Security-Policy must allow blob: in worker-src)' : e.type)}`))
         worker.addEventListener('error', fail)
         worker.addEventListener('messageerror', fail)
       }

@@ -35,6 +35,8 @@ export interface PageOptions {
   loads?: number
   /** The page's query string, e.g. '?store=x'. */
   query?: string
+  /** More response headers, e.g. a Content-Security-Policy. */
+  headers?: Record<string, string>
 }
 
 export interface PageRun<T> {
@@ -52,7 +54,7 @@ export interface PageRun<T> {
  */
 export async function runBundleInChromium<T>(script: string, options: PageOptions = {}): Promise<PageRun<T>> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
-  const headers = options.isolated === false ? {} : ISOLATION
+  const headers = { ...(options.isolated === false ? {} : ISOLATION), ...options.headers }
   const requested: string[] = []
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname
@@ -71,7 +73,12 @@ export async function runBundleInChromium<T>(script: string, options: PageOption
       tab.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()) })
       await tab.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/${options.query ?? ''}`)
       for (let load = 1; ; load++) {
-        await tab.waitForFunction(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined, undefined, { timeout: 120_000 })
+        // Polled from here: waitForFunction evaluates in the page, which a CSP without 'unsafe-eval' forbids.
+        const started = Date.now()
+        while (!await tab.evaluate(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined)) {
+          if (Date.now() - started > 120_000) throw new Error('no report from the page within 120 s')
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
         const report = await tab.evaluate(() => (globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport) as T & { error?: string }
         if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`)
         if (report?.error) throw new Error(`the page failed: ${report.error}`)
