@@ -12,7 +12,7 @@ import type { Ed25519, PipelineWorker, SignatureCheck } from './types.js'
 /**
  * The compiled core. Its 13 KB are inlined in the package (base64 in browser-assets.js, made by
  * `npm run build`), so that a bundler has no file to find or copy, and it compiles synchronously
- * (src/core/default.ts; Chromium allows that on the main thread up to 8 MB since version 115).
+ * (src/core/default.ts; Chromium now allows that on the page's thread, docs/BROWSER.md).
  */
 export function coreModule(): WebAssembly.Module {
   const text = atob(CORE_WASM_BASE64)
