@@ -1,12 +1,14 @@
 // Event decoding of 200-byte-payload envelopes: the raw core export (what the ingest pipeline
 // runs: structure, id and key, no signatures), the public decodeEvents without signature
 // checks (adds copies in and out and one Event object per envelope), and with them.
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { EVENT_DESCRIPTOR_SIZE, KEY_SIZE } from '../src/core/exports.js'
 import { decodeEvents, encodeEvent, Event } from '../src/event.js'
 import { groupId } from '../src/group.js'
 import { Identity } from '../src/identity.js'
 import { check, equalBytes, measure, round } from './util.js'
+
+const runtime = defaultRuntime()
 
 const { core, map } = runtime
 

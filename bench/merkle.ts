@@ -1,10 +1,12 @@
 // Merkle figures: hashing one full 16 KiB page and one child-to-root path, and the root of
 // 1M event keys through the public merkleRoot (sorted and unsorted input) and the raw export.
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { KEY_SIZE, PAGE_SIZE } from '../src/core/exports.js'
 import { merkleRoot } from '../src/hash.js'
 import { toHex } from '../src/hex.js'
 import { check, measure, randomBytes, round } from './util.js'
+
+const runtime = defaultRuntime()
 
 const { core, map } = runtime
 

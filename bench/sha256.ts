@@ -3,9 +3,11 @@
 import { createHash, hash } from 'node:crypto'
 import { sha256 as noble } from '@noble/hashes/sha2.js'
 import * as asSha from '@chainsafe/as-sha256'
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { sha256, sha256Batch64 } from '../src/hash.js'
 import { check, equalBytes, measure, randomBytes, randomMessages, round } from './util.js'
+
+const runtime = defaultRuntime()
 
 const { core, map } = runtime
 

@@ -2,7 +2,7 @@
 // (src/store/lifecycle.ts), and hands the work to the modules under src/store/, src/merkle/ and
 // src/pipeline/ (docs/STORAGE.md has the whole picture).
 import { openWal, storedValue } from '#platform'
-import { runtime } from './core/default.js'
+import { defaultRuntime } from './core/default.js'
 import { concat } from './bytes.js'
 import { XaeroError } from './errors.js'
 import type { Event } from './event.js'
@@ -65,7 +65,7 @@ export class Xaeroflux extends EventTarget {
   private constructor(private readonly options: StoreOptions, private readonly db: DB, private readonly sub: Sublevels,
     private readonly pipeline: Pipeline, private readonly wal: Wal | undefined, state: StoredState) {
     super()
-    this.tree = new MerkleTree(runtime, sub.pages, Math.max(16, Math.floor(options.pageCache / PAGE_RECORD)))
+    this.tree = new MerkleTree(defaultRuntime(), sub.pages, Math.max(16, Math.floor(options.pageCache / PAGE_RECORD)))
     this.tree.setRoot(state.root)
     this.indexer = new Indexer({
       db, events: sub.events, tree: this.tree, wal, merkleIndex: options.merkleIndex, total: state.count,
@@ -82,6 +82,12 @@ export class Xaeroflux extends EventTarget {
   get group(): string { return this.options.group }
   /** The group's id (32 bytes). */
   get groupBytes(): Uint8Array { return this.options.groupBytes }
+  /**
+   * The pipeline workers this store asked the process's pool for (the pool may run more, for
+   * other stores); 0 when it validates and signs on its own thread: asked for (`workers: 0`),
+   * or where workers cannot run (a browser page that is not cross-origin isolated).
+   */
+  get workers(): number { return this.options.workers }
   /** 'open', then 'closing' once `close` is called, then 'closed'. */
   get status(): Status { return this.life.status }
 
@@ -96,7 +102,7 @@ export class Xaeroflux extends EventTarget {
     let pipeline: Pipeline | undefined, wal: Wal | undefined, store: Xaeroflux
     try {
       const state = await readState(sub.meta, o.groupBytes).catch((e) => { throw levelError(e, 'cannot read the store') })
-      pipeline = await Pipeline.create(runtime, { workers: o.workers, group: o.groupBytes, maxPayload: o.maxPayload, maxSkew: o.maxSkew, identity: o.identity })
+      pipeline = await Pipeline.create(defaultRuntime(), { workers: o.workers, group: o.groupBytes, maxPayload: o.maxPayload, maxSkew: o.maxSkew, identity: o.identity })
       wal = o.path === undefined ? undefined : await openWal(o.path, o.durability)
       store = new Xaeroflux(o, db, sub, pipeline, wal, state)
       await store.recover(state)
@@ -252,7 +258,7 @@ export class Xaeroflux extends EventTarget {
   private rebuild({ from, to }: { from: number; to: number }): Promise<RebuildReport> {
     return this.tree.exclusive(async () => {
       const write = this.db.batch()
-      const { root, report } = await rebuildRange(runtime, timeBound(from), timeBound(to), {
+      const { root, report } = await rebuildRange(defaultRuntime(), timeBound(from), timeBound(to), {
         keysUnder: (prefix, limit) => keysUnder(this.sub.events, prefix, limit),
         storedPage: (address) => this.sub.pages.get(address),
         repair: (address, page) => write.put(concat(PREFIX.pages, address), storedValue(page)),

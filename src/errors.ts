@@ -27,6 +27,7 @@ export const ErrorCodes = {
   E_LOCKED: 'another process (or another open store) holds the store',
   E_IO: 'the disk failed: a write, fsync, read or open of the store\'s files',
   E_WORKER_FAILED: 'a pipeline worker thread failed to start or died with jobs in hand',
+  E_CORE_UNAVAILABLE: 'the WebAssembly core cannot load here: no WebAssembly, no shared memory, or an engine that cannot compile it',
   E_NODE_STOPPED: 'the libp2p node is not running (or a group DHT could not start on it)',
   E_DHT_QUERY: 'a query of a group DHT reached no group peer (none known yet, or none answered in time)',
   E_LEFT: 'the group DHT handle was left (leave()) or its node stopped',

@@ -1,4 +1,4 @@
-import { runtime } from './core/default.js'
+import { defaultRuntime } from './core/default.js'
 import { readU64, writeU32 } from './bytes.js'
 import { XaeroError } from './errors.js'
 import { bytes32, toHex } from './hex.js'
@@ -105,7 +105,7 @@ export function unsignedEvent(fields: EventFields, author: Uint8Array, options: 
   const bytes = new Uint8Array(HEADER_SIZE + f.payload.length + SIGNATURE_SIZE)
   writeEnvelope(bytes, 0, f, author)
   const signed = HEADER_SIZE + f.payload.length
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   const id = runtime.withRegion(signed + 32, (ptr) => {
     core.u8.set(bytes.subarray(0, signed), ptr)
     core.exports.sha256(ptr, signed, ptr + signed)
@@ -144,7 +144,7 @@ export function decodeEvent(bytes: Uint8Array, options: DecodeOptions = {}): Eve
  */
 export function decodeEvents(envelopes: readonly Uint8Array[], options: DecodeOptions = {}): Array<Event | XaeroError> {
   envelopes.forEach((e, i) => { if (!(e instanceof Uint8Array)) throw new TypeError(`envelope ${i} is not a Uint8Array`) })
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   const group = options.group === undefined ? undefined : bytes32(options.group, 'group')
   const results: Array<Event | XaeroError> = []
   return runtime.withRegion(SLOT_BYTES, (slot) => {

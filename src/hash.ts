@@ -1,12 +1,11 @@
-import { runtime } from './core/default.js'
+import { defaultRuntime } from './core/default.js'
 import { KEY_SIZE } from './core/exports.js'
 import { toHex } from './hex.js'
-
-const { core, map } = runtime
 
 /** SHA-256 of `bytes`, computed by the WebAssembly core. */
 export function sha256(bytes: Uint8Array): Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('sha256 takes a Uint8Array')
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(bytes.length + 32, (ptr) => {
     core.u8.set(bytes, ptr)
     core.exports.sha256(ptr, bytes.length, ptr + bytes.length)
@@ -21,6 +20,7 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 export function sha256Batch64(messages: Uint8Array): Uint8Array {
   if (!(messages instanceof Uint8Array) || messages.length % 64 !== 0) throw new TypeError('messages must be n × 64 bytes')
   const n = messages.length / 64
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(messages.length + n * 32, (ptr) => {
     core.u8.set(messages, ptr)
     const out = ptr + messages.length
@@ -41,6 +41,7 @@ export function merkleRoot(keys: Iterable<Uint8Array> | Uint8Array): string {
 export function merkleRootBytes(keys: Iterable<Uint8Array> | Uint8Array): Uint8Array {
   const flat = flattenKeys(keys)
   const n = flat.length / KEY_SIZE
+  const runtime = defaultRuntime(), { core, map } = runtime
   const e = core.exports
   const keysPtr = map.alloc(flat.length)
   const pool = map.alloc(e.merklePoolSize() + 32)

@@ -50,7 +50,7 @@ test('reopening gives the same events, count and order; another group is refused
 })
 
 test('closing a store returns its memory: page cache, slots, workspaces', async () => {
-  const { runtime } = await import('../src/core/default.js')
+  const runtime = (await import('../src/core/default.js')).defaultRuntime()
   const before = runtime.map.used
   const me = Identity.generate()
   const db = await Xaeroflux.open({ group: 'memory', identity: me, workers: 2 })

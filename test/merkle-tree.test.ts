@@ -2,10 +2,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { merkleRoot } from '../src/index.js'
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { MerkleTree } from '../src/merkle/tree.js'
 import { verifyProof, verifyAbsence } from '../src/merkle/proof.js'
 import { makeKey, rng, shuffle } from './helpers/keys.js'
+
+const runtime = defaultRuntime()
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const byKey = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b)

@@ -2,10 +2,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
 import { merkleRoot } from '../src/index.js'
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { KEY_SIZE, LEAF_PAGE_SCRATCH, PAGE_SIZE } from '../src/core/exports.js'
 import { EMPTY, leaf, node, pageHash, referenceRoot } from './helpers/reference.js'
 import { makeKey, rng, shuffle } from './helpers/keys.js'
+
+const runtime = defaultRuntime()
 
 const T0 = 1_790_000_000_000
 

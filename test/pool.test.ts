@@ -10,10 +10,12 @@ import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, type Event } from '../src/index.js'
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { WorkerPool, MAX_POOL_WORKERS } from '../src/pipeline/pool.js'
 import { SLOT_TABLE } from '../src/pipeline/slot.js'
 import { tempDir } from './helpers/store.js'
+
+const runtime = defaultRuntime()
 
 const workerThreads = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
 let workersMade = 0

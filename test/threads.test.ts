@@ -2,10 +2,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Worker } from 'node:worker_threads'
 import { createHash, randomBytes } from 'node:crypto'
-import { runtime } from '../src/core/default.js'
+import { defaultRuntime } from '../src/core/default.js'
 import { runJobs, type Job } from './helpers/jobs.js'
 import { referenceRoot } from './helpers/reference.js'
 import { makeKey } from './helpers/keys.js'
+
+const runtime = defaultRuntime()
 
 const { core, map } = runtime
 

@@ -1,4 +1,5 @@
-import { compileCoreModule } from '#platform'
+import { coreModule } from '#platform'
+import { XaeroError } from '../errors.js'
 import type { CoreExports } from './exports.js'
 import { MemoryMap } from './memory.js'
 
@@ -23,9 +24,13 @@ export class Core {
     this._dv = new DataView(shared.memory.buffer)
   }
 
-  /** Instantiates the core for this thread on `shared`, using the workspace at `workspace`. */
-  static async attach(shared: CoreShared, workspace: number): Promise<Core> {
-    const instance = await WebAssembly.instantiate(shared.module, {
+  /**
+   * Instantiates the core for this thread on `shared`, using the workspace at `workspace`.
+   * Synchronous: the module is compiled already, and instantiating it costs well under a
+   * millisecond.
+   */
+  static attach(shared: CoreShared, workspace: number): Core {
+    const instance = new WebAssembly.Instance(shared.module, {
       env: { memory: shared.memory, abort: () => { throw new Error('xaeroflux core aborted') } },
     })
     const exports = instance.exports as unknown as CoreExports
@@ -62,16 +67,35 @@ export interface RuntimeOptions {
 export class Runtime {
   private constructor(readonly shared: CoreShared, readonly map: MemoryMap, readonly core: Core) {}
 
-  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+  /**
+   * Loads the core (the platform's `coreModule`) on a new shared memory. Synchronous, so that the
+   * package needs no top-level await (src/core/default.ts). What the engine lacks is an
+   * XaeroError E_CORE_UNAVAILABLE that names it: WebAssembly itself, a shared memory, or a
+   * feature the module uses (it does not compile or instantiate).
+   */
+  static create(options: RuntimeOptions = {}): Runtime {
+    if (typeof WebAssembly !== 'object' || WebAssembly === null) {
+      throw new XaeroError('E_CORE_UNAVAILABLE', 'WebAssembly is not available here (turned off by the browser, a policy or a flag): the store\'s core is WebAssembly')
+    }
     const maximum = Math.ceil((options.maxMemory ?? 1 << 30) / 65536)
-    const memory = new WebAssembly.Memory({ initial: 32, maximum, shared: true })
-    const module = await compileCoreModule()
-    const probe = await Core.attach({ module, memory, constants: 0 }, 0)
+    let memory: WebAssembly.Memory
+    try {
+      memory = new WebAssembly.Memory({ initial: 32, maximum, shared: true })
+    } catch (cause) {
+      throw new XaeroError('E_CORE_UNAVAILABLE', `cannot create the shared WebAssembly.Memory the core runs on: ${describe(cause)}`, { cause })
+    }
+    const module = coreModule()
+    let probe: Core
+    try {
+      probe = Core.attach({ module, memory, constants: 0 }, 0)
+    } catch (cause) {
+      throw new XaeroError('E_CORE_UNAVAILABLE', `the WebAssembly core does not instantiate here: ${describe(cause)}`, { cause })
+    }
     const map = new MemoryMap(memory, probe.exports.heapBase())
     const constants = map.alloc(probe.exports.constantsSize())
     probe.exports.initConstants(constants)
     const shared: CoreShared = { module, memory, constants }
-    const core = await Core.attach(shared, map.alloc(probe.exports.workspaceSize()))
+    const core = Core.attach(shared, map.alloc(probe.exports.workspaceSize()))
     return new Runtime(shared, map, core)
   }
 
@@ -89,4 +113,8 @@ export class Runtime {
       this.map.release(ptr)
     }
   }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause)
 }

@@ -12,7 +12,7 @@
 // stored nor keep the real event out. A copy of an event being ingested from another peer waits
 // for that ingest, and is ingested itself if that one failed (a forged copy sent first must not
 // keep the real one out).
-import { runtime } from '../core/default.js'
+import { defaultRuntime } from '../core/default.js'
 import type { Event } from '../event.js'
 import { HEADER_SIZE, SIGNATURE_SIZE } from '../event.js'
 import { XaeroError } from '../errors.js'
@@ -97,7 +97,7 @@ export class Deduplicator {
 export function envelopeIds(envelopes: readonly Uint8Array[]): Array<string | undefined> {
   let largest = 0
   for (const e of envelopes) largest = Math.max(largest, e.length)
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(largest + 32, (ptr) => envelopes.map((e) => {
     if (e.length < HEADER_SIZE + SIGNATURE_SIZE) return undefined
     const signed = e.length - SIGNATURE_SIZE

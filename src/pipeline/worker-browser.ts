@@ -1,4 +1,5 @@
-// A pipeline worker in a browser (a module Web Worker): its first message is its WorkerData, the
+// A pipeline worker in a browser (a classic Web Worker, started from the script that `npm run build`
+// bundles from this file and inlines: src/platform/browser.ts): its first message is its WorkerData, the
 // rest are jobs, sent only once it has said 'ready' (src/pipeline/serve.ts does the work).
 import { serveSlots, type WorkerData } from './serve.js'
 import type { SlotJob } from './slot.js'

@@ -2,15 +2,23 @@ import { ed25519 as noble } from '@noble/curves/ed25519.js'
 import { bytesToNumberLE } from '@noble/curves/utils.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import type { Durability, Wal } from '../store/wal.js'
+import { compileCore } from '../core/compile.js'
 import { toHex } from '../hex.js'
+import { CORE_WASM_BASE64, WORKER_SCRIPT } from './browser-assets.js'
 import { PKCS8_PREFIX } from './der.js'
 import { type Verify, meetsEncodingRule, withSignatureRule } from './signature-rule.js'
 import type { Ed25519, PipelineWorker, SignatureCheck } from './types.js'
 
-/** The compiled core, streamed from next to the bundle (bundlers copy the URL'd asset). */
-export async function compileCoreModule(): Promise<WebAssembly.Module> {
-  const url = new URL('../../../build/xaeroflux.wasm', import.meta.url)
-  return WebAssembly.compileStreaming(fetch(url))
+/**
+ * The compiled core. Its 13 KB are inlined in the package (base64 in browser-assets.js, made by
+ * `npm run build`), so that a bundler has no file to find or copy, and it compiles synchronously
+ * (src/core/default.ts; Chromium now allows that on the page's thread, docs/BROWSER.md).
+ */
+export function coreModule(): WebAssembly.Module {
+  const text = atob(CORE_WASM_BASE64)
+  const bytes = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
+  return compileCore(bytes)
 }
 
 // One call at a time (encodeEvent returns the envelope at once) uses @noble/curves. The pipeline
@@ -115,21 +123,41 @@ export function storedValue(value: Uint8Array): Uint8Array {
 }
 
 /**
- * Starts a pipeline worker as a module Web Worker (bundlers follow this `new URL` pattern) and
- * sends it its data first. A Web Worker tells nothing when it ends: no 'exit', and `terminate`
- * aborts its script in parallel, so the pool never reuses memory it may still be writing.
+ * Why this page cannot run pipeline workers, or undefined. The core's memory is a
+ * SharedArrayBuffer, which reaches a Web Worker only from a cross-origin isolated page.
+ */
+export function workersUnavailable(): string | undefined {
+  if (typeof Worker === 'undefined') return 'this context has no Web Workers'
+  if (!globalThis.crossOriginIsolated) {
+    return 'the page is not cross-origin isolated, so the shared memory of the WebAssembly core cannot reach Web Workers ' +
+      '(serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+  }
+  return undefined
+}
+
+// One Blob URL for every worker of the page, kept for its life (40 KB of script).
+let workerUrl: string | undefined
+
+/**
+ * Starts a pipeline worker and sends it its data first. The worker's script is inlined in the
+ * package (src/pipeline/worker-browser.ts bundled by `npm run build` into browser-assets.js) and
+ * started from a Blob URL: a bundler has nothing to follow, and the page serves nothing. A Web
+ * Worker tells nothing when it ends: no 'exit', and `terminate` aborts its script in parallel,
+ * so the pool never reuses memory it may still be writing.
  */
 export function startWorker(workerData: unknown): PipelineWorker {
-  const worker = new Worker(new URL('../pipeline/worker-browser.js', import.meta.url), { type: 'module' })
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SCRIPT], { type: 'text/javascript' }))
+  const worker = new Worker(workerUrl, { name: 'xaeroflux pipeline' })
   worker.postMessage(workerData)
   return {
     postMessage: (message) => worker.postMessage(message),
     on(event, listener) {
       if (event === 'message') worker.addEventListener('message', (e) => listener(e.data))
       else if (event === 'error') {
-        // An ErrorEvent is not an Error: the pool wants one for `cause`. A module that fails to
-        // load gives an ErrorEvent with no message.
-        const fail = (e: Event) => listener(new Error(`a pipeline Web Worker failed: ${(e as ErrorEvent).message || e.type}`))
+        // An ErrorEvent is not an Error: the pool wants one for `cause`. A script that does not
+        // load (a Content-Security-Policy without blob: in worker-src) gives one with no message.
+        const fail = (e: Event) => listener(new Error(`a pipeline Web Worker failed: ${(e as ErrorEvent).message ||
+          (e.type === 'error' ? 'its script did not load (a Content-Security-Policy must allow blob: in worker-src)' : e.type)}`))
         worker.addEventListener('error', fail)
         worker.addEventListener('messageerror', fail)
       }

@@ -1,17 +1,27 @@
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import * as crypto from 'node:crypto'
 import { createRequire } from 'node:module'
 import * as os from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { compileCore } from '../core/compile.js'
+import { XaeroError } from '../errors.js'
 import type { Durability, Wal } from '../store/wal.js'
 import { PKCS8_PREFIX, SPKI_PREFIX } from './der.js'
 import { type Verify, withSignatureRule } from './signature-rule.js'
 import type { Ed25519, PipelineWorker } from './types.js'
 
-/** The compiled core, read from the package's build/ folder. */
-export async function compileCoreModule(): Promise<WebAssembly.Module> {
-  return WebAssembly.compile(await readFile(new URL('../../../build/xaeroflux.wasm', import.meta.url)))
+/** The compiled core, read from the package's build/ folder (synchronously: src/core/default.ts). */
+export function coreModule(): WebAssembly.Module {
+  const file = new URL('../../../build/xaeroflux.wasm', import.meta.url)
+  let bytes: Uint8Array<ArrayBuffer>
+  try {
+    bytes = new Uint8Array(readFileSync(file))
+  } catch (cause) {
+    throw new XaeroError('E_CORE_UNAVAILABLE', `cannot read the WebAssembly core at ${fileURLToPath(file)} (npm run build makes it): ${(cause as Error).message}`, { cause })
+  }
+  return compileCore(bytes)
 }
 
 function privateKeyObject(secretKey: Uint8Array): crypto.KeyObject {
@@ -100,6 +110,11 @@ export const ed25519: Ed25519 = {
 /** Cores beyond the calling thread's: the default number of pipeline workers (at most 2). */
 export function spareCores(): number {
   return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
+}
+
+/** Why this thread cannot run pipeline workers, or undefined: Node always can. */
+export function workersUnavailable(): string | undefined {
+  return undefined
 }
 
 /** A value ready to store: classic-level copies the bytes a view covers, memory-level keeps the view; neither clones its buffer. */

@@ -1,7 +1,7 @@
 // The options of `Xaeroflux.open`, checked once: misuse is a TypeError or RangeError at the call,
 // never a store that silently does something else (a typo such as `Path` would otherwise give an
 // in-memory store).
-import { spareCores } from '#platform'
+import { spareCores, workersUnavailable } from '#platform'
 import { DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_SKEW } from '../event.js'
 import { groupId } from '../group.js'
 import { bytes32, fromHex, toHex } from '../hex.js'
@@ -24,7 +24,9 @@ export interface OpenOptions {
    * Worker threads for validating and signing. The process has one pool of them, shared by all
    * its open stores: N > 0 runs this store's jobs there and grows the pool to at least N
    * workers (it keeps its size until every store is closed, then stops); 0 validates and signs
-   * on this thread. At most 16. @default one per spare core, at most 2
+   * on this thread. At most 16. In a browser page that is not cross-origin isolated there are
+   * none: the store runs with 0 and says so once (console.warn; `db.workers` is 0).
+   * @default one per spare core, at most 2
    */
   workers?: number
   /** If given, only these authors (public keys, bytes or hex) may write to the group. */
@@ -82,7 +84,7 @@ export function resolveOptions(options: OpenOptions): StoreOptions {
   if (identity !== undefined && !(identity instanceof Identity)) throw new TypeError('identity must be an Identity (Identity.generate() or Identity.fromSecretKey(bytes))')
   const durability = options.durability ?? 'sync'
   if (!['sync', 'batch', 'none'].includes(durability)) throw new TypeError("durability is 'sync', 'batch' or 'none'")
-  const workers = whole(options.workers ?? Math.min(2, spareCores()), 'workers', 0, MAX_POOL_WORKERS)
+  const workers = withoutWorkersIfNeeded(whole(options.workers ?? Math.min(2, spareCores()), 'workers', 0, MAX_POOL_WORKERS))
   const maxPayload = whole(options.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload', 0, MAX_PAYLOAD_LIMIT)
   const maxSkew = whole(options.maxSkew ?? DEFAULT_MAX_SKEW, 'maxSkew', 0, MAX_SKEW_LIMIT)
   const pageCache = whole(options.pageCache ?? DEFAULT_PAGE_CACHE, 'pageCache', 0, Number.MAX_SAFE_INTEGER)
@@ -95,6 +97,22 @@ export function resolveOptions(options: OpenOptions): StoreOptions {
     network, path, group, groupBytes: fromHex(groupId(group)), identity, durability, workers, writers, pageCache,
     merkleIndex: options.merkleIndex !== false, maxPayload, maxSkew,
   }
+}
+
+let warned = false
+
+// Where the platform cannot run workers (a browser page without cross-origin isolation), the
+// store validates and signs on its own thread: the same code, and in Chromium about as fast,
+// since IndexedDB bounds a browser store (docs/STORAGE.md, Browsers). Said once per thread.
+function withoutWorkersIfNeeded(workers: number): number {
+  if (workers === 0) return 0
+  const why = workersUnavailable()
+  if (why === undefined) return workers
+  if (!warned) {
+    warned = true
+    console.warn(`xaeroflux: running without pipeline workers (events are validated and signed on this thread): ${why}`)
+  }
+  return 0
 }
 
 function whole(value: unknown, name: string, min: number, max: number): number {

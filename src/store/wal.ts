@@ -1,7 +1,7 @@
 import * as nodeFs from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { join } from 'node:path'
-import { runtime } from '../core/default.js'
+import { defaultRuntime } from '../core/default.js'
 import { WAL_FRAME_HEADER } from '../core/exports.js'
 import { XaeroError } from '../errors.js'
 import { mapPacked } from '../arrays.js'
@@ -281,7 +281,7 @@ export class Wal {
   // Frames the batch in the core's memory and writes it from there in one call (more only if
   // the system writes it in parts). Resolves with the position past each call's last record.
   private async write(segment: Segment, batch: Pending[], bytes: number): Promise<WalPosition[]> {
-    const { core, map } = runtime
+    const runtime = defaultRuntime(), { core, map } = runtime
     const ptr = map.alloc(bytes)
     try {
       let at = ptr

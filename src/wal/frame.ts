@@ -1,4 +1,4 @@
-import { runtime } from '../core/default.js'
+import { defaultRuntime } from '../core/default.js'
 import { WAL_FRAME_HEADER, WAL_SCAN } from '../core/exports.js'
 
 /** One record found by `scanFrames`: its payload is `buf[offset + 9, offset + 9 + length)`. */
@@ -17,7 +17,7 @@ export const MAX_RECORD = 64 << 20
 
 /** Frames each payload as a WAL record (see assembly/wal.ts for the layout). Types are 1..255. */
 export function frameRecords(records: ReadonlyArray<{ type: number; payload: Uint8Array }>): Uint8Array {
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   let total = 0
   for (const r of records) {
     if (!Number.isInteger(r.type) || r.type < 1 || r.type > 255) throw new RangeError('record type must be 1..255')
@@ -39,7 +39,7 @@ const SCAN_BATCH = 4096
 
 /** Reads records from `buf` starting at `from`, stopping at a torn or corrupt record. */
 export function scanFrames(buf: Uint8Array, from = 0, maxRecord = MAX_RECORD): ScanResult {
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(buf.length + 8 + SCAN_BATCH * 12, (ptr) => {
     const result = ptr + buf.length, out = result + 8
     core.u8.set(buf, ptr)
@@ -60,7 +60,7 @@ export function scanFrames(buf: Uint8Array, from = 0, maxRecord = MAX_RECORD): S
 
 /** The first offset ≥ `from` where a valid record starts, or -1. */
 export function findNextFrame(buf: Uint8Array, from: number, maxRecord = MAX_RECORD): number {
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(buf.length, (ptr) => {
     core.u8.set(buf, ptr)
     return core.exports.walFindNext(ptr, buf.length, from, maxRecord)
@@ -69,7 +69,7 @@ export function findNextFrame(buf: Uint8Array, from: number, maxRecord = MAX_REC
 
 /** CRC32C of `bytes`, continuing from `crc`. */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  const { core } = runtime
+  const runtime = defaultRuntime(), { core } = runtime
   return runtime.withRegion(bytes.length, (ptr) => {
     core.u8.set(bytes, ptr)
     return core.exports.crc32c(ptr, bytes.length, crc) >>> 0

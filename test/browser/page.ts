@@ -1,6 +1,6 @@
 // Runs in Chromium: test/browser.test.ts bundles this file for the browser and reads the
 // report it leaves on `globalThis.xaerofluxReport`. The store is on IndexedDB, run inline and
-// with two pipeline workers (module Web Workers on the shared memory).
+// with two pipeline workers (Web Workers on the shared memory).
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, merkleRoot, verifyProof, type Event } from '../../src/index.js'
 
 const byKey = (a: Event, b: Event) => {

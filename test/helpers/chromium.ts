@@ -1,80 +1,131 @@
-// Runs a compiled page module in Debian's Chromium (driven by playwright-core) and returns the
-// report it leaves on `globalThis.xaerofluxReport`. The page and the pipeline's worker are bundled
-// for browsers by esbuild and served from 127.0.0.1 with the headers that make the page
-// cross-origin isolated (the core's memory is a SharedArrayBuffer). Used by the browser test and
-// the browser bench.
+// Runs a page in Debian's Chromium (driven by playwright-core) and returns the report it leaves
+// on `globalThis.xaerofluxReport`. The page's script is bundled for browsers by one plain esbuild
+// call, as an app's would be, and it is all that the server at 127.0.0.1 serves: the core and
+// the pipeline worker are inlined in the package (docs/BROWSER.md), so there is no route for
+// them. The page is cross-origin isolated (COOP/COEP headers) unless asked otherwise. Used by the
+// browser tests and the browser bench; `servePage` by tests that drive tabs themselves.
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url)) // the package: dist/, build/
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url)) // the package: dist/, test/
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }
-const HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
-const PAGE = '<!doctype html><meta charset="utf-8"><script type="module" src="/app/main/page.js"></script>'
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+const PAGE = '<!doctype html><meta charset="utf-8"><script src="/app.js"></script>'
 
 /**
- * Bundles `page` (a compiled module under dist/, e.g. 'dist/test/browser/page.js') and the
- * pipeline's worker, and serves them from 127.0.0.1: open `url` in a tab. `close` stops the
- * server and removes the bundle. runInChromium uses it; tests that drive tabs themselves too.
+ * Bundles `entry` into `outfile` for browsers the way the docs tell an app to: esbuild with
+ * `bundle` and `platform: 'browser'` and nothing else (the default format, an iife).
  */
-export async function servePage(page: string): Promise<{ url: string; close(): Promise<void> }> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
-  const out = await mkdtemp(join(tmpdir(), 'xaeroflux-browser-'))
-  // The bundle finds the core at ../../../build/ and the worker at ../pipeline/ from its own URL.
-  const routes: Record<string, string> = {
-    '/app/main/page.js': join(out, 'page.js'),
-    '/app/pipeline/worker-browser.js': join(out, 'worker-browser.js'),
-    '/build/xaeroflux.wasm': join(ROOT, 'build/xaeroflux.wasm'),
-  }
-  const server = createServer(async (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    if (path === '/') return res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/html' }).end(PAGE)
-    const body = routes[path] && await readFile(routes[path]).catch(() => undefined)
-    if (!body) return res.writeHead(404, HEADERS).end()
-    res.writeHead(200, { ...HEADERS, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body)
-  })
-  const close = async () => {
-    server.close()
-    await rm(out, { recursive: true, force: true })
-  }
-  try {
-    await build({
-      entryPoints: { page: join(ROOT, page), 'worker-browser': join(ROOT, 'dist/src/pipeline/worker-browser.js') },
-      outdir: out, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error',
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  } catch (e) {
-    await close()
-    throw e
-  }
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, close }
+export async function bundleForBrowser(entry: string, outfile: string): Promise<void> {
+  await build({ entryPoints: [entry], outfile, bundle: true, platform: 'browser', logLevel: 'error' })
 }
 
-/** `page`: a compiled module under dist/, e.g. 'dist/test/browser/page.js'. */
-export async function runInChromium<T>(page: string): Promise<T> {
-  const served = await servePage(page)
+export interface PageOptions {
+  /** Served with the COOP/COEP headers that make the page cross-origin isolated. @default true */
+  isolated?: boolean
+  /** More command-line flags for Chromium. */
+  args?: string[]
+  /** Loads of the page: after each report the tab reloads, until there are this many. @default 1 */
+  loads?: number
+  /** The page's query string, e.g. '?store=x'. */
+  query?: string
+  /** More response headers, e.g. a Content-Security-Policy. */
+  headers?: Record<string, string>
+}
+
+export interface PageRun<T> {
+  /** One report per load. */
+  reports: T[]
+  /** What the page logged with console.warn. */
+  warnings: string[]
+  /** Every path the page asked the server for. */
+  requested: string[]
+}
+
+/** Serves `script` (a bundled file) as the only script of a page at `url`, from 127.0.0.1; `requested` lists every path asked for. */
+async function serveScript(script: string, options: PageOptions): Promise<{ url: string; requested: string[]; close(): void }> {
+  const headers = { ...(options.isolated === false ? {} : ISOLATION), ...options.headers }
+  const requested: string[] = []
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    requested.push(path)
+    if (path === '/') return res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(PAGE)
+    if (path === '/app.js') return res.writeHead(200, { ...headers, 'Content-Type': 'text/javascript' }).end(await readFile(script))
+    res.writeHead(404, headers).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, requested, close: () => server.close() }
+}
+
+/**
+ * Bundles `page` (a compiled module under dist/, e.g. 'dist/test/browser/page.js') and serves it:
+ * open `url` in a tab. `close` stops the server and removes the bundle. For tests that drive
+ * tabs themselves.
+ */
+export async function servePage(page: string, options: PageOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const out = await mkdtemp(join(tmpdir(), 'xaeroflux-browser-'))
   try {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    await bundleForBrowser(join(ROOT, page), join(out, 'app.js'))
+    const served = await serveScript(join(out, 'app.js'), options)
+    return { url: served.url, close: async () => { served.close(); await rm(out, { recursive: true, force: true }) } }
+  } catch (e) {
+    await rm(out, { recursive: true, force: true })
+    throw e
+  }
+}
+
+/**
+ * Serves `script` (a bundled file) as the only script of a page and runs it in Chromium, once
+ * per load. An error thrown in the page, or a report with an `error`, fails the run.
+ */
+export async function runBundleInChromium<T>(script: string, options: PageOptions = {}): Promise<PageRun<T>> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
+  const server = await serveScript(script, options)
+  const { requested } = server
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', ...(options.args ?? [])] })
     try {
       const tab = await browser.newPage()
-      const errors: string[] = []
+      const errors: string[] = [], warnings: string[] = [], reports: T[] = []
       tab.on('pageerror', (e) => errors.push(String(e)))
-      await tab.goto(served.url)
-      await tab.waitForFunction(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined, undefined, { timeout: 120_000 })
-      const report = await tab.evaluate(() => (globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport) as T & { error?: string }
-      if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`)
-      if (report?.error) throw new Error(`the page failed: ${report.error}`)
-      return report
+      tab.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()) })
+      await tab.goto(`${server.url}${options.query ?? ''}`)
+      for (let load = 1; ; load++) {
+        // Polled from here: waitForFunction evaluates in the page, which a CSP without 'unsafe-eval' forbids.
+        const started = Date.now()
+        while (!await tab.evaluate(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined)) {
+          if (Date.now() - started > 120_000) throw new Error('no report from the page within 120 s')
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        const report = await tab.evaluate(() => (globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport) as T & { error?: string }
+        if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`)
+        if (report?.error) throw new Error(`the page failed: ${report.error}`)
+        reports.push(report)
+        if (load >= (options.loads ?? 1)) break
+        await tab.reload()
+      }
+      return { reports, warnings, requested }
     } finally {
       await browser.close()
     }
   } finally {
-    await served.close()
+    server.close()
+  }
+}
+
+/** `page`: a compiled module under dist/, e.g. 'dist/test/browser/page.js', bundled and run cross-origin isolated. */
+export async function runInChromium<T>(page: string, options: PageOptions = {}): Promise<T> {
+  const out = await mkdtemp(join(tmpdir(), 'xaeroflux-browser-'))
+  try {
+    await bundleForBrowser(join(ROOT, page), join(out, 'app.js'))
+    return (await runBundleInChromium<T>(join(out, 'app.js'), options)).reports[0]
+  } finally {
+    await rm(out, { recursive: true, force: true })
   }
 }
