@@ -373,7 +373,10 @@ export class Xaeroflux extends EventTarget {
     return this.life.track(this.network.syncWith(peer, { ...options, signal }))
   }
 
-  /** For the package's own layers only (see `internals`). */
+  /**
+   * For the package's own layers only (see `internals`).
+   * @internal
+   */
   get [internals](): StoreInternals {
     return {
       onIndexed: (listener) => this.feed.listen(listener),

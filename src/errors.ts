@@ -42,8 +42,13 @@ export const ErrorCodes = {
   E_STREAM_CLOSED: 'the stream to the peer closed, was reset, or the session was closed',
 } as const
 
+/** One of the stable codes of {@link ErrorCodes}, e.g. `'E_BAD_SIGNATURE'`. */
 export type XaeroErrorCode = keyof typeof ErrorCodes
 
+/**
+ * The error of every failure that data, a peer or the disk can cause: test `err.code` (an
+ * {@link XaeroErrorCode}), never the message. `cause` holds the underlying error where there is one.
+ */
 export class XaeroError extends Error {
   /** Stable, documented identifier of the failure, e.g. `E_BAD_SIGNATURE`. */
   readonly code: XaeroErrorCode

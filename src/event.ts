@@ -27,20 +27,28 @@ export class Event {
 
   /** SHA-256 of the envelope without its signature, in hex. */
   get id(): string { return (this._id ??= toHex(this.key.subarray(8))) }
+  /** Application-defined kind, 0..65535. */
   get kind(): number { return (this.bytes[2] << 8) | this.bytes[3] }
   /** Milliseconds since the Unix epoch. */
   get timestamp(): number { return readU64(this.key) }
+  /** The group id, in hex. */
   get group(): string { return toHex(this.bytes.subarray(12, 44)) }
+  /** The author's Ed25519 public key, in hex. */
   get author(): string { return toHex(this.bytes.subarray(44, 76)) }
+  /** The opaque payload (a view into `bytes`). */
   get payload(): Uint8Array { return this.bytes.subarray(HEADER_SIZE, this.bytes.length - SIGNATURE_SIZE) }
+  /** The author's Ed25519 signature over the id, 64 bytes (a view into `bytes`). */
   get signature(): Uint8Array { return this.bytes.subarray(this.bytes.length - SIGNATURE_SIZE) }
 
+  /** The event as JSON: its fields, with the payload in hex. */
   toJSON() {
     return { id: this.id, kind: this.kind, timestamp: this.timestamp, group: this.group, author: this.author, payload: toHex(this.payload) }
   }
 }
 
+/** What `encodeEvent` signs: the fields of an event before it has an id and a signature. */
 export interface EventFields {
+  /** Application-defined kind, 0..65535. */
   kind: number
   /** Milliseconds since the Unix epoch. @default Date.now() */
   timestamp?: number
@@ -117,6 +125,7 @@ export function unsignedEvent(fields: EventFields, author: Uint8Array, options: 
   return new Event(bytes, key)
 }
 
+/** Checks `decodeEvent` applies beyond the format itself. */
 export interface DecodeOptions {
   /** Reject events of any other group (id, 32 bytes or hex). */
   group?: Uint8Array | string

@@ -4,6 +4,7 @@ const DIGITS = new TextEncoder().encode('0123456789abcdef')
 const latin1 = new TextDecoder('latin1')
 let scratch = new Uint8Array(64)
 
+/** Lowercase hex of the bytes. */
 export function toHex(bytes: Uint8Array): string {
   if (scratch.length < bytes.length * 2) scratch = new Uint8Array(bytes.length * 2)
   for (let i = 0; i < bytes.length; i++) {

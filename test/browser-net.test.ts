@@ -14,14 +14,15 @@ import { fileURLToPath } from 'node:url'
 import { Xaeroflux } from '../src/index.js'
 import { refusedByBrowserDefault, refusedWithPrivateAllowed } from '../src/net/addresses.js'
 import { CHROMIUM, servePage } from './helpers/chromium.js'
-import { Peer, bounded, until } from './helpers/peers.js'
+import { PeerProcess, until } from './helpers/peer-process.js'
+import { within } from './helpers/watchdog.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SECRET = 'a secret of the club, long enough to be one'
 const NODE_EVENTS = 5000
 const PAGE_EVENTS = 200
 
-let node: Peer
+let node: PeerProcess
 let served: Awaited<ReturnType<typeof servePage>>
 let browser: Browser
 let wsAddr = ''
@@ -33,7 +34,7 @@ type Answer<T> = T | { error: { code: string; message: string } }
 
 /** Calls `xf[fn](...args)` in the tab; arguments and answer are JSON. */
 function call<T = any>(tab: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return bounded(tab.evaluate(({ fn, args }) => (globalThis as any).xf[fn](...args), { fn, args }) as Promise<T>, 60_000, `page: ${fn}`)
+  return within(tab.evaluate(({ fn, args }) => (globalThis as any).xf[fn](...args), { fn, args }) as Promise<T>, `page: ${fn}`, 60_000)
 }
 
 async function newTab(): Promise<Page> {
@@ -46,7 +47,7 @@ async function newTab(): Promise<Page> {
   return tab
 }
 
-const nodeState = (group: string) => node.ask({ cmd: 'state', group }) as unknown as Promise<{ root: string; count: number; peers: string[] }>
+const nodeState = (group: string) => node.call('state', { group }) as unknown as Promise<{ root: string; count: number; peers: string[] }>
 const pageState = (tab: Page, name: string) => call<{ root: string; count: number; peers: string[] }>(tab, 'state', name)
 const percentile = (values: number[], p: number) => {
   const sorted = values.slice().sort((a, b) => a - b)
@@ -56,12 +57,12 @@ const percentile = (values: number[], p: number) => {
 test.before(async () => {
   const started = Date.now()
   // One Node peer (one libp2p node, TCP and WebSockets on 127.0.0.1) in an open group and a secret one.
-  node = await Peer.start('node', { groups: [{ group: 'web' }, { group: 'club', secret: SECRET }], shared: true })
+  node = await PeerProcess.start({ groups: [{ group: 'web' }, { group: 'club', secret: SECRET }], shared: true }, { role: 'store', name: 'node' })
   wsAddr = node.addrs.find((a) => a.includes('/ws/'))!
   assert.ok(wsAddr && node.addrs.every((a) => a.startsWith('/ip4/127.0.0.1/')), `the Node peer listens on 127.0.0.1 only: ${node.addrs}`)
   const [{ ids }] = await Promise.all([
-    node.ask({ cmd: 'append', group: 'web', n: NODE_EVENTS }, 60_000),
-    node.ask({ cmd: 'append', group: 'club', n: 20 }),
+    node.call('append', { group: 'web', n: NODE_EVENTS }, 60_000),
+    node.call('append', { group: 'club', n: 20 }),
   ])
   assert.is((ids as string[]).length, NODE_EVENTS)
   served = await servePage('dist/test/browser/net-page.js')
@@ -172,12 +173,12 @@ test('live push both ways: page → Node and Node → page', async () => {
   const up = await call<string[]>(tab, 'append', 'a', 30, 20)
   const down: string[] = []
   for (let i = 0; i < 30; i++) {
-    down.push(...(await node.ask({ cmd: 'append', group: 'web', n: 1 })).ids as string[])
+    down.push(...(await node.call('append', { group: 'web', n: 1 })).ids as string[])
     await new Promise((r) => setTimeout(r, 20))
   }
   let upLags: Array<number | null> = [], downLags: Array<number | null> = []
   await until(async () => {
-    upLags = (await node.ask({ cmd: 'lags', group: 'web', ids: up })).lags as Array<number | null>
+    upLags = (await node.call('lags', { group: 'web', ids: up })).lags as Array<number | null>
     downLags = await call(tab, 'lags', 'a', down)
     return [...upLags, ...downLags].every((l) => l !== null)
   }, 10_000, 'every live event to arrive')

@@ -21,7 +21,7 @@ import { encodeHello, helloOf } from '../src/net/handshake.js'
 import { DEFAULT_LIMITS } from '../src/net/limits.js'
 import { KEYS, PUSH, SPLIT, encodeKeys, encodeMessage, encodeSplit, parseMessage, type ShapeNode } from '../src/sync/codec.js'
 import { KeyRange } from '../src/sync/view.js'
-import { Peer, bounded, until } from './helpers/peers.js'
+import { PeerProcess, until } from './helpers/peer-process.js'
 import { within } from './helpers/watchdog.js'
 
 const GROUP = 'hostile'
@@ -32,6 +32,17 @@ const ROUNDS = 15
 const figures: Record<string, unknown> = {}
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// The liars are libp2p nodes in this process, and A hangs up on them while they dial: libp2p
+// 3.3 then sometimes leaves a rejection of the dial unhandled (seen: ECONNRESET from the TCP
+// connect, EncryptionFailedError from the upgrader), which would end this process. Those two,
+// and only those, are the liar's lost connections, not a failure of the test.
+const liarsLostDials: string[] = []
+process.on('unhandledRejection', (e) => {
+  const err = e as { code?: string; name?: string; message?: string }
+  if (err?.code === 'ECONNRESET' || err?.name === 'EncryptionFailedError') { liarsLostDials.push(`${err.name}: ${err.message}`); return }
+  throw e
+})
 
 /** A raw session of a fresh hostile peer id: HELLO sent, the honest HELLO received; `onFrame` sees every later frame. */
 class Liar {
@@ -46,7 +57,16 @@ class Liar {
   static async connect(addr: string): Promise<Liar> {
     const node = await createLibp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
     try {
-      const stream = await node.dialProtocol(multiaddr(addr), ns.sync)
+      // A's libp2p refuses more than a few new connections a second from one host (its inbound
+      // connection threshold), and the liars all come from 127.0.0.1: dial again after a pause.
+      let stream: Stream | undefined
+      for (let attempt = 1; !stream; attempt++) {
+        stream = await node.dialProtocol(multiaddr(addr), ns.sync).catch(async (e) => {
+          if (attempt >= 5) throw e
+          await sleep(300 * attempt)
+          return undefined
+        })
+      }
       const liar = new Liar(node, stream)
       const reader = new FrameReader(1 << 30)
       stream.addEventListener('message', (evt) => {
@@ -152,16 +172,16 @@ const signed = (group: string, n: number, tag: string) => Array.from({ length: n
 interface Outcome { code: string; ms: number; told: boolean }
 
 test('hostile peers: lies are bounded and cut off, the liar is refused, and A serves B within 2× its latency meanwhile', () => within((async () => {
-  const peers: Peer[] = []
+  const peers: PeerProcess[] = []
   try {
-    const a = await Peer.start('honest A', { groups: [{ group: GROUP }], limits: { idleMs: IDLE }, budget: { rounds: ROUNDS } })
+    const a = await PeerProcess.start({ groups: [{ group: GROUP }], limits: { idleMs: IDLE }, budget: { rounds: ROUNDS } }, { role: 'store', name: 'honest A' })
     peers.push(a)
-    await a.ask({ cmd: 'append', group: GROUP, n: 2000 }, 60_000)
-    const b = await Peer.start('honest B', { groups: [{ group: GROUP }], bootstrap: [a.addr] })
+    await a.call('append', { group: GROUP, n: 2000 }, 60_000)
+    const b = await PeerProcess.start({ groups: [{ group: GROUP }], bootstrap: [a.addr] }, { role: 'store', name: 'honest B' })
     peers.push(b)
-    const state = (p: Peer) => p.ask({ cmd: 'state', group: GROUP }) as unknown as Promise<{ root: string; count: number; peers: string[] } & Record<string, unknown>>
+    const state = (p: PeerProcess) => p.call('state', { group: GROUP }) as unknown as Promise<{ root: string; count: number; peers: string[] } & Record<string, unknown>>
     await until(async () => { const [x, y] = await Promise.all([state(a), state(b)]); return y.count === 2000 && x.root === y.root && x.peers.includes(b.peerId) }, 30_000, 'B to catch up with A')
-    await b.ask({ cmd: 'watch', group: GROUP })
+    await b.call('watch', { group: GROUP })
     const addr = a.addr
     let probes = 0
 
@@ -169,7 +189,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     let seen = 0
     const arrived = new Map<string, number>()
     const probe = async (): Promise<number> => {
-      const { eid, t } = await a.ask({ cmd: 'probe', group: GROUP }) as unknown as { eid: string; t: number }
+      const { eid, t } = await a.call('probe', { group: GROUP }) as unknown as { eid: string; t: number }
       probes++
       await within((async () => {
         for (;;) {
@@ -238,14 +258,14 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     /** Waits until A cuts the liar off, checks A's reason (and what A told the liar, when the ERROR frame made it before the hang-up), that A refuses its id (GroupNetwork's ban) and that a redial is refused. */
     const cutOff = async (liar: Liar, code: string, t0: number): Promise<Outcome> => {
       active++
-      try { await bounded(liar.closed, 60_000, `A to cut the liar off (${code})`) } finally { active-- }
+      try { await within(liar.closed, `A to cut the liar off (${code})`, 60_000) } finally { active-- }
       const ms = performance.now() - t0
       if (liar.failure) throw liar.failure
       await until(async () => reasonOf(liar.id) !== undefined, 5000, 'A to report the disconnect')
       const told = liar.error()
       assert.is(reasonOf(liar.id)!.code, code, `A's reason: ${JSON.stringify(reasonOf(liar.id))}; frames ${liar.frames.map((f) => f.type).join(',').slice(0, 200)}`)
       if (told !== undefined) assert.ok(told.startsWith(code), `the liar was told: ${told}`)
-      const refused = await a.ask({ cmd: 'sync', group: GROUP, peer: liar.id }).then(() => 'synced', (e) => e.code)
+      const refused = await a.call('sync', { group: GROUP, peer: liar.id }).then(() => 'synced', (e) => e.code)
       assert.is(refused, 'E_PEER_REFUSED', 'A refuses the liar')
       const again = await liar.node.dialProtocol(multiaddr(addr), ns.sync).then(async (s) => {
         const got: number[] = []
@@ -324,7 +344,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     }, 1)
 
     // After all of it, B still syncs with A: one root.
-    await b.ask({ cmd: 'sync', group: GROUP, peer: addr })
+    await b.call('sync', { group: GROUP, peer: addr })
     const [x, y] = await Promise.all([state(a), state(b)])
     assert.is(x.root, y.root)
   } finally {

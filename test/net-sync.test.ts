@@ -1,5 +1,5 @@
 // The sync protocol between peers (src/net/session.ts, docs/NETWORK.md "Sync protocol"), between
-// real libp2p nodes in separate processes on 127.0.0.1 (test/fixtures/sync-peer.ts), and against
+// real libp2p nodes in separate processes on 127.0.0.1 (test/fixtures/peer.ts), and against
 // a hostile plain libp2p node in this process that writes raw frames. Every test runs under a
 // watchdog and kills its processes at the end.
 import './helpers/with-resolvers.js'

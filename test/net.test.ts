@@ -2,20 +2,21 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { tempDir } from './helpers/store.js'
-import { Peer, until } from './helpers/peers.js'
+import { PeerProcess, until } from './helpers/peer-process.js'
 import { Xaeroflux } from '../src/index.js'
 import { createNode } from '../src/net/index.js'
 
-const peers: Peer[] = []
-const start = async (name: string, config: Parameters<typeof Peer.start>[1]) => {
-  const p = await Peer.start(name, config)
+const peers: PeerProcess[] = []
+/** A peer with Xaeroflux stores on the network (test/fixtures/peer.ts, role 'store'). */
+const start = async (name: string, config: { path?: string; groups: Array<{ group: string; secret?: string }>; bootstrap?: string[]; shared?: boolean }) => {
+  const p = await PeerProcess.start(config, { role: 'store', name })
   peers.push(p)
   return p
 }
 const stopAll = async () => { await Promise.all(peers.splice(0).map((p) => p.close())) }
-const state = (p: Peer, group = 'net') => p.ask({ cmd: 'state', group }) as unknown as Promise<{ root: string; count: number; peers: string[] }>
+const state = (p: PeerProcess, group = 'net') => p.call('state', { group }) as Promise<{ root: string; count: number; peers: string[] }>
 
-async function converged(list: Peer[], count: number, ms: number, group = 'net'): Promise<number> {
+async function converged(list: PeerProcess[], count: number, ms: number, group = 'net'): Promise<number> {
   return until(async () => {
     const states = await Promise.all(list.map((p) => state(p, group)))
     return states.every((s) => s.count === count && s.root === states[0].root)
@@ -25,9 +26,9 @@ async function converged(list: Peer[], count: number, ms: number, group = 'net')
 test.after.each(stopAll)
 
 test('five peers bootstrapped in a chain append concurrently and reach one root; a sixth joins late through the DHT and catches up', async () => {
-  const chain: Peer[] = []
+  const chain: PeerProcess[] = []
   for (let i = 0; i < 5; i++) chain.push(await start(`p${i}`, { groups: [{ group: 'net' }], bootstrap: i ? [chain[i - 1].addr] : [] }))
-  await Promise.all(chain.map((p) => p.ask({ cmd: 'append', group: 'net', n: 200 })))
+  await Promise.all(chain.map((p) => p.call('append', { group: 'net', n: 200 })))
   const ms = await converged(chain, 1000, 30_000)
   console.log(`    5 peers, 1 000 events: one root ${ms} ms after the last append`)
   const late = await start('late', { groups: [{ group: 'net' }], bootstrap: [chain[4].addr] })
@@ -40,12 +41,12 @@ test('a peer killed with SIGKILL mid-sync and restarted catches up and keeps eve
   const dir = tempDir()
   try {
     const source = await start('source', { groups: [{ group: 'net' }] })
-    await source.ask({ cmd: 'append', group: 'net', n: 5000 }, 120_000)
+    await source.call('append', { group: 'net', n: 5000 }, 120_000)
     let victim = await start('victim', { path: dir.dir, groups: [{ group: 'net' }] })
-    const mine = (await victim.ask({ cmd: 'append', group: 'net', n: 50 })).ids as string[]
-    void victim.ask({ cmd: 'sync', group: 'net', peer: source.addr }).catch(() => {})
+    const mine = (await victim.call('append', { group: 'net', n: 50 })).ids as string[]
+    void victim.call('sync', { group: 'net', peer: source.addr }).catch(() => {})
     await new Promise((r) => setTimeout(r, 150))
-    victim.kill()
+    await victim.kill()
     victim = await start('victim again', { path: dir.dir, groups: [{ group: 'net' }], bootstrap: [source.addr] })
     const ms = await converged([source, victim], 5050, 60_000)
     console.log(`    restarted after SIGKILL mid-sync: caught up in ${ms} ms; its 50 acknowledged events: ${mine.length}`)
@@ -62,13 +63,13 @@ test('a partition heals: two peers stopped while the others append catch up when
     const b = await start('b', { groups: [{ group: 'net' }], bootstrap: [a.addr] })
     let c = await start('c', { path: dirs[0].dir, groups: [{ group: 'net' }], bootstrap: [b.addr] })
     let d = await start('d', { path: dirs[1].dir, groups: [{ group: 'net' }], bootstrap: [c.addr] })
-    await Promise.all([a, b, c, d].map((p) => p.ask({ cmd: 'append', group: 'net', n: 50 })))
+    await Promise.all([a, b, c, d].map((p) => p.call('append', { group: 'net', n: 50 })))
     await converged([a, b, c, d], 200, 30_000)
     await Promise.all([c.close(), d.close()])
-    await Promise.all([a, b].map((p) => p.ask({ cmd: 'append', group: 'net', n: 100 })))
+    await Promise.all([a, b].map((p) => p.call('append', { group: 'net', n: 100 })))
     c = await start('c again', { path: dirs[0].dir, groups: [{ group: 'net' }], bootstrap: [a.addr] })
     d = await start('d again', { path: dirs[1].dir, groups: [{ group: 'net' }], bootstrap: [c.addr] })
-    await Promise.all([c, d].map((p) => p.ask({ cmd: 'append', group: 'net', n: 10 })))
+    await Promise.all([c, d].map((p) => p.call('append', { group: 'net', n: 10 })))
     const ms = await converged([a, b, c, d], 420, 30_000)
     console.log(`    partition healed in ${ms} ms`)
   } finally {
@@ -82,7 +83,7 @@ test('two groups on the same shared nodes stay apart', async () => {
   const x = await start('x', { groups, shared: true })
   const y = await start('y', { groups, shared: true, bootstrap: [x.addr] })
   const z = await start('z', { groups: [{ group: 'two' }], shared: true, bootstrap: [y.addr] })
-  await Promise.all([x.ask({ cmd: 'append', group: 'one', n: 30 }), y.ask({ cmd: 'append', group: 'two', n: 20 }), z.ask({ cmd: 'append', group: 'two', n: 10 })])
+  await Promise.all([x.call('append', { group: 'one', n: 30 }), y.call('append', { group: 'two', n: 20 }), z.call('append', { group: 'two', n: 10 })])
   await converged([x, y], 30, 30_000, 'one')
   await converged([x, y, z], 30, 30_000, 'two')
   const one = await state(y, 'one')
@@ -95,10 +96,10 @@ test('a secret group: an outsider who knows the name but not the secret gets not
   const b = await start('b', { groups: [{ group: 'club', secret }], bootstrap: [a.addr] })
   const outsider = await start('outsider', { groups: [{ group: 'club' }], bootstrap: [a.addr] })
   const guesser = await start('guesser', { groups: [{ group: 'club', secret: 'a wrong guess, long enough' }], bootstrap: [a.addr] })
-  await a.ask({ cmd: 'append', group: 'club', n: 20 })
+  await a.call('append', { group: 'club', n: 20 })
   await converged([a, b], 20, 30_000, 'club')
   for (const p of [outsider, guesser]) {
-    const err = await p.ask({ cmd: 'sync', group: 'club', peer: a.addr }).then(() => undefined, (e) => e)
+    const err = await p.call('sync', { group: 'club', peer: a.addr }).then(() => undefined, (e) => e)
     assert.ok(err, `${p.name}'s sync with a member fails`)
     const s = await state(p, 'club')
     assert.is(s.count, 0, `${p.name} got no event`)

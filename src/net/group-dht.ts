@@ -10,8 +10,15 @@ import { gateRoutingTable, gatedComponents, safeAllow, type Allow } from './gate
 import { BUCKET_MS, MAX_RANGE_BUCKETS, bucketCid, bucketOf, groupCid } from './keys.js'
 import type { GroupNamespace } from './namespace.js'
 
-export interface GroupPeer { id: string; addrs: string[] }
+/** A group peer: its peer id and the multiaddrs it is known at. */
+export interface GroupPeer {
+  /** Its libp2p peer id. */
+  id: string
+  /** Its multiaddrs. */
+  addrs: string[]
+}
 
+/** The options of `joinGroup`. */
 export interface GroupDhtOptions {
   /**
    * Group peers to keep connections to: discovery dials providers of the group's CID until this
@@ -44,7 +51,9 @@ export interface GroupDhtOptions {
   clientMode?: boolean
 }
 
+/** A handle on one group's own kad-dht on a node (`XaerofluxService.joinGroup`). */
 export interface GroupDht {
+  /** The group's namespace and protocol ids. */
   readonly ns: GroupNamespace
   /** Called with each group peer found through the DHT (a provider of the group's CID) and connected to, up to maxPeers, and again when one is reconnected. Returns the unsubscribe function. */
   onPeer(listener: (peer: GroupPeer) => void): () => void

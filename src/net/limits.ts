@@ -2,6 +2,7 @@
 // that paces live pushes. A peer that breaks a limit has its stream aborted with E_PEER_LIMIT
 // (E_TIMEOUT for the idle limits); the integrator then refuses it for a backoff period.
 
+/** What a peer may do before it is cut off (docs/NETWORK.md, Limits); each field has a default. */
 export interface PeerLimits {
   /** Largest frame accepted (header included); an envelope is up to ~2 MiB, so at least 2.5 MiB. @default 4 MiB */
   maxFrame: number

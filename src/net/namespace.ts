@@ -4,6 +4,7 @@ import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toHex } from '../hex.js'
 
+/** A group's namespace `<ns>` and the protocol ids derived from it (docs/NETWORK.md). */
 export interface GroupNamespace {
   /** `<ns>`: the group id in lowercase hex, or for a secret group a value derived from the secret. */
   readonly ns: string

@@ -16,6 +16,7 @@ import { PeerSession, type SyncHost, type SyncResult } from './session.js'
 import { resolveLimits, type PeerLimits } from './limits.js'
 import { DEFAULT_BUDGET, type Reconciliation, type ReconcileBudget } from '../sync/session.js'
 
+/** The `network` option of `Xaeroflux.open`: without it, a store starts no node. */
 export interface NetworkOptions {
   /** Multiaddrs to listen on (own node only). @default TCP and WebSockets on 127.0.0.1, ports chosen by the system */
   listen?: string[]
@@ -51,7 +52,13 @@ export interface NetworkStore {
   onIndexed(listener: (events: readonly Event[], origins: readonly Origin[]) => void): () => void
 }
 
-export interface PeerInfo { id: string; addrs: string[] }
+/** A connected group peer, as `db.peers()` lists it. */
+export interface PeerInfo {
+  /** Its libp2p peer id. */
+  id: string
+  /** Its multiaddrs. */
+  addrs: string[]
+}
 
 /** Anti-entropy: every connected peer is synced this often (with ±20 % jitter), besides on connect and on a gap. */
 const ANTI_ENTROPY_MS = 30_000

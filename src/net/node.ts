@@ -15,6 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { xaerofluxService, type XaerofluxService, type XaerofluxServiceInit } from './service.js'
 
+/** The options of {@link createNode}. */
 export interface NodeOptions {
   /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] */
   listen?: string[]
@@ -34,6 +35,7 @@ export interface NodeOptions {
   allowPrivateAddresses?: boolean
 }
 
+/** A libp2p node made by {@link createNode}: its `xaeroflux` service serves every group's store that joins it. */
 export type XaerofluxNode = Libp2p<{ xaeroflux: XaerofluxService; identify: Identify; ping: Ping }>
 
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']

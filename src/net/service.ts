@@ -11,6 +11,7 @@ import type { GroupNamespace } from './namespace.js'
 
 export type { GroupDht, GroupDhtOptions, GroupPeer } from './group-dht.js'
 
+/** The libp2p service that runs each group's DHT and sync protocol on a shared node (`services.xaeroflux`). */
 export interface XaerofluxService {
   /**
    * Starts this node's kad-dht for the group `ns` (protocol ns.kad), or returns a new handle on the
@@ -25,6 +26,7 @@ export interface XaerofluxService {
 
 export type XaerofluxServiceComponents = KadDHTComponents
 
+/** The options of `xaerofluxService`. */
 export interface XaerofluxServiceInit {
   /** Defaults for every joinGroup of this node (a joinGroup's own options win). */
   defaults?: GroupDhtOptions

@@ -32,15 +32,19 @@ export interface SyncHost {
   ingest(envelopes: readonly Uint8Array[], peer: string): Promise<Array<Event | XaeroError | null>>
 }
 
+/** What `db.syncWith` did. */
 export interface SyncResult {
   /** Reconciliation messages this side sent. */
   rounds: number
   /** Bytes of this sync's frames, headers included, each way. */
   bytesSent: number
+  /** Bytes of the frames received. */
   bytesReceived: number
-  /** Envelopes sent to the peer, and valid envelopes received from it (already stored ones included). */
+  /** Envelopes sent to the peer. */
   eventsSent: number
+  /** Valid envelopes received from the peer (already stored ones included). */
   eventsReceived: number
+  /** Time the sync took (ms). */
   ms: number
 }
 

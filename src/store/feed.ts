@@ -11,6 +11,7 @@ import { checkRange, type RangeOptions } from './queries.js'
  */
 export type Origin = 'append' | 'ingest' | 'replay' | { peer: string }
 
+/** Which newly indexed events `subscribe` delivers: a range's filters without `limit` and `reverse`. */
 export type SubscribeFilter = Omit<RangeOptions, 'limit' | 'reverse'>
 
 /** What the store's own listeners are given after each index batch: its new events, with their origins, in key order. */

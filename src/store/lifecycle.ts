@@ -2,6 +2,7 @@
 // in flight, so that `flush` covers every call made before it and `close` settles them all.
 import { XaeroError } from '../errors.js'
 
+/** A store's status: `open` resolves with an 'open' store; `close` makes it 'closing', then 'closed'. */
 export type Status = 'opening' | 'open' | 'closing' | 'closed'
 
 export class Lifecycle {

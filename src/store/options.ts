@@ -11,6 +11,7 @@ import { SLOT_DATA_BYTES } from '../pipeline/slot.js'
 import type { Durability } from './wal.js'
 import type { NetworkOptions } from '../net/network.js'
 
+/** The options of {@link Xaeroflux.open} (README, Use). */
 export interface OpenOptions {
   /** Folder of the store (Node) or IndexedDB name (browsers). Omitted: in memory. */
   path?: string

@@ -13,14 +13,19 @@ type Bytes = Uint8Array
 export type DB = AbstractLevel<Bytes, Bytes, Bytes>
 export type Sub = AbstractSublevel<DB, Bytes, Bytes, Bytes>
 
+/** What `range` reads: events in key (time) order, filtered. */
 export interface RangeOptions {
   /** Earliest timestamp, inclusive (ms). */
   from?: number
   /** Latest timestamp, exclusive (ms). */
   to?: number
+  /** Only this author's events (public key, 32 bytes or hex). */
   author?: Uint8Array | string
+  /** Only events of this kind. */
   kind?: number
+  /** At most this many events. */
   limit?: number
+  /** Newest first. */
   reverse?: boolean
 }
 

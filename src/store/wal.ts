@@ -29,6 +29,7 @@ const WRITE_BYTES = 4 << 20 // records framed into one write at most
 // open until a reader comes. (O_NONBLOCK does nothing to regular files.)
 const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (constants.O_NONBLOCK ?? 0)
 
+/** What replaying the write-ahead log found at open (`db.recovery`). */
 export interface ReplayReport {
   /** Records read back past the checkpoint. */
   replayed: number

@@ -55,18 +55,24 @@ export interface ReconcileBudget {
   outbox?: number
 }
 
+/** The budget of a reconciliation whose options name none (each field of `ReconcileBudget` that is left out). */
 export const DEFAULT_BUDGET: Required<ReconcileBudget> = { rounds: 10_000, keys: 1 << 21, bytes: 128 << 20, time: 600_000, outbox: 1 << 18 }
 
+/** The options of `db.reconcile`, besides its time range. */
 export interface ReconcileOptions {
   /** Aborts the session: `open()`/`receive()` reject with the reason if it is an XaeroError, else E_ABORTED. */
   signal?: AbortSignal
+  /** Limits of the session; over one, it fails with E_BUDGET. @default DEFAULT_BUDGET */
   budget?: ReconcileBudget
 }
 
+/** What a reconciliation has exchanged so far (`Reconciliation.stats`). */
 export interface ReconcileStats {
   /** Messages sent (the first, and each reply). */
   rounds: number
+  /** Bytes of the messages this side sent. */
   bytesSent: number
+  /** Bytes of the messages this side received. */
   bytesReceived: number
   /** Keys carried by the messages, either way. */
   keys: number
@@ -90,6 +96,7 @@ interface Staged { needed: string[]; had: string[]; answered: string[]; out: Out
 export class Reconciliation {
   private readonly needed = new Set<string>()
   private readonly had = new Set<string>()
+  /** What this side has exchanged so far. */
   readonly stats: ReconcileStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, keys: 0, outbox: 0 }
   private outbox: Outgoing[] = []
   private readonly range: KeyRange
@@ -107,6 +114,10 @@ export class Reconciliation {
   /** Set by an abort or a budget: the session is over and every later call rejects with it. */
   private failure?: XaeroError
 
+  /**
+   * @param from earliest timestamp of the range reconciled, inclusive (ms)
+   * @param to latest timestamp, exclusive (ms)
+   */
   constructor(private readonly source: ReconcileSource, readonly from: number, readonly to: number, options: ReconcileOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('reconcile options must be an object')
     const { signal, budget = {} } = options

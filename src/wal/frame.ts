@@ -4,7 +4,9 @@ import { WAL_FRAME_HEADER, WAL_SCAN } from '../core/exports.js'
 /** One record found by `scanFrames`: its payload is `buf[offset + 9, offset + 9 + length)`. */
 export interface FrameRecord { offset: number; length: number; type: number }
 
+/** What `scanFrames` found. */
 export interface ScanResult {
+  /** The whole records read, in order. */
   records: FrameRecord[]
   /** 'end': clean end; 'torn': an incomplete last record; 'corrupt': a record fails its checks. */
   status: 'end' | 'torn' | 'corrupt'

@@ -2,10 +2,10 @@
 // its own libp2p node (TCP on 127.0.0.1, so that wire.ts can count its bytes), in the demo's
 // group. argv[2] is JSON: { name, path, group, bootstrap }.
 //
-// It speaks JSON lines. Out: first { ready, peerId, addrs, author, at }, then answers { id, ok, … }
-// (or { id, ok: false, code, message }) and events: { event: 'peer:connect' | 'peer:disconnect',
-// peer, at }, and { event: 'seen', id, at } for each probe event (kind PROBE_KIND) that reached
-// it from another peer. Every `at` is epoch ms read from performance (sub-millisecond; the
+// It speaks JSON lines (lines.ts). Out: first { ready, peerId, addrs, author, at }, then answers
+// { id, ok, … } (or { id, ok: false, code, message }) and events: { event: 'peer:connect' |
+// 'peer:disconnect', peer, at }, and { event: 'seen', id, at } for each probe event (kind
+// PROBE_KIND) that reached it from another peer. Every `at` is epoch ms read from performance (sub-millisecond; the
 // processes of one machine share the clock).
 // In, one command a line: { id, cmd } with cmd one of
 //   append { n }    appends n events (kind 1), many in flight at once → { ms, sample }
@@ -16,9 +16,9 @@
 //   stats           → { wire, syncs, received }
 //   close           closes the store and the node, then exits 0.
 // It also exits when its stdin ends: its parent is gone, and nothing else would stop it.
-import { createInterface } from 'node:readline'
 import { Identity, Xaeroflux, toHex, type Event } from '../../index.js'
 import { createNode } from '../../net/node.js'
+import { say, serve } from './lines.js'
 import { WireCounter } from './wire.js'
 
 export const PROBE_KIND = 2
@@ -28,7 +28,6 @@ const WINDOW = 256
 interface Config { name: string; path: string; group: string; bootstrap: string[] }
 
 const config = JSON.parse(process.argv[2]) as Config
-const say = (line: unknown) => process.stdout.write(JSON.stringify(line) + '\n')
 const now = () => performance.timeOrigin + performance.now()
 
 const identity = Identity.generate()
@@ -81,45 +80,26 @@ async function close(): Promise<void> {
   try { await node.stop() } catch { /* exiting anyway */ }
 }
 
-// Commands run concurrently: a long append must not hold up the progress polls meant to watch it.
-const lines = createInterface({ input: process.stdin })
-lines.on('close', () => { void close().then(() => process.exit(0)) })
-lines.on('line', (line) => { void run(JSON.parse(line)) })
-
-async function run(c: { id: number; cmd: string; n?: number; eventId?: string }): Promise<void> {
-  try {
-    switch (c.cmd) {
-      case 'append':
-        say({ id: c.id, ok: true, ...(await append(c.n ?? 1)) })
-        break
-      case 'probe': {
-        const at = now()
-        const event = await db.append({ kind: PROBE_KIND, payload: `probe from ${config.name}` })
-        say({ id: c.id, ok: true, eventId: event.id, at })
-        break
-      }
-      case 'progress':
-        say({ id: c.id, ok: true, count: await db.count(), peers: db.peers().map((p) => p.id) })
-        break
-      case 'state':
-        await db.flush()
-        say({ id: c.id, ok: true, count: await db.count(), root: await db.root(), peers: db.peers().map((p) => p.id) })
-        break
-      case 'prove': {
-        await db.flush()
-        const proof = await db.prove(c.eventId!)
-        say({ id: c.id, ok: true, proof: toHex(proof), root: await db.root(), author: (await db.get(c.eventId!))?.author })
-        break
-      }
-      case 'stats':
-        say({ id: c.id, ok: true, wire: wire.totals(), syncs, received })
-        break
-      case 'close':
-        await close()
-        say({ id: c.id, ok: true })
-        process.exit(0)
-    }
-  } catch (e) {
-    say({ id: c.id, ok: false, code: (e as { code?: string }).code ?? 'E_INTERNAL', message: (e as Error).message })
-  }
-}
+serve({
+  append: (c) => append(c.n ?? 1),
+  async probe() {
+    const at = now()
+    const event = await db.append({ kind: PROBE_KIND, payload: `probe from ${config.name}` })
+    return { eventId: event.id, at }
+  },
+  progress: async () => ({ count: await db.count(), peers: db.peers().map((p) => p.id) }),
+  async state() {
+    await db.flush()
+    return { count: await db.count(), root: await db.root(), peers: db.peers().map((p) => p.id) }
+  },
+  async prove(c) {
+    await db.flush()
+    const proof = await db.prove(c.eventId)
+    return { proof: toHex(proof), root: await db.root(), author: (await db.get(c.eventId))?.author }
+  },
+  stats: () => ({ wire: wire.totals(), syncs, received }),
+  async close() {
+    await close()
+    setImmediate(() => process.exit(0))
+  },
+}, () => close().then(() => process.exit(0)))
