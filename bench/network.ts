@@ -7,7 +7,7 @@
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
-// NETBENCH_N=<events> overrides N; NETBENCH_MESH_ONLY=<peers> runs the convergence alone; NETBENCH_DEBUG=1
+// NETBENCH_N=<events> overrides N, NETBENCH_MESH=<peers> M; NETBENCH_MESH_ONLY=<peers> runs the convergence alone; NETBENCH_DEBUG=1
 // prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -232,7 +232,7 @@ async function convergence(start: (name: string) => Promise<Peer>, dir: string, 
 
 export async function networkBench(options: { quick?: boolean } = {}) {
   const n = Number(process.env.NETBENCH_N) || (options.quick ? 20_000 : 200_000)
-  const mesh = options.quick ? 6 : 20
+  const mesh = Number(process.env.NETBENCH_MESH) || (options.quick ? 6 : 20)
   const dir = mkdtempSync(join(tmpdir(), 'xaeroflux-netbench-'))
   const peers: Peer[] = []
   const start = async (name: string) => { const p = await Peer.start(name); peers.push(p); return p }

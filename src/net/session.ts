@@ -71,6 +71,8 @@ const PEER_FAULTS = new Set<XaeroErrorCode>(['E_TRUNCATED', 'E_TRAILING_BYTES', 
 const TOLERATED = new Set<XaeroErrorCode>(['E_FUTURE_TIMESTAMP'])
 /** Ids fetched from the host at once when serving, at first (then sized from the envelopes seen to about one frame). */
 const FETCH_IDS = 128
+/** EVENTS frames of one sync being ingested at once (see receiveEvents). */
+const INGESTS_IN_FLIGHT = 3
 /** Smallest envelope (header and signature, no payload), and the signature's length (docs/FORMAT.md). */
 const ENVELOPE_MIN = 144, SIGNATURE = 64
 
@@ -287,7 +289,10 @@ export class PeerSession extends EventTarget {
       throw protocol('a frame for a request never opened', { request: f.request, type: f.type })
     }
     req.bytesIn += f.size
-    if (req.bytesIn > this.limits.syncBytes) throw limit('syncBytes', `a sync received more than ${this.limits.syncBytes} bytes`, { request: req.id })
+    // In a sync this side opened, what arrives is what it asked for (each event is checked against
+    // its wants, reconciliation messages against the reconciliation's budget): an honest catch-up
+    // of more than syncBytes must not read as the peer breaking a limit. The peer's own syncs are bounded here.
+    if (!req.local && req.bytesIn > this.limits.syncBytes) throw limit('syncBytes', `a sync received more than ${this.limits.syncBytes} bytes`, { request: req.id })
     req.touch()
     switch (f.type) {
       case T.RECON:
@@ -575,31 +580,51 @@ export class PeerSession extends EventTarget {
 
   /** Ingests the peer's EVENTS in order, acknowledging each frame once stored. */
   private async receiveEvents(req: Request): Promise<void> {
+    // Up to INGESTS_IN_FLIGHT frames are ingested at once, acknowledged in order as each is
+    // stored: one at a time left the workers idle while the main thread read, checked and
+    // logged the next frame (measured: a 200 000-event sync at 0.58 of the receiver's own
+    // ingestMany rate, all of it in one call).
+    const inFlight: Array<{ done: Promise<number>; size: number }> = []
     for (;;) {
-      await this.until(req, () => req.events.length > 0 || req.eventsEnded, 'events')
-      const batch = req.events.shift()
-      if (!batch) break
-      for (const e of batch.envelopes) {
-        if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
-        const v = new DataView(e.buffer, e.byteOffset, e.length)
-        const ts = v.getUint32(4) * 2 ** 32 + v.getUint32(8)
-        if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
-        // Initiator: what the peer sends answers our WANTs, so each event is one we asked for
-        // (checked before it is stored, so an event sent in the place of another changes nothing).
-        // An envelope whose length does not add up is left to the ingest (E_TRUNCATED, E_TRAILING_BYTES).
-        if (req.wanted && e.length >= ENVELOPE_MIN && e.length === ENVELOPE_MIN + v.getUint32(76)) {
-          const id = toHex(sha256(e.subarray(0, e.length - SIGNATURE)))
-          if (!req.wanted.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
-        }
+      if (req.events.length > 0 && inFlight.length < INGESTS_IN_FLIGHT) {
+        const batch = req.events.shift()!
+        this.checkReceived(req, batch.envelopes)
+        const done = this.ingest(batch.envelopes)
+        done.catch(() => {}) // awaited below, in order
+        inFlight.push({ done, size: batch.size })
+        continue
       }
-      req.eventsReceived += await this.ingest(batch.envelopes)
-      // A store validating on this thread may settle a whole run of ingests in microtasks alone:
-      // yield, so that acknowledgements go out and the peer's frames come in meanwhile.
-      await yieldToEventLoop()
-      if (req.failure) throw req.failure
-      req.touch()
-      req.recvUnacked -= batch.size
-      req.bytesOut += this.send(T.ACK, req.id, u32(batch.size))
+      if (inFlight.length > 0) {
+        const { done, size } = inFlight.shift()!
+        req.eventsReceived += await done
+        // A store validating on this thread may settle a whole run of ingests in microtasks alone:
+        // yield, so that acknowledgements go out and the peer's frames come in meanwhile.
+        await yieldToEventLoop()
+        if (req.failure) throw req.failure
+        req.touch()
+        req.recvUnacked -= size
+        req.bytesOut += this.send(T.ACK, req.id, u32(size))
+        continue
+      }
+      if (req.eventsEnded) break
+      await this.until(req, () => req.events.length > 0 || req.eventsEnded, 'events')
+    }
+  }
+
+  /** Checks a frame's events before they are stored: in the sync's range and, in a sync this side opened, each one it asked for. */
+  private checkReceived(req: Request, envelopes: Uint8Array[]): void {
+    for (const e of envelopes) {
+      if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
+      const v = new DataView(e.buffer, e.byteOffset, e.length)
+      const ts = v.getUint32(4) * 2 ** 32 + v.getUint32(8)
+      if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
+      // Initiator: what the peer sends answers our WANTs, so each event is one we asked for
+      // (checked before it is stored, so an event sent in the place of another changes nothing).
+      // An envelope whose length does not add up is left to the ingest (E_TRUNCATED, E_TRAILING_BYTES).
+      if (req.wanted && e.length >= ENVELOPE_MIN && e.length === ENVELOPE_MIN + v.getUint32(76)) {
+        const id = toHex(sha256(e.subarray(0, e.length - SIGNATURE)))
+        if (!req.wanted.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+      }
     }
   }
 
