@@ -179,12 +179,17 @@ test('the chat in Chromium: a post from the page and one from a Node peer are bo
   assert.match((await tab.locator('#match').textContent())!, /equal: this page and the Node peer hold the same 2 events/)
   assert.match((await tab.locator('#sync').textContent())!, new RegExp(`with ${peerId.slice(-8)} \\(started by (this page|the peer)\\): received \\d+ events, sent \\d+`))
   assert.is(await tab.locator('#status').textContent(), 'connected')
-  // A second tab of the same browser profile does not open the same IndexedDB store again.
+  // A second tab of the same browser profile does not open the same IndexedDB store at once: it
+  // waits for the first to close, then opens it (with both messages) and connects.
   const second = await tab.context().newPage()
   second.on('pageerror', (e) => errors.push(String(e)))
   await second.goto(url)
   await second.locator('#status', { hasText: 'open in another tab' }).waitFor({ timeout: 10_000 })
-  assert.ok(await second.locator('#text').isDisabled(), 'the second tab cannot post')
+  assert.ok(await second.locator('#text').isDisabled(), 'the second tab cannot post while it waits')
+  await tab.close()
+  await second.locator(`#peers li[data-peer="${peerId}"]`).waitFor({ timeout: 15_000 })
+  assert.is(await second.locator('#messages li').count(), 2, 'the store of the closed tab, with both messages')
+  assert.is(await second.locator('#me').textContent(), pageAuthor, 'the same author (its key is in localStorage)')
   assert.equal(errors, [], 'no error in the pages')
 
   // SIGTERM: the command closes the store, stops the node, removes its temporary store, exits 0.

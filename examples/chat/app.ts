@@ -137,12 +137,18 @@ async function showRoots(db: Xaeroflux): Promise<void> {
 
 // ---- start ---------------------------------------------------------------------------------
 
-/** Takes the Web Lock `name` for as long as the tab lives; false if another tab holds it. */
-function holdLock(name: string): Promise<boolean> {
+/**
+ * Takes the Web Lock `name` for as long as the tab lives (the browser frees it with the tab);
+ * calls `waiting` if another tab holds it after a second (a reload may wait that long for its
+ * predecessor's lock).
+ */
+function holdLock(name: string, waiting: () => void): Promise<void> {
   return new Promise((resolve) => {
-    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
-      resolve(lock !== null)
-      return lock && new Promise<never>(() => {}) // never released: the browser frees it with the tab
+    const slow = setTimeout(waiting, 1000)
+    void navigator.locks.request(name, () => {
+      clearTimeout(slow)
+      resolve()
+      return new Promise<never>(() => {}) // never released
     })
   })
 }
@@ -155,12 +161,10 @@ async function start(): Promise<void> {
 
   // One store per path at a time: in Node a second open is E_LOCKED, but in a browser nothing
   // stops two tabs of one profile from opening the same IndexedDB store. A Web Lock, held while
-  // the tab lives, keeps this chat to one tab (another browser, or a private window, has its own).
+  // the tab lives, keeps this chat to one tab at a time (another browser, or a private window,
+  // has a store of its own); a second tab waits, and opens the store when the first is closed.
   const path = `xaeroflux-chat/${config.group}` // the IndexedDB database
-  if (!await holdLock(path)) {
-    setStatus('this chat is open in another tab of this browser: use that one (or another browser)', 'bad')
-    return
-  }
+  await holdLock(path, () => setStatus('open in another tab of this browser: waiting for that tab to close (or use another browser)', 'bad'))
 
   setStatus(`connecting to ${config.peerId.slice(-8)}…`)
   const db = await Xaeroflux.open({
@@ -170,14 +174,25 @@ async function start(): Promise<void> {
     // allowPrivateAddresses: the Node peer is on 127.0.0.1 (or the LAN), which browsers refuse by default.
     network: { bootstrap: config.bootstrap, allowPrivateAddresses: true },
   })
-  addEventListener('pagehide', () => { void db.close() })
 
-  // Live first, then what is stored: an event indexed in between shows once (showMessage skips repeats).
+  // The roots, shortly after something changed them, and every 3 s (the Node peer's root changes
+  // without us); never once the store is closing.
+  const refreshRoots = () => {
+    if (db.status === 'open') showRoots(db).catch((e) => { if (db.status === 'open') setStatus(`cannot read the root: ${(e as Error).message}`, 'bad') })
+  }
   let refresh: ReturnType<typeof setTimeout> | undefined
   const refreshSoon = () => {
     clearTimeout(refresh)
-    refresh = setTimeout(() => void showRoots(db), 150)
+    refresh = setTimeout(refreshRoots, 150)
   }
+  const poll = setInterval(refreshRoots, 3000)
+  addEventListener('pagehide', () => {
+    clearInterval(poll)
+    clearTimeout(refresh)
+    void db.close()
+  })
+
+  // Live first, then what is stored: an event indexed in between shows once (showMessage skips repeats).
   db.subscribe({ kind: MESSAGE }, (e) => showMessage(e, identity.id))
   db.subscribe({}, refreshSoon) // any event changes the root
   const latest: Event[] = []
@@ -186,14 +201,14 @@ async function start(): Promise<void> {
 
   db.addEventListener('peer:connect', () => { showPeers(db, config); setStatus('connected', 'ok'); refreshSoon() })
   db.addEventListener('peer:disconnect', () => {
+    if (db.status !== 'open') return // closing (the tab goes away): its peers are dropped, and db.peers() throws E_CLOSING
     showPeers(db, config)
     if (db.peers().length === 0) setStatus('disconnected: the peers are redialed; posts are kept here and synced later', 'bad')
   })
   db.addEventListener('sync', (e) => { showSync((e as CustomEvent<SyncDetail>).detail); refreshSoon() })
   showPeers(db, config)
   if (db.peers().length > 0) setStatus('connected', 'ok')
-  setInterval(() => void showRoots(db), 3000) // the Node peer's root changes without us
-  await showRoots(db)
+  refreshRoots()
 
   const form = $<HTMLFormElement>('post'), input = $<HTMLInputElement>('text'), send = $<HTMLButtonElement>('send')
   input.disabled = send.disabled = false
