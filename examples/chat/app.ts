@@ -110,7 +110,12 @@ function showSync({ peer, initiator, result: r }: SyncDetail): void {
     `received ${r.eventsReceived} events, sent ${r.eventsSent}; ${r.rounds} rounds, ${Math.round(r.ms)} ms`
 }
 
-/** Our root and count, the Node peer's root (asked from the server), and whether they are equal. */
+/**
+ * Our root and count, the Node peer's root, and whether they are equal. Equal roots mean equal
+ * sets of events (docs/MERKLE.md). The Node peer's root is asked from the server this page came
+ * from, over HTTP: a view of this set-up for the person watching, not a check between peers
+ * (peers check each other in sync, which verifies every event it moves).
+ */
 async function showRoots(db: Xaeroflux): Promise<void> {
   const [root, count] = [await db.root(), await db.count()]
   $('root').textContent = root
