@@ -26,6 +26,8 @@ export const CliCodes = {
   E_NO_SECRET: 'the secret file cannot be read',
   E_LISTEN: 'the node cannot start: an address to listen on is in use or unavailable',
   E_DEMO_FAILED: 'a peer of the demo failed, or did not do its part in time',
+  E_HTTP_LISTEN: 'serve-example: the web server cannot listen on the port (in use, or not allowed)',
+  E_NO_EXAMPLE: 'serve-example: the bundled example page is missing (npm run build makes it)',
   E_INTERRUPTED: 'the command was stopped by SIGINT or SIGTERM before it finished',
   E_INTERNAL: 'an unexpected failure (a bug: XAEROFLUX_DEBUG=1 prints its stack)',
 } as const

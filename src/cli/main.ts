@@ -28,7 +28,7 @@ function overallHelp(): string {
     ...COMMON_EXIT_CODES.map((c) => `  ${c}`),
     `  ${exitCodeLine(EXIT.notVerified, 'verify: the proof does not verify')}`,
     `  ${exitCodeLine(EXIT.interrupted, 'interrupted (SIGINT, SIGTERM): query, sync, bench and demo stop and clean up')}`,
-    '       (node: SIGINT or SIGTERM is how it ends; it closes its store and exits 0)',
+    '       (node, serve-example: SIGINT or SIGTERM is how they end; they close their store and exit 0)',
     '',
     'Errors are one line on stderr: error <CODE>: <message> (XAEROFLUX_DEBUG=1 adds the stack).',
     'More in docs/CLI.md.',

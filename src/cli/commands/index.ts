@@ -7,6 +7,7 @@ import { demo } from './demo.js'
 import { rebuild, prove, root, verify } from './merkle.js'
 import { node } from './node.js'
 import { count, get, query } from './read.js'
+import { serveExample } from './serve-example.js'
 import { sync } from './sync.js'
 
-export const COMMANDS: readonly Command[] = [append, query, get, count, root, prove, verify, rebuild, node, sync, bench, demo]
+export const COMMANDS: readonly Command[] = [append, query, get, count, root, prove, verify, rebuild, node, sync, serveExample, bench, demo]

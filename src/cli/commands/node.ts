@@ -56,16 +56,27 @@ export const node: Command = {
   },
 }
 
-/** Reports what happens on the network until `signal` aborts (or stdout closes); resolves with the store's final count and root. */
-async function serve(db: Xaeroflux, out: Output, signal: AbortSignal): Promise<{ count: number; root: string }> {
+/** What a command that runs a peer prints before the node's addresses (serve-example: the page's URL). */
+export interface Intro {
+  /** Fields added to the JSON `listening` line. */
+  json: Record<string, unknown>
+  /** Text lines printed first. */
+  lines: string[]
+}
+
+/**
+ * Reports what happens on the network until `signal` aborts (or stdout closes); resolves with the
+ * store's final count and root. Used by `node` and `serve-example`.
+ */
+export async function serve(db: Xaeroflux, out: Output, signal: AbortSignal, intro: Intro = { json: {}, lines: [] }): Promise<{ count: number; root: string }> {
   // A reader that went away (`| head`) ends the node as a signal does.
   const readerGone = new AbortController()
   const log = new Log(out, () => readerGone.abort())
   const stop = AbortSignal.any([signal, readerGone.signal])
   const addrs = db.multiaddrs()
   const count = await db.count(), root = await db.root()
-  if (out.json) await out.value({ event: 'listening', peerId: addrs[0]?.split('/p2p/')[1], addrs, group: db.group, count, root })
-  else for (const a of addrs) await out.line(a)
+  if (out.json) await out.value({ event: 'listening', ...intro.json, peerId: addrs[0]?.split('/p2p/')[1], addrs, group: db.group, count, root })
+  else for (const line of [...intro.lines, ...addrs]) await out.line(line)
   if (!out.json) log.write(async () => `group ${db.group}: ${count} events, root ${root}; SIGINT or SIGTERM stops`)
 
   db.addEventListener('peer:connect', (e) => {
