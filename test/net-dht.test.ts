@@ -60,6 +60,11 @@ chain('maxPeers caps the group peers kept', async () => {
   await new Promise((r) => setTimeout(r, 2_500))
   assert.is(capped.peersOf(G).length, 2, 'onPeer fired for 2 peers only')
   assert.is((await capped.value<string[]>('peers', { group: G })).length, 2)
+  // With its 2 kept and its record provided, its later full rounds (at 1, 3 and 7 s) do nothing.
+  await new Promise((r) => setTimeout(r, 5_000))
+  const { full, skipped, lookups } = await capped.call('rounds', { group: G })
+  const rounds = { full, skipped, lookups }
+  assert.ok(rounds.skipped >= 1, `full rounds skipped once maxPeers are kept: ${JSON.stringify(rounds)}`)
 })
 
 chain('content discovery: a peer that announced a day is found by findHolders on another', async () => {

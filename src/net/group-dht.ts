@@ -72,6 +72,8 @@ export interface GroupDht {
   refresh(): void
   /** Peer ids in this group's kad routing table (diagnostics, tests). */
   routingPeers(): string[]
+  /** Discovery rounds so far (diagnostics, tests): full rounds run, full rounds skipped (maxPeers kept and nothing to provide), lookup rounds. */
+  rounds(): { full: number; skipped: number; lookups: number }
   /** Leaves the group's DHT: this handle becomes unusable; the kad-dht stops when the last handle leaves. Never stops the node. Idempotent. */
   leave(): Promise<void>
 }
@@ -135,6 +137,7 @@ export class GroupDhtCore {
   private lookupWaiting = false
   private lastRoundEnd = 0
   private provided = false
+  readonly rounds = { full: 0, skipped: 0, lookups: 0 }
   private queue: Promise<void> = Promise.resolve()
   private refs = 0
   private stopped = false
@@ -199,6 +202,7 @@ export class GroupDhtCore {
       findHolders(range, options) { check(); return core.findHolders(range, options?.signal) },
       refresh() { check(); core.refresh() },
       routingPeers() { check(); return core.routingPeers() },
+      rounds() { check(); return { ...core.rounds } },
       async leave() {
         if (left) return
         left = true
@@ -282,7 +286,13 @@ export class GroupDhtCore {
     this.fullTimer = setTimeout(() => {
       this.fullTimer = undefined
       this.enqueue(async () => {
-        await this.round(true)
+        // With maxPeers kept and our records out, a round would only provide again what kad-dht's
+        // reprovider keeps alive anyway, and look up peers we would not dial: skip it (the
+        // schedule goes on; a lost peer brings the rounds back at 1 s). With every peer of a
+        // group running rounds every 5 min, the ~20 peers nearest the group's CID would take
+        // N / 300 s provides and lookups each (docs/NETWORK.md, Scale).
+        if (this.members.size >= this.maxPeers && this.provided && this.pending.size === 0) this.rounds.skipped++
+        else { this.rounds.full++; await this.round(true) }
         this.roundDelay = Math.min(this.roundDelay * 2, ROUND_MAX_DELAY_MS)
         this.scheduleFull(this.roundDelay)
       })
@@ -295,6 +305,7 @@ export class GroupDhtCore {
     this.lookupWaiting = true
     this.lookupTimer = setTimeout(() => this.enqueue(async () => {
       this.lookupWaiting = false
+      this.rounds.lookups++
       await this.round(false)
     }), Math.max(0, this.lastRoundEnd + ROUND_MIN_SPACING_MS - Date.now()))
   }
