@@ -37,9 +37,12 @@ export class Deduplicator {
     for (const e of events) this.remember(e.id)
   }
 
-  /** Ingests, with `ingest`, what is neither held nor on its way; one outcome per envelope, in order. */
-  async ingestMany(envelopes: readonly Uint8Array[], ingest: Ingest): Promise<IngestOutcome[]> {
-    const ids = envelopeIds(envelopes)
+  /**
+   * Ingests, with `ingest`, what is neither held nor on its way; one outcome per envelope, in
+   * order. `known`: the envelopes' ids if the caller computed them (as `envelopeIds` would).
+   */
+  async ingestMany(envelopes: readonly Uint8Array[], ingest: Ingest, known?: ReadonlyArray<string | undefined>): Promise<IngestOutcome[]> {
+    const ids = known ?? envelopeIds(envelopes)
     const outcomes: IngestOutcome[] = new Array(envelopes.length).fill(null)
     const fresh: number[] = [], waiting: Array<{ i: number; done: Promise<boolean> }> = []
     const mine = new Set<string>()
@@ -60,7 +63,7 @@ export class Deduplicator {
     return outcomes
   }
 
-  private async run(indexes: number[], envelopes: readonly Uint8Array[], ids: Array<string | undefined>, outcomes: IngestOutcome[], ingest: Ingest): Promise<void> {
+  private async run(indexes: number[], envelopes: readonly Uint8Array[], ids: ReadonlyArray<string | undefined>, outcomes: IngestOutcome[], ingest: Ingest): Promise<void> {
     if (indexes.length === 0) return
     let settle!: (results: Array<Event | XaeroError> | undefined) => void
     const results = new Promise<Array<Event | XaeroError> | undefined>((resolve) => { settle = resolve })

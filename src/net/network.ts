@@ -100,7 +100,7 @@ export class GroupNetwork extends EventTarget {
         if (got.includes(undefined)) { await store.committed(); got = await read() }
         return got.flatMap((e) => (e ? [e.bytes] : []))
       },
-      ingest: (envelopes, peer) => this.dedup.ingestMany(envelopes, (fresh) => store.ingestMany(fresh, { peer })),
+      ingest: (envelopes, peer, ids) => this.dedup.ingestMany(envelopes, (fresh) => store.ingestMany(fresh, { peer }), ids),
     }
     this.dedup = new Deduplicator()
   }

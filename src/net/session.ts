@@ -28,8 +28,10 @@ export interface SyncHost {
   /**
    * Validates and stores envelopes received from `peer`: the same validate → verify → index path
    * as a local ingest; one result per envelope, null for one the store already held (skipped).
+   * `ids`, when given, are the envelopes' ids (hex; undefined where the length does not add up),
+   * computed already by the session: the host need not hash them again.
    */
-  ingest(envelopes: readonly Uint8Array[], peer: string): Promise<Array<Event | XaeroError | null>>
+  ingest(envelopes: readonly Uint8Array[], peer: string, ids?: ReadonlyArray<string | undefined>): Promise<Array<Event | XaeroError | null>>
 }
 
 /** What `db.syncWith` did. */
@@ -588,8 +590,8 @@ export class PeerSession extends EventTarget {
     for (;;) {
       if (req.events.length > 0 && inFlight.length < INGESTS_IN_FLIGHT) {
         const batch = req.events.shift()!
-        this.checkReceived(req, batch.envelopes)
-        const done = this.ingest(batch.envelopes)
+        const ids = this.checkReceived(req, batch.envelopes)
+        const done = this.ingest(batch.envelopes, ids)
         done.catch(() => {}) // awaited below, in order
         inFlight.push({ done, size: batch.size })
         continue
@@ -611,9 +613,14 @@ export class PeerSession extends EventTarget {
     }
   }
 
-  /** Checks a frame's events before they are stored: in the sync's range and, in a sync this side opened, each one it asked for. */
-  private checkReceived(req: Request, envelopes: Uint8Array[]): void {
-    for (const e of envelopes) {
+  /**
+   * Checks a frame's events before they are stored: in the sync's range and, in a sync this side
+   * opened, each one it asked for. Returns their ids when it computed them (that second check).
+   */
+  private checkReceived(req: Request, envelopes: Uint8Array[]): Array<string | undefined> | undefined {
+    const ids = req.wanted ? new Array<string | undefined>(envelopes.length).fill(undefined) : undefined
+    for (let i = 0; i < envelopes.length; i++) {
+      const e = envelopes[i]
       if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
       const v = new DataView(e.buffer, e.byteOffset, e.length)
       const ts = v.getUint32(4) * 2 ** 32 + v.getUint32(8)
@@ -624,14 +631,16 @@ export class PeerSession extends EventTarget {
       if (req.wanted && e.length >= ENVELOPE_MIN && e.length === ENVELOPE_MIN + v.getUint32(76)) {
         const id = toHex(sha256(e.subarray(0, e.length - SIGNATURE)))
         if (!req.wanted.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+        ids![i] = id
       }
     }
+    return ids
   }
 
   /** Ingests envelopes from the peer; an invalid one aborts the session (E_BAD_EVENT). Returns how many were valid or already held. */
-  private async ingest(envelopes: Uint8Array[]): Promise<number> {
+  private async ingest(envelopes: Uint8Array[], ids?: Array<string | undefined>): Promise<number> {
     if (envelopes.length === 0) return 0
-    const results = await this.host.ingest(envelopes, this.remotePeer)
+    const results = await this.host.ingest(envelopes, this.remotePeer, ids)
     let valid = 0
     for (const r of results) {
       if (!(r instanceof XaeroError)) { valid++; continue }
