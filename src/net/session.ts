@@ -7,7 +7,6 @@ import type { Stream } from '@libp2p/interface'
 import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
 import { fromHex, toHex } from '../hex.js'
-import { sha256 } from '../hash.js'
 import type { Reconciliation } from '../sync/session.js'
 import { yieldToEventLoop } from '../tasks.js'
 import {
@@ -17,6 +16,7 @@ import {
 import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, helloOf, proof, type Hello, type Role } from './handshake.js'
 import { TokenBucket, resolveLimits, type PeerLimits } from './limits.js'
 import type { GroupNamespace } from './namespace.js'
+import { envelopeIds } from './dedup.js'
 
 export { DEFAULT_LIMITS, type PeerLimits } from './limits.js'
 
@@ -75,8 +75,6 @@ const TOLERATED = new Set<XaeroErrorCode>(['E_FUTURE_TIMESTAMP'])
 const FETCH_IDS = 128
 /** EVENTS frames of one sync being ingested at once (see receiveEvents). */
 const INGESTS_IN_FLIGHT = 3
-/** Smallest envelope (header and signature, no payload), and the signature's length (docs/FORMAT.md). */
-const ENVELOPE_MIN = 144, SIGNATURE = 64
 
 const protocol = (message: string, details?: Record<string, unknown>) => new XaeroError('E_PROTOCOL', message, { details })
 const limit = (name: keyof PeerLimits, message: string, details: Record<string, unknown> = {}) =>
@@ -618,7 +616,8 @@ export class PeerSession extends EventTarget {
    * opened, each one it asked for. Returns their ids when it computed them (that second check).
    */
   private checkReceived(req: Request, envelopes: Uint8Array[]): Array<string | undefined> | undefined {
-    const ids = req.wanted ? new Array<string | undefined>(envelopes.length).fill(undefined) : undefined
+    // An envelope whose length does not add up has no id here; the ingest refuses it (E_TRUNCATED, E_TRAILING_BYTES).
+    const ids = req.wanted ? envelopeIds(envelopes) : undefined
     for (let i = 0; i < envelopes.length; i++) {
       const e = envelopes[i]
       if (e.length < 12) continue // the ingest refuses it (E_TRUNCATED)
@@ -627,12 +626,8 @@ export class PeerSession extends EventTarget {
       if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
       // Initiator: what the peer sends answers our WANTs, so each event is one we asked for
       // (checked before it is stored, so an event sent in the place of another changes nothing).
-      // An envelope whose length does not add up is left to the ingest (E_TRUNCATED, E_TRAILING_BYTES).
-      if (req.wanted && e.length >= ENVELOPE_MIN && e.length === ENVELOPE_MIN + v.getUint32(76)) {
-        const id = toHex(sha256(e.subarray(0, e.length - SIGNATURE)))
-        if (!req.wanted.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
-        ids![i] = id
-      }
+      const id = ids?.[i]
+      if (id !== undefined && !req.wanted!.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
     }
     return ids
   }
