@@ -18,6 +18,10 @@ import { KeyRange, TreeView, valueOf, type Mine, type ReconcileSource } from './
  *
  * Against a hostile peer: a message is parsed and checked whole (codec.ts), then applied to a
  * staging area that is committed only if nothing failed, so a rejected message changes nothing.
+ * The peer may describe (SPLIT or KEYS) only a part this side offered in a SPLIT and that it has
+ * not described yet, or the root in the opening message: each description answers one offer, and
+ * offers are made only below the part described, so a session's work is bounded by this side's
+ * tree, however the peer lies about its fingerprints.
  * What a message makes this side say is queued as cheap entries (bytes of small items, or the
  * node of a SPLIT/KEYS description or of a push, made only when a frame has room for it), so the
  * CPU of one `receive` is the walk of the message plus one frame of output. The session has
@@ -85,12 +89,12 @@ type Part = ShapeNode & { mine?: Mine }
 
 /** What is queued to send. Descriptions and pushes hold a node, not a subtree: they are made when sent. */
 type Outgoing =
-  | { kind: 'item'; bytes: Uint8Array; keys: number; listed?: Uint8Array[]; addr?: Addr }
+  | { kind: 'item'; bytes: Uint8Array; keys: number; listed?: Uint8Array[]; addr?: Addr; offered?: string[] }
   | { kind: 'describe'; addr: Addr; list: number }
   | { kind: 'push'; addr: Addr; skip?: Set<string>; keys?: AsyncGenerator<Uint8Array>; next?: Uint8Array }
 
 /** The effects of one message, committed only if all of it was applied. */
-interface Staged { needed: string[]; had: string[]; answered: string[]; out: Outgoing[] }
+interface Staged { needed: string[]; had: string[]; answered: string[]; described: string[]; out: Outgoing[] }
 
 /** One side of a reconciliation. Create with `db.reconcile({ from, to, signal, budget })`. */
 export class Reconciliation {
@@ -107,6 +111,12 @@ export class Reconciliation {
   private sessionKey?: Uint8Array
   /** Keys this side listed in KEYS, by node, until answered. */
   private readonly listed = new Map<string, Uint8Array[]>()
+  /**
+   * The parts (fingerprinted leaves) of the SPLITs this side sent, by node, until the peer
+   * describes them. Parts the peer found equal stay: at most one entry per node of this side's
+   * tree with more than LIST_MAX keys under it, as each part is offered once.
+   */
+  private readonly offered = new Set<string>()
   private received = 0
   private started?: number
   private steps = 0
@@ -163,20 +173,29 @@ export class Reconciliation {
       this.spend('rounds', this.received + 1)
       this.spend('bytes', this.stats.bytesSent + this.stats.bytesReceived + message.length)
       const { more, salt, items } = parseMessage(message, { from: this.from, to: this.to, salt: this.salt, outside: (a) => this.range.outside(a) })
+      const opening = !this.salt // the peer's first message, and this side did not open
+      const described: string[] = []
       let keys = 0
       for (const item of items) {
         if (item.type === KEYS || item.type === PUSH) keys += item.keys.length
         if (item.type === ANSWER && this.listed.get(nodeId(item))?.length !== item.count) throw bad('an answer to keys never listed')
+        if (item.type === SPLIT || item.type === KEYS) {
+          const id = nodeId(item)
+          if (opening ? item.bits !== 0 : !this.offered.has(id)) throw bad('a description of a part this side did not offer, or offered and saw described already')
+          described.push(id)
+        }
       }
       this.spend('keys', this.stats.keys + keys)
       if (!this.salt) this.setSalt(salt)
       const staged = await this.apply(items)
+      staged.described = described
       this.spend('outbox', this.outbox.length + staged.out.length)
       if (this.failure) throw this.failure // aborted while applying: nothing is committed
       // commit
       for (const id of staged.needed) this.needed.add(id)
       for (const id of staged.had) this.had.add(id)
       for (const id of staged.answered) this.listed.delete(id)
+      for (const id of staged.described) this.offered.delete(id)
       for (const out of staged.out) this.outbox.push(out)
       this.received++
       this.stats.bytesReceived += message.length
@@ -239,7 +258,7 @@ export class Reconciliation {
 
   /** Applies a checked message's items to a staging area: nothing of this side changes here (but the view's cache). */
   private async apply(items: Item[]): Promise<Staged> {
-    const staged: Staged = { needed: [], had: [], answered: [], out: [] }
+    const staged: Staged = { needed: [], had: [], answered: [], described: [], out: [] }
     const differ: Part[] = []
     for (const item of items) await this.handle(item, differ, staged)
     const list = Math.max(LIST_MAX, Math.min(LIST_WIDE, Math.floor(LIST_BUDGET / (KEY_SIZE * differ.length))))
@@ -285,14 +304,18 @@ export class Reconciliation {
 
   /**
    * Walks the other side's shape alongside this side's tree: where it has nothing and this side
-   * has keys, they are pushed; where this side has nothing, everything is asked for; the leaves
-   * are gathered with this side's subtree there, to compare fingerprints.
+   * has keys, they are pushed; at a part where this side has nothing, everything is asked for
+   * (at each part, not at a node above them: the peer accepts descriptions of its parts only);
+   * the other parts are gathered with this side's subtree there, to compare fingerprints.
    */
   private async walk(s: Part, mine: Mine, leaves: Part[], staged: Staged): Promise<void> {
     await this.pace()
     if (this.range.outside(s)) return
-    if (mine.t === 0) { staged.out.push(keysItem(s, [])); return }
-    if (!s.kids) { s.mine = mine; leaves.push(s); return }
+    if (!s.kids) {
+      if (mine.t === 0) staged.out.push(keysItem(s, []))
+      else { s.mine = mine; leaves.push(s) }
+      return
+    }
     for (const c of [0, 1]) {
       const kid = s.kids[c], addr = kid ?? new Node(s.bits + 1, s, c)
       const sub = await this.view.child(mine, s.bits, c)
@@ -308,15 +331,16 @@ export class Reconciliation {
     const few: Uint8Array[] = []
     for await (const key of this.view.keysOf(mine)) { await this.pace(); few.push(key); if (few.length > list) break }
     if (few.length <= list) return keysItem(addr, few)
-    return { kind: 'item', bytes: await this.split(addr, mine), keys: 0 }
+    return { kind: 'item', keys: 0, ...await this.split(addr, mine) }
   }
 
   /**
    * A SPLIT of this side's subtree at `addr`: starting from it, the shallowest part with two or
    * more keys is cut in two (a part with one non-empty half just gets longer, for free) until
-   * FRONTIER parts; the shape says which halves are empty, and each part in range gets a fingerprint.
+   * FRONTIER parts; the shape says which halves are empty, and each part in range gets a
+   * fingerprint. `offered`: those parts, which the peer may describe once each.
    */
-  private async split(addr: Addr, mine: Mine): Promise<Uint8Array> {
+  private async split(addr: Addr, mine: Mine): Promise<{ bytes: Uint8Array; offered: string[] }> {
     const root: Part = new ShapeNode(addr.bits, undefined, 0, addr.prefix)
     root.mine = mine
     const byDepth: Part[][] = []
@@ -351,7 +375,7 @@ export class Reconciliation {
       if (s.kids[1]) visit(s.kids[1])
     }
     visit(root)
-    return encodeSplit(addr, shape, this.fingerprints(leaves.map((s) => valueOf(s.mine!))))
+    return { bytes: encodeSplit(addr, shape, this.fingerprints(leaves.map((s) => valueOf(s.mine!)))), offered: leaves.map(nodeId) }
   }
 
   // --- fingerprints --------------------------------------------------------------------------------
@@ -395,6 +419,7 @@ export class Reconciliation {
         size += out.bytes.length
         keysIn += out.keys
         if (out.listed) this.listed.set(nodeId(out.addr!), out.listed)
+        if (out.offered) for (const id of out.offered) this.offered.add(id)
         done++
         continue
       }
