@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Xaeroflux, type OpenOptions } from '../../src/index.js'
+import { Xaeroflux } from '../../src/index.js'
+import type { Backend, Place } from '../conformance/store-suite.js'
 
-/** One way to open a store: every store test runs on each of these. */
-export interface Backend { name: string; open(options: Omit<OpenOptions, 'path'>): Promise<Xaeroflux>; cleanup(): void }
+export type { Backend, Place }
 
+/** The Node backends: classic-level on disk and memory-level, inline and with two workers. */
 export function backends(): Backend[] {
   const dirs: string[] = []
   const onDisk = (workers: number): Backend => ({
@@ -23,6 +24,12 @@ export function backends(): Backend[] {
     cleanup: () => {},
   })
   return [onDisk(0), onDisk(2), inMemory(0), inMemory(2)]
+}
+
+/** A store on disk (classic-level) in a temporary folder, which `remove` deletes. */
+export function place(): Place {
+  const { dir, remove } = tempDir()
+  return { open: (o) => Xaeroflux.open({ ...o, path: dir }), remove }
 }
 
 /** A temporary folder removed by the returned function. */
