@@ -73,10 +73,12 @@ test('the proof binds the key, both peer ids, both nonces and the role', () => {
 test('HELLO: version, namespace, auth mode and limits are checked', () => {
   const hello = helloOf(DEFAULT_LIMITS, 'abc', false, new Uint8Array(32))
   assert.is(checkHello(encodeHello(hello), 'abc', false).window, DEFAULT_LIMITS.window)
-  assert.is(code(() => checkHello(encodeHello({ ...hello, version: 2 }), 'abc', false)), 'E_PROTOCOL')
+  assert.is(code(() => checkHello(encodeHello({ ...hello, version: 3 }), 'abc', false)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello(hello), 'abd', false)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello(hello), 'abc', true)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello({ ...hello, maxFrame: 1024 }), 'abc', false)), 'E_PROTOCOL')
+  assert.is(code(() => checkHello(encodeHello({ ...hello, syncRate: 0 }), 'abc', false)), 'E_PROTOCOL')
+  assert.equal([checkHello(encodeHello(hello), 'abc', false).syncRate, checkHello(encodeHello(hello), 'abc', false).syncBurst], [DEFAULT_LIMITS.syncRate, DEFAULT_LIMITS.syncBurst])
   const bytes = encodeHello(hello)
   assert.is(code(() => checkHello(bytes.subarray(0, bytes.length - 1), 'abc', false)), 'E_PROTOCOL')
 })

@@ -184,7 +184,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
   const node = await hostileNode()
   const mine = await Xaeroflux.open({ group, workers: 0 })
   try {
-    await withPeers([{ group, limits: { idleMs: 1500, handshakeMs: 1000 } }, { group }], async ([a, b]) => {
+    await withPeers([{ group, limits: { idleMs: 1500, handshakeMs: 1000, syncBurst: 2 } }, { group }], async ([a, b]) => {
       await a.call('gen', { n: 5000, seed: 'h', start: START })
       const addr = a.addrs[0]
       const results: Record<string, { code: string; ms: number; errorFrame: boolean }> = {}
@@ -231,13 +231,20 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       s.stream.send(encodeFrame(T.PUSH, 1, encodeEnvelopes(Array.from({ length: 5000 }, () => small)).body))
       await expectClose('push flood', 'E_PEER_LIMIT', t, s)
 
+      // Syncs opened faster than the sync rate (A allows a burst of 2): the third is cut off.
+      s = await rawSession(node, addr, ns.ns, ns.sync)
+      const range = new Uint8Array(16)
+      new DataView(range.buffer).setFloat64(0, 0)
+      new DataView(range.buffer).setFloat64(8, Number.MAX_SAFE_INTEGER)
+      const openings = await Promise.all([0, 1, 2].map(() => mine.reconcile().open()))
+      t = performance.now()
+      openings.forEach((first, i) => s.stream.send(encodeFrame(T.SYNC, 2 + 2 * i, new Uint8Array([...range, ...first]))))
+      await expectClose('syncs over the rate', 'E_PEER_LIMIT', t, s)
+
       // A peer that starts a sync and stops answering: the idle limit (1.5 s here) cuts it off.
       s = await rawSession(node, addr, ns.ns, ns.sync)
       const rec = mine.reconcile()
       const first = await rec.open()
-      const range = new Uint8Array(16)
-      new DataView(range.buffer).setFloat64(0, 0)
-      new DataView(range.buffer).setFloat64(8, Number.MAX_SAFE_INTEGER)
       t = performance.now()
       s.stream.send(encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...first])))
       await expectClose('silent mid-sync', 'E_TIMEOUT', t, s)
@@ -282,11 +289,11 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       const v2 = await node.dialProtocol(multiaddr(addr), ns.sync)
       let before = failures()
       t = performance.now()
-      v2.send(encodeFrame(T.HELLO, 0, encodeHello({ ...helloOf({ ...DEFAULT_LIMITS }, ns.ns, false, new Uint8Array(32)), version: 2 })))
+      v2.send(encodeFrame(T.HELLO, 0, encodeHello({ ...helloOf({ ...DEFAULT_LIMITS }, ns.ns, false, new Uint8Array(32)), version: 3 })))
       hs = await a.waitFor((e) => e.event === 'handshake-failed' && a.events.filter((x) => x.event === 'handshake-failed').indexOf(e) === before, 5000, 'handshake-failed')
       assert.is(hs.code, 'E_PROTOCOL')
-      assert.match(hs.message, /version 2/)
-      results['HELLO of version 2'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
+      assert.match(hs.message, /version 3/)
+      results['HELLO of version 3'] = { code: hs.code, ms: Math.round(performance.now() - t), errorFrame: false }
       // A stream that never says HELLO: the handshake limit (1 s here).
       await node.dialProtocol(multiaddr(addr), ns.sync)
       before = failures()
@@ -303,6 +310,15 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       const { result } = await b.call('sync')
       assert.is(result.eventsReceived, 5000)
       assert.is((await b.call('root')).root, (await a.call('root')).root)
+      // ... and paces its syncs under A's announced rate: three more in a row wait for their turn
+      // (~2.1 s each past a burst of 1, 95 % of A's), where opening them at once would be cut off.
+      const closesBefore = a.events.filter((e) => e.event === 'close').length
+      t = performance.now()
+      for (let i = 0; i < 3; i++) await b.call('sync')
+      const paced = performance.now() - t
+      assert.ok(paced > 3000, `three syncs in ${Math.round(paced)} ms`)
+      assert.is(a.events.filter((e) => e.event === 'close').length, closesBefore, 'B was not cut off')
+      figures.pacedSyncsMs = Math.round(paced)
       figures.hostile = results
     })
   } finally {

@@ -1,5 +1,5 @@
 // Per-peer limits of a sync session (docs/NETWORK.md, "Limits per peer"), and the token bucket
-// that paces live pushes. A peer that breaks a limit has its stream aborted with E_PEER_LIMIT
+// that paces live pushes and the syncs a side opens. A peer that breaks a limit has its stream aborted with E_PEER_LIMIT
 // (E_TIMEOUT for the idle limits); the integrator then refuses it for a backoff period.
 
 /** What a peer may do before it is cut off (docs/NETWORK.md, Limits); each field has a default. */
@@ -12,6 +12,14 @@ export interface PeerLimits {
   wantWindow: number
   /** Syncs the peer may run on this side at once (requests in flight). @default 4 */
   maxRequests: number
+  /**
+   * Syncs per minute the peer may open on this side (token bucket, announced in HELLO so an
+   * honest peer paces itself). Each sync may cost this side one descent of its Merkle tree
+   * whatever the peer's fingerprints say; this bounds how often. @default 30
+   */
+  syncRate: number
+  /** Burst of the sync token bucket, in syncs. @default 10 */
+  syncBurst: number
   /** Bytes received from the peer within one sync (its reconciliation, wants and events); then E_PEER_LIMIT. @default 1 GiB */
   syncBytes: number
   /**
@@ -39,6 +47,8 @@ export const DEFAULT_LIMITS: Readonly<PeerLimits> = Object.freeze({
   window: 8 << 20,
   wantWindow: 16_384,
   maxRequests: 4,
+  syncRate: 30,
+  syncBurst: 10,
   syncBytes: 1 << 30,
   idleMs: 30_000,
   handshakeMs: 10_000,
@@ -64,7 +74,9 @@ export function resolveLimits(limits: Partial<PeerLimits> = {}): PeerLimits {
   }
   if (out.maxFrame < MIN_FRAME || out.maxFrame > 0xffffffff) throw new RangeError(`limits.maxFrame must be in ${MIN_FRAME}..2^32-1`)
   if (out.window < MIN_WINDOW || out.pushWindow < MIN_WINDOW) throw new RangeError(`limits.window and pushWindow must be at least ${MIN_WINDOW}`)
-  if (out.window > 0xffffffff || out.pushWindow > 0xffffffff || out.pushRate > 0xffffffff || out.pushBurst > 0xffffffff) throw new RangeError('window, pushWindow, pushRate and pushBurst fit in 32 bits')
+  if (out.window > 0xffffffff || out.pushWindow > 0xffffffff || out.pushRate > 0xffffffff || out.pushBurst > 0xffffffff || out.syncRate > 0xffffffff || out.syncBurst > 0xffffffff) {
+    throw new RangeError('window, pushWindow, pushRate, pushBurst, syncRate and syncBurst fit in 32 bits')
+  }
   if (out.batchBytes > out.maxFrame / 2) throw new RangeError('limits.batchBytes must be at most maxFrame / 2')
   return out
 }

@@ -167,6 +167,9 @@ export class PeerSession extends EventTarget {
   private pushInbox: Array<Received & { seq: number }> = []
   private pushWake?: () => void
   private readonly bucketIn: TokenBucket
+  // syncs opened by each side, paced by the receiver's syncRate
+  private readonly syncsIn: TokenBucket
+  private syncsOut?: TokenBucket
   /** Live pushes sent, dropped (queue overflow) and received; gaps seen in the peer's pushes; frames and bytes received, by type. */
   readonly stats = { pushedEvents: 0, pushDropped: 0, pushReceived: 0, gapsSeen: 0, framesIn: 0, bytesIn: 0, byType: {} as Record<number, number> }
 
@@ -182,6 +185,7 @@ export class PeerSession extends EventTarget {
     this.reader = new FrameReader(HANDSHAKE_FRAME)
     this.writer = new FrameWriter(stream, (e) => this.fail(new XaeroError('E_STREAM_CLOSED', 'writing to the stream failed', { cause: e })), this.closing.signal)
     this.bucketIn = new TokenBucket(this.limits.pushRate, this.limits.pushBurst)
+    this.syncsIn = new TokenBucket(this.limits.syncRate / 60, this.limits.syncBurst)
     this.ready.promise.catch(() => {})
   }
 
@@ -348,6 +352,7 @@ export class PeerSession extends EventTarget {
     const peer = this.peer!
     // Pace pushes a little under the peer's announced rate: its bucket starts when it reads our frames.
     this.bucketOut = new TokenBucket(Math.max(1, Math.floor(peer.pushRate * 0.95)), Math.max(1, Math.floor(peer.pushBurst * 0.95)))
+    this.syncsOut = new TokenBucket((peer.syncRate * 0.95) / 60, Math.max(1, Math.floor(peer.syncBurst * 0.95)))
     this.watchdog = setInterval(() => this.checkIdle(), Math.max(50, Math.min(1000, this.limits.idleMs / 4)))
     this.watchdog.unref?.()
     void this.pushLoop()
@@ -400,6 +405,12 @@ export class PeerSession extends EventTarget {
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) onAbort()
     try {
+      // Under the peer's announced sync rate: a sync over it would get this side cut off.
+      for (let ms; (ms = this.syncsOut!.waitFor(1)) > 0;) {
+        await req.wait(ms)
+        if (req.failure) throw req.failure
+      }
+      this.syncsOut!.take(1)
       const rec = this.host.reconcile({ from, to, signal: req.controller.signal })
       const first = await rec.open()
       req.bytesOut += this.send(T.SYNC, req.id, concat([f64(from), f64(to), first]))
@@ -438,6 +449,7 @@ export class PeerSession extends EventTarget {
     let serving = 0
     for (const r of this.requests.values()) if (!r.local) serving++
     if (serving >= this.limits.maxRequests) throw limit('maxRequests', `the peer runs more than ${this.limits.maxRequests} syncs at once`)
+    if (!this.syncsIn.take(1)) throw limit('syncRate', `the peer opened more than ${this.limits.syncRate} syncs a minute (burst ${this.limits.syncBurst})`)
     if (f.body.length < 16) throw protocol('a SYNC shorter than its range')
     const v = new DataView(f.body.buffer, f.body.byteOffset, f.body.length)
     const from = v.getFloat64(0), to = v.getFloat64(8)
