@@ -353,8 +353,10 @@ export class Xaeroflux extends EventTarget {
     return this.network?.multiaddrs() ?? []
   }
 
-  /** The group peers connected now (a sync session open with each). */
+  /** The group peers connected now (a sync session open with each); none while the store closes. */
   peers(): PeerInfo[] {
+    // Closing ends every session and says 'peer:disconnect' for each: a listener may ask who is left.
+    if (this.life.status === 'closing') return []
     this.life.assertOpen()
     return this.network?.peers() ?? []
   }

@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { tempDir } from './helpers/store.js'
 import { PeerProcess, until } from './helpers/peer-process.js'
-import { Xaeroflux } from '../src/index.js'
+import { Xaeroflux, XaeroError } from '../src/index.js'
 import { createNode } from '../src/net/index.js'
 
 const peers: PeerProcess[] = []
@@ -122,6 +122,26 @@ test('a store on the app\'s own node leaves it running when it closes; two group
     assert.ok(node.getProtocols().every((p) => !p.startsWith('/xaeroflux/')), 'no xaeroflux protocol is left on the node')
   } finally {
     await node.stop()
+  }
+})
+
+test('closing a store says peer:disconnect for each peer; a listener may ask db.peers() then', async () => {
+  const a = await Xaeroflux.open({ group: 'closing', workers: 0, network: { listen: ['/ip4/127.0.0.1/tcp/0'] } })
+  const b = await Xaeroflux.open({ group: 'closing', workers: 0, network: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: a.multiaddrs() } })
+  try {
+    await until(async () => a.peers().length === 1 && b.peers().length === 1, 20_000, 'A and B to connect')
+    const seen: Array<{ peer: string; peers?: number; error?: string }> = []
+    a.addEventListener('peer:disconnect', (e) => {
+      const peer = (e as CustomEvent<{ id: string }>).detail.id
+      try { seen.push({ peer, peers: a.peers().length }) } catch (err) { seen.push({ peer, error: String(err) }) }
+    })
+    await a.close()
+    const bId = b.multiaddrs()[0].split('/p2p/')[1]
+    assert.equal(seen, [{ peer: bId, peers: 0 }], 'one peer:disconnect, and no peer left')
+    assert.throws(() => a.peers(), (e: unknown) => e instanceof XaeroError && e.code === 'E_CLOSED', 'and E_CLOSED once closed')
+  } finally {
+    if (a.status === 'open') await a.close()
+    await b.close()
   }
 })
 

@@ -206,7 +206,7 @@ async function start(): Promise<void> {
 
   db.addEventListener('peer:connect', () => { showPeers(db, config); setStatus('connected', 'ok'); refreshSoon() })
   db.addEventListener('peer:disconnect', () => {
-    if (db.status !== 'open') return // closing (the tab goes away): its peers are dropped, and db.peers() throws E_CLOSING
+    if (db.status !== 'open') return // closing (the tab goes away): nothing left to show
     showPeers(db, config)
     if (db.peers().length === 0) setStatus('disconnected: the peers are redialed; posts are kept here and synced later', 'bad')
   })
