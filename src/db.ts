@@ -1,7 +1,7 @@
 // The public facade: `Xaeroflux` checks each call, keeps the store's status and calls in flight
 // (src/store/lifecycle.ts), and hands the work to the modules under src/store/, src/merkle/ and
 // src/pipeline/ (docs/STORAGE.md has the whole picture).
-import { openWal, storedValue } from '#platform'
+import { lockStore, openWal, storedValue } from '#platform'
 import { defaultRuntime } from './core/default.js'
 import { concat } from './bytes.js'
 import { XaeroError } from './errors.js'
@@ -61,6 +61,8 @@ export class Xaeroflux extends EventTarget {
   private readonly writer: WritePath
   private closing?: Promise<void>
   private network?: GroupNetwork
+  /** Holds the path for this store where LevelDB does not (browsers: a Web Lock, #platform lockStore). */
+  private lock?: { release(): void }
 
   private constructor(private readonly options: StoreOptions, private readonly db: DB, private readonly sub: Sublevels,
     private readonly pipeline: Pipeline, private readonly wal: Wal | undefined, state: StoredState) {
@@ -98,18 +100,21 @@ export class Xaeroflux extends EventTarget {
    */
   static async open(options: OpenOptions): Promise<Xaeroflux> {
     const o = resolveOptions(options)
-    const { db, sub } = await openLevel(o.path)
+    const lock = o.path === undefined ? undefined : await lockStore(o.path)
+    const { db, sub } = await openLevel(o.path).catch((e) => { lock?.release(); throw e })
     let pipeline: Pipeline | undefined, wal: Wal | undefined, store: Xaeroflux
     try {
       const state = await readState(sub.meta, o.groupBytes).catch((e) => { throw levelError(e, 'cannot read the store') })
       pipeline = await Pipeline.create(defaultRuntime(), { workers: o.workers, group: o.groupBytes, maxPayload: o.maxPayload, maxSkew: o.maxSkew, identity: o.identity })
       wal = o.path === undefined ? undefined : await openWal(o.path, o.durability)
       store = new Xaeroflux(o, db, sub, pipeline, wal, state)
+      store.lock = lock
       await store.recover(state)
     } catch (e) {
       await pipeline?.close()
       await wal?.close().catch(() => {})
       await db.close().catch(() => {})
+      lock?.release()
       throw levelError(e, 'cannot open the store')
     }
     store.life.status = 'open'
@@ -409,6 +414,7 @@ export class Xaeroflux extends EventTarget {
     await this.pipeline.close().catch((e) => { failure = e })
     await this.wal?.close().catch((e) => { failure ??= e })
     await this.db.close().catch((e) => { failure ??= levelError(e, 'cannot close the store') })
+    this.lock?.release()
     this.life.status = 'closed'
     if (failure) throw failure
   }

@@ -28,6 +28,7 @@ test('in Chromium on IndexedDB, inline and with two workers: appends, ingests, q
     ingestAgainIsNoop: true,
     tampered: 'E_BAD_SIGNATURE',
     count: 301,
+    secondOpen: 'E_LOCKED',
     appendsVerify: true,
     byAuthor: true,
     byKindReverse: true,

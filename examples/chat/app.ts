@@ -164,10 +164,10 @@ async function start(): Promise<void> {
   const identity = loadIdentity(config.group)
   $('me').textContent = identity.id
 
-  // One store per path at a time: in Node a second open is E_LOCKED, but in a browser nothing
-  // stops two tabs of one profile from opening the same IndexedDB store. A Web Lock, held while
-  // the tab lives, keeps this chat to one tab at a time (another browser, or a private window,
-  // has a store of its own); a second tab waits, and opens the store when the first is closed.
+  // One store per path at a time: a second open, in this tab or another of the origin, is
+  // E_LOCKED. Rather than fail, a second tab of this chat waits: a Web Lock of its own, held while
+  // the tab lives, lets it open the store once the first tab is closed (another browser, or a
+  // private window, has a store of its own).
   const path = `xaeroflux-chat/${config.group}` // the IndexedDB database
   await holdLock(path, () => setStatus('open in another tab of this browser: waiting for that tab to close (or use another browser)', 'bad'))
 

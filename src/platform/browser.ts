@@ -3,6 +3,7 @@ import { bytesToNumberLE } from '@noble/curves/utils.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import type { Durability, Wal } from '../store/wal.js'
 import { compileCore } from '../core/compile.js'
+import { XaeroError } from '../errors.js'
 import { toHex } from '../hex.js'
 import { CORE_WASM_BASE64, WORKER_SCRIPT } from './browser-assets.js'
 import { PKCS8_PREFIX } from './der.js'
@@ -166,6 +167,34 @@ export function startWorker(workerData: unknown): PipelineWorker {
     knowsWhenStopped: false,
   }
 }
+
+/**
+ * Holds the store at `path` for one open store, in every tab of the origin, or rejects with
+ * E_LOCKED; `release` lets it go. IndexedDB lets any number of connections write one database:
+ * two stores indexing into it would each keep their own Merkle pages and counters in memory and
+ * overwrite the other's. A Web Lock (held until `release`, or until the tab goes) is what LevelDB's
+ * LOCK file is in Node. Pages that are not a secure context have no `navigator.locks`: there the
+ * store opens unlocked, and says so once (docs/BROWSER.md).
+ */
+export async function lockStore(path: string): Promise<{ release(): void }> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks
+  if (!locks) {
+    if (!warnedUnlocked) console.warn('xaeroflux: no Web Locks here (not a secure context): nothing keeps two tabs from opening the same store')
+    warnedUnlocked = true
+    return { release() {} }
+  }
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const granted = await new Promise<boolean>((resolve, reject) => {
+    locks.request(`xaeroflux:${path}`, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null)
+      return lock ? held : undefined
+    }).catch(reject)
+  })
+  if (!granted) throw new XaeroError('E_LOCKED', `cannot open the store at ${path}: another store (in this tab or another) has it open`)
+  return { release }
+}
+let warnedUnlocked = false
 
 /** No write-ahead log: each IndexedDB transaction that indexes a batch is its durable write. */
 export async function openWal(_path: string, _durability: Durability): Promise<Wal | undefined> {

@@ -136,6 +136,14 @@ export function startWorker(workerData: unknown): PipelineWorker {
   }
 }
 
+/**
+ * Holds the store at `path` for one open store, or rejects with E_LOCKED; `release` lets it go.
+ * In Node, LevelDB's own LOCK file does this (across processes too), so there is nothing to add.
+ */
+export async function lockStore(_path: string): Promise<{ release(): void }> {
+  return { release() {} }
+}
+
 /** The store's write-ahead log, in `<path>/wal/` (docs/STORAGE.md). */
 export async function openWal(path: string, durability: Durability): Promise<Wal | undefined> {
   // Imported when first needed: the log uses the core, and the core imports this module.

@@ -62,6 +62,8 @@ async function run(workers: number): Promise<Record<string, unknown>> {
   tampered[tampered.length - 1] ^= 1
   report.tampered = await db.ingest(tampered).then(() => 'accepted', (e) => (e instanceof XaeroError ? e.code : String(e)))
   report.count = await db.count()
+  // One open store per path, in this tab and any other of the origin (a Web Lock).
+  report.secondOpen = await Xaeroflux.open({ path: name, group: 'browser', workers }).then(async (d) => { await d.close(); return 'opened' }, (e) => (e instanceof XaeroError ? e.code : String(e)))
   // The appends were signed by the pipeline (WebCrypto where the browser has it): another store
   // checks every signature when it ingests them.
   const check = await Xaeroflux.open({ path: `${name}-check`, group: 'browser', workers })
