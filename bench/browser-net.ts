@@ -21,7 +21,7 @@
 // Only 127.0.0.1: the page dials the holder's ws:// address (`allowPrivateAddresses`), nothing else.
 // BROWSERBENCH_N=<events> and BROWSERBENCH_PROBES=<n> override N and PROBES (while developing).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { CHROMIUM, servePage } from '../test/helpers/chromium.js'
@@ -164,7 +164,9 @@ export async function browserNetBench(options: { quick?: boolean } = {}) {
     const file = join(dir, 'events.bin')
     progress(`signing ${n} events into a file`)
     await signToFile(n, file)
-    const results: Record<string, unknown> = { n, envelopeBytes: ENVELOPE, probes, chromium: browser.version() }
+    // The 1-minute load average before and after: the machine is shared, and other work slows these figures.
+    const loadAverage = [round(loadavg()[0])]
+    const results: Record<string, unknown> = { n, envelopeBytes: ENVELOPE, probes, chromium: browser.version(), loadAverage }
     for (const isolated of [true, false]) {
       const served = await servePage('dist/test/browser/net-page.js', { isolated })
       try {
@@ -177,6 +179,7 @@ export async function browserNetBench(options: { quick?: boolean } = {}) {
     }
     results.node = await measure('node', await nodeReceiver(dir, file), dir, file, n, probes)
     results.seconds = round((performance.now() - started) / 1000)
+    loadAverage.push(round(loadavg()[0]))
     const r = results as Record<string, Answer>
     progress(`full sync of ${n} over WebSockets: page isolated ${r.pageIsolated.fullSync.eventsPerSec}/s, not isolated ${r.pageNotIsolated.fullSync.eventsPerSec}/s, ` +
       `Node ${r.node.fullSync.eventsPerSec}/s (own ingestMany ${r.pageIsolated.ingestManyEventsPerSec}, ${r.pageNotIsolated.ingestManyEventsPerSec}, ${r.node.ingestManyEventsPerSec}/s); ` +
