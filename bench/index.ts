@@ -1,9 +1,9 @@
 // `npm run bench`: the core's microbenchmarks next to their JS, WASM and native counterparts,
 // all measured in this one run (the machine is noisy; only same-run figures compare), printed
 // as one JSON object, then the end-to-end store figures (bench/store.ts, a few minutes), the
-// store in Chromium (bench/browser.ts) and the reconciliation grid against negentropy
-// (bench/reconcile.ts, n up to 1M) and the network figures beside Hypercore's (bench/network.ts);
-// `--quick` shortens these, `--core` skips them.
+// store in Chromium (bench/browser.ts), a page as a peer of a Node peer (bench/browser-net.ts),
+// the reconciliation grid against negentropy (bench/reconcile.ts, n up to 1M) and the network
+// figures beside Hypercore's (bench/network.ts); `--quick` shortens these, `--core` skips them.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { cpus, availableParallelism, tmpdir } from 'node:os'
@@ -26,6 +26,8 @@ const childModes: Record<string, (argument: string) => Promise<unknown>> = {
   '--rss-only': async (file) => (await import('./store.js')).peakRss(file),
   // The network figures beside Hypercore's: its peers are processes of their own (bench/network.ts).
   '--network-only': async () => (await import('./network.js')).networkBench({ quick }),
+  // A page in Chromium syncing from, and pushed to by, a Node peer, beside a Node peer doing the same.
+  '--browser-peer-only': async () => (await import('./browser-net.js')).browserNetBench({ quick }),
 }
 const mode = Object.keys(childModes).find((m) => process.argv.includes(m))
 if (mode) {
@@ -37,6 +39,7 @@ type StoreFigures = Awaited<ReturnType<typeof import('./store.js').storeBench>>
 type RssFigures = Awaited<ReturnType<typeof import('./store.js').peakRss>>
 type ReconcileFigures = Awaited<ReturnType<typeof import('./reconcile.js').reconcileBench>>
 type NetworkFigures = Awaited<ReturnType<typeof import('./network.js').networkBench>>
+type BrowserPeerFigures = Awaited<ReturnType<typeof import('./browser-net.js').browserNetBench>>
 
 const child = <T>(...args: string[]) => inChild<T>(...args, ...(quick ? ['--quick'] : []))
 
@@ -55,7 +58,8 @@ progress('merkleRoot of 1M keys')
 const root = merkleRootBench(sha.raw.coreBatchedRaw)
 progress('event decoding')
 const events = eventBench()
-let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined, network: NetworkFigures | undefined, browser: unknown
+let store: StoreFigures | undefined, rss: RssFigures | undefined, reconcile: ReconcileFigures | undefined, network: NetworkFigures | undefined, browser: unknown,
+  browserPeer: BrowserPeerFigures | undefined
 if (!process.argv.includes('--core')) {
   progress('store (end to end, own process)')
   store = await child<StoreFigures>('--store-only')
@@ -66,6 +70,8 @@ if (!process.argv.includes('--core')) {
   rmSync(dirname(events), { recursive: true, force: true })
   progress('the store in Chromium')
   browser = await browserBench()
+  progress('a page as a peer of a Node peer (own process)')
+  browserPeer = await child<BrowserPeerFigures>('--browser-peer-only')
   progress('reconciliation vs negentropy (own process)')
   reconcile = await child<ReconcileFigures>('--reconcile-only')
   progress('network, beside Hypercore (peers in processes of their own)')
@@ -79,6 +85,7 @@ const results = {
   decodeEvents: events.results,
   ...(store && { store: { ...store.results, ingestPeakRss: rss } }),
   ...(browser !== undefined && { browser }),
+  ...(browserPeer && { browserPeer }),
   ...(reconcile && { reconcile: reconcile.results }),
   ...(network && { network: network.results }),
 }

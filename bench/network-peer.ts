@@ -56,9 +56,11 @@ async function ingestFile(file: string, count: number): Promise<void> {
 }
 
 const xf: Record<string, Handler> = {
-  // { path, group, file?, count?, bootstrap? }: the store, holding `count` events of `file` before it goes on the network.
+  // { path, group, file?, count?, bootstrap?, listen? }: the store, holding `count` events of `file`
+  // before it goes on the network; its node listens on `listen` (default: TCP on 127.0.0.1 only;
+  // a browser page needs a `/ws` address too).
   async open(c) {
-    node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: (c.bootstrap as string[]) ?? [], metrics: () => wire.metrics() })
+    node = await createNode({ listen: (c.listen as string[]) ?? ['/ip4/127.0.0.1/tcp/0'], bootstrap: (c.bootstrap as string[]) ?? [], metrics: () => wire.metrics() })
     const identity = Identity.generate()
     db = await Xaeroflux.open({ path: c.path as string, group: c.group as string, identity, durability: 'batch',
       network: { libp2p: node, bootstrap: (c.bootstrap as string[]) ?? [] } })
@@ -126,6 +128,8 @@ const xf: Record<string, Handler> = {
     return { count: await db!.count(), root: await db!.root(), peers: db!.peers().length }
   },
   async stats() { return { wire: wire.totals(), syncs, received, connectedAt, rssMB: rssMB() } },
+  // This process's clock, for the driver to work out its offset (bench/network-driver.ts clockOffset).
+  async clock() { return { at: now() } },
 }
 
 // --- Hypercore 11 ------------------------------------------------------------------------------

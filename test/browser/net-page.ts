@@ -1,7 +1,9 @@
-// Runs in Chromium: test/browser-net.test.ts bundles this file for the browser, opens it in tabs
-// and drives it through `globalThis.xf` (each call's arguments and answer are JSON). Stores live
-// on IndexedDB; a store opened with `network` is a browser peer of its group (docs/NETWORK.md
-// "Browser peers"). Errors that the test checks come back as { error: { code, message } }.
+// Runs in Chromium: test/browser-net.test.ts and the browser-peer bench (bench/browser-net.ts)
+// bundle this file for the browser, open it in tabs and drive it through `globalThis.xf` (each
+// call's arguments and answer are JSON). Stores live on IndexedDB; a store opened with `network`
+// is a browser peer of its group (docs/NETWORK.md "Browser peers"). Errors that the test checks
+// come back as { error: { code, message } }. Times named `…At` are epoch ms read from
+// `performance.timeOrigin + performance.now()`, the clock the bench's Node processes read too.
 import { Identity, Xaeroflux, XaeroError } from '../../src/index.js'
 
 // Every WebSocket the page opens (libp2p's only transport here): the test checks that none goes
@@ -14,7 +16,18 @@ globalThis.WebSocket = class extends globalThis.WebSocket {
   }
 }
 
-interface Held { db: Xaeroflux; lags: Map<string, number>; syncs: unknown[] }
+interface Held {
+  db: Xaeroflux
+  lags: Map<string, number>
+  syncs: unknown[]
+  /** When each event reached the store's subscription (…At). */
+  seenAt: Map<string, number>
+  /** Events of other authors seen, and the waits on their count (`expect`). */
+  received: number
+  waits: Array<{ n: number; resolve: (at: number) => void }>
+  /** The first peer:connect (…At), 0 before. */
+  connectedAt: number
+}
 const stores = new Map<string, Held>()
 const identity = Identity.generate()
 
@@ -25,6 +38,7 @@ const held = (name: string): Held => {
   return h
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const now = () => performance.timeOrigin + performance.now()
 
 const xf = {
   /** Opens a store under `name`; `network` as Xaeroflux.open takes it. Resolves with the ms it took, or { error }. */
@@ -33,10 +47,18 @@ const xf = {
     const syncs: unknown[] = []
     try {
       const db = await Xaeroflux.open({ ...options, identity })
-      const lags = new Map<string, number>()
-      db.subscribe({}, (e) => { lags.set(e.id, Date.now() - e.timestamp) })
+      const h: Held = { db, lags: new Map(), syncs, seenAt: new Map(), received: 0, waits: [], connectedAt: 0 }
+      db.subscribe({}, (e) => {
+        const at = now()
+        h.lags.set(e.id, Date.now() - e.timestamp)
+        h.seenAt.set(e.id, at)
+        if (e.author === identity.id) return
+        h.received++
+        if (h.waits.length) h.waits = h.waits.filter((w) => (w.n <= h.received ? (w.resolve(at), false) : true))
+      })
       db.addEventListener('sync', (e) => { syncs.push({ at: performance.now() - started, ...(e as CustomEvent).detail }) })
-      stores.set(name, { db, lags, syncs })
+      db.addEventListener('peer:connect', () => { h.connectedAt ||= now() })
+      stores.set(name, h)
       return { ms: performance.now() - started }
     } catch (e) {
       return failure(e)
@@ -68,12 +90,36 @@ const xf = {
     }
     return performance.now() - started
   },
+  /** `db.syncWith(peer)`: { result } or { error }, and when the call started and ended (…At). */
   async syncWith(name: string, peer: string) {
+    const startAt = now()
     try {
-      return { result: await held(name).db.syncWith(peer) }
+      return { result: await held(name).db.syncWith(peer), startAt, endAt: now() }
     } catch (e) {
-      return failure(e)
+      return { ...failure(e), startAt, endAt: now() }
     }
+  },
+  /** Resolves once `n` events of other authors reached the store's subscription (counted from the open): when the n-th did (…At). */
+  async expect(name: string, n: number) {
+    const h = held(name)
+    return h.received >= n ? now() : new Promise<number>((resolve) => h.waits.push({ n, resolve }))
+  },
+  /** When event `id` reached the store's subscription (…At); waits for it at most `ms`. */
+  async arrival(name: string, id: string, ms: number) {
+    const { seenAt } = held(name)
+    const started = performance.now()
+    while (!seenAt.has(id)) {
+      if (performance.now() - started > ms) throw new Error(`${name}: event ${id} not seen after ${ms} ms`)
+      await sleep(2)
+    }
+    return seenAt.get(id)!
+  },
+  /** This page's clock (…At), for a driver to work out its offset. */
+  clock() { return now() },
+  /** What the store runs with: its pipeline workers, the page's isolation, its first connection (…At). */
+  info(name: string) {
+    const { db, connectedAt } = held(name)
+    return { workers: db.workers, crossOriginIsolated: globalThis.crossOriginIsolated, connectedAt }
   },
   /** For each id: ms from the event's timestamp to its indexing here (null if not seen). */
   lags(name: string, ids: string[]) {
