@@ -79,22 +79,23 @@ export async function serve(db: Xaeroflux, out: Output, signal: AbortSignal, int
   else for (const line of [...intro.lines, ...addrs]) await out.line(line)
   if (!out.json) log.write(async () => `group ${db.group}: ${count} events, root ${root}; SIGINT or SIGTERM stops`)
 
+  const listening = new AbortController() // detaches the listeners below when serving ends
   db.addEventListener('peer:connect', (e) => {
     const { id, addrs } = (e as CustomEvent<{ id: string; addrs: string[] }>).detail
     log.write(async () => (out.json ? { event: 'peer:connect', peer: id, addrs } : `peer connected ${id} ${addrs.join(' ')}`))
-  })
+  }, { signal: listening.signal })
   db.addEventListener('peer:disconnect', (e) => {
     const { id, reason } = (e as CustomEvent<{ id: string; reason?: { code?: string } }>).detail
     const code = reason?.code
     log.write(async () => (out.json ? { event: 'peer:disconnect', peer: id, reason: code ?? null } : `peer disconnected ${id}${code ? ` (${code})` : ''}`))
-  })
+  }, { signal: listening.signal })
   db.addEventListener('sync', (e) => {
     const { peer, initiator, result: r } = (e as CustomEvent<{ peer: string; initiator: string; result: SyncResult }>).detail
     log.write(async () => (out.json
       ? { event: 'sync', peer, initiator, ...r, ms: Math.round(r.ms) }
       : `sync with ${peer} (${initiator === 'local' ? 'ours' : 'theirs'}): received ${r.eventsReceived} events, sent ${r.eventsSent}; ` +
         `${r.rounds} rounds, ${r.bytesSent} bytes sent, ${r.bytesReceived} received, ${Math.round(r.ms)} ms`))
-  })
+  }, { signal: listening.signal })
   // New events (appended, pushed or synced) are reported together, at most one line per period.
   let added = 0
   const stopFeed = db.subscribe({}, () => { added++ })
@@ -115,6 +116,7 @@ export async function serve(db: Xaeroflux, out: Output, signal: AbortSignal, int
   } finally {
     clearInterval(timer)
     stopFeed()
+    listening.abort()
   }
   await db.flush()
   const final = { count: await db.count(), root: await db.root() }
