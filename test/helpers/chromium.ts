@@ -2,13 +2,15 @@
 // on `globalThis.xaerofluxReport`. The page's script is bundled for browsers by one plain esbuild
 // call, as an app's would be, and it is all that the server at 127.0.0.1 serves: the core and
 // the pipeline worker are inlined in the package (docs/BROWSER.md), so there is no route for
-// them. The page is cross-origin isolated (COOP/COEP headers) unless asked otherwise. Used by the
-// browser tests and the browser bench; `servePage` by tests that drive tabs themselves.
+// them. Or the page is a folder a bundler wrote (Vite's index.html and assets/), served as static
+// files and nothing else. The page is cross-origin isolated (COOP/COEP headers) unless asked
+// otherwise. Used by the browser tests and the browser bench; `servePage` by tests that drive
+// tabs themselves.
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
@@ -48,19 +50,52 @@ export interface PageRun<T> {
   requested: string[]
 }
 
-/** Serves `script` (a bundled file) as the only script of a page at `url`, from 127.0.0.1; `requested` lists every path asked for. */
-async function serveScript(script: string, options: PageOptions): Promise<{ url: string; requested: string[]; close(): void }> {
+/** A server at 127.0.0.1: open `url`; `requested` lists every path asked for, in order. */
+interface Served {
+  url: string
+  requested: string[]
+  close(): void
+}
+
+/** What a route serves for a path, or undefined for a 404. */
+type Route = (path: string) => Promise<{ type: string; body: string | Buffer } | undefined>
+
+/** Serves `route` from 127.0.0.1 with the page's headers (isolation, `options.headers`) on every response. */
+async function serve(route: Route, options: PageOptions): Promise<Served> {
   const headers = { ...(options.isolated === false ? {} : ISOLATION), ...options.headers }
   const requested: string[] = []
   const server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname
     requested.push(path)
-    if (path === '/') return res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(PAGE)
-    if (path === '/app.js') return res.writeHead(200, { ...headers, 'Content-Type': 'text/javascript' }).end(await readFile(script))
-    res.writeHead(404, headers).end()
+    const found = await route(path).catch(() => undefined)
+    if (found === undefined) return res.writeHead(404, headers).end()
+    res.writeHead(200, { ...headers, 'Content-Type': found.type }).end(found.body)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, requested, close: () => server.close() }
+}
+
+/** Serves `script` (a bundled file) as the only script of a page at `url`. */
+function serveScript(script: string, options: PageOptions): Promise<Served> {
+  return serve(async (path) => {
+    if (path === '/') return { type: 'text/html', body: PAGE }
+    if (path === '/app.js') return { type: 'text/javascript', body: await readFile(script) }
+    return undefined
+  }, options)
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml',
+}
+
+/** Serves the files under `dir` as they are, '/' being its index.html: a static host for a bundler's output. */
+function serveDirectory(dir: string, options: PageOptions): Promise<Served> {
+  return serve(async (path) => {
+    const file = join(dir, decodeURIComponent(path === '/' ? '/index.html' : path))
+    if (relative(dir, file).split(sep)[0] === '..' || !(await stat(file)).isFile()) return undefined
+    return { type: TYPES[extname(file)] ?? 'application/octet-stream', body: await readFile(file) }
+  }, options)
 }
 
 /**
@@ -85,10 +120,23 @@ export async function servePage(page: string, options: PageOptions = {}): Promis
  * per load. An error thrown in the page, or a report with an `error`, fails the run.
  */
 export async function runBundleInChromium<T>(script: string, options: PageOptions = {}): Promise<PageRun<T>> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
-  const server = await serveScript(script, options)
+  return drive<T>(await serveScript(script, options), options)
+}
+
+/**
+ * Serves the files under `dir` (a bundler's output: index.html and what it loads) and runs its
+ * index.html in Chromium, as `runBundleInChromium` does. A path that is not a file under `dir`
+ * is a 404, and is listed in `requested` like any other.
+ */
+export async function runDirectoryInChromium<T>(dir: string, options: PageOptions = {}): Promise<PageRun<T>> {
+  return drive<T>(await serveDirectory(dir, options), options)
+}
+
+/** Opens `server`'s page in Chromium and collects one report per load; closes the server. */
+async function drive<T>(server: Served, options: PageOptions): Promise<PageRun<T>> {
   const { requested } = server
   try {
+    if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM`)
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', ...(options.args ?? [])] })
     try {
       const tab = await browser.newPage()
@@ -100,7 +148,7 @@ export async function runBundleInChromium<T>(script: string, options: PageOption
         // Polled from here: waitForFunction evaluates in the page, which a CSP without 'unsafe-eval' forbids.
         const started = Date.now()
         while (!await tab.evaluate(() => (globalThis as { xaerofluxReport?: unknown }).xaerofluxReport !== undefined)) {
-          if (Date.now() - started > 120_000) throw new Error('no report from the page within 120 s')
+          if (Date.now() - started > 120_000) throw new Error(`no report from the page within 120 s (it asked for ${requested.join(', ')})`)
           await new Promise((resolve) => setTimeout(resolve, 50))
         }
         const report = await tab.evaluate(() => (globalThis as { xaerofluxReport?: Promise<unknown> }).xaerofluxReport) as T & { error?: string }
