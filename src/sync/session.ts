@@ -121,6 +121,8 @@ export class Reconciliation {
   private started?: number
   private steps = 0
   private busy = false
+  /** While a call runs with the source held: lets waiting writers through (ReconcileSource.hold). */
+  private breathe?: () => Promise<void>
   /** Set by an abort or a budget: the session is over and every later call rejects with it. */
   private failure?: XaeroError
 
@@ -216,7 +218,7 @@ export class Reconciliation {
     const signal = this.signal
     let onAbort: (() => void) | undefined
     try {
-      const running = this.source.hold ? this.source.hold(work) : work()
+      const running = this.source.hold ? this.source.hold((breathe) => { this.breathe = breathe; return work() }) : work()
       if (!signal) return await running
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(this.fail(abortError(signal.reason)))
@@ -227,6 +229,7 @@ export class Reconciliation {
     } finally {
       if (onAbort) signal!.removeEventListener('abort', onAbort)
       this.busy = false
+      this.breathe = undefined
     }
   }
 
@@ -247,10 +250,14 @@ export class Reconciliation {
     return this.failure
   }
 
-  /** Counts a step of work; every PACE_STEPS, lets the event loop run (other peers, indexing) and checks abort and time. */
+  /**
+   * Counts a step of work; every PACE_STEPS, lets the event loop run (other peers) and the
+   * index's writers through, and checks abort and time.
+   */
   private async pace(): Promise<void> {
     if (++this.steps % PACE_STEPS !== 0) return
     await yieldToEventLoop()
+    await this.breathe?.()
     this.check()
   }
 

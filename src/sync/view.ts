@@ -12,9 +12,11 @@ export interface ReconcileSource {
   hasKeys(keys: Uint8Array[]): Promise<boolean[]>
   /**
    * Optional: runs one call's work (`open`, one `receive`) with the source held, so that its
-   * reads wait for a writer once, not once each (src/db.ts holds the Merkle tree).
+   * reads wait for a writer once, not once each (src/db.ts holds the Merkle tree). The work gets
+   * `breathe`, which lets the writers waiting meanwhile through and takes the source back: called
+   * at each of the session's yields, so that a long step does not hold writes up for its length.
    */
-  hold?<T>(work: () => Promise<T>): Promise<T>
+  hold?<T>(work: (breathe: () => Promise<void>) => Promise<T>): Promise<T>
 }
 
 /** A page as this side saw it, with the number of keys (0, 1, 2 = two or more) under each slot. */
