@@ -7,7 +7,8 @@
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
-// NETBENCH_N=<events> overrides N, NETBENCH_MESH=<peers> M; NETBENCH_MESH_ONLY=<peers> runs the convergence alone; NETBENCH_DEBUG=1
+// NETBENCH_N=<events> overrides N, NETBENCH_MESH=<peers> M; NETBENCH_MESH_ONLY=<peers> runs the convergence alone;
+// NETBENCH_LATENCY_ONLY=<repetitions> the catch-up and live push alone, repeated; NETBENCH_DEBUG=1
 // prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -99,6 +100,75 @@ async function convergence(start: (name: string) => Promise<Peer>, dir: string, 
   return { ours: oursMesh, hypercore: hcMesh }
 }
 
+/**
+ * The two latencies alone, `reps` times each side by side (NETBENCH_LATENCY_ONLY=<reps>): a fresh
+ * peer holding N − 100 catches up from A (Hypercore: a fresh reader of N − 100 blocks from the
+ * writer, which then appends 100), then the live push probes on the last pair. For work on
+ * docs/dev/latency.md; the full run times each catch-up once.
+ */
+async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, n: number, reps: number) {
+  const file = join(dir, 'events.bin')
+  progress(`signing ${n} events into a file`)
+  await signToFile(n, file)
+  const a = await start('xf A')
+  const aOpen = await a.ask('open', { path: join(dir, 'xf-a'), group: 'bench', file, count: n })
+  const ours: number[] = [], oursCall: number[] = []
+  let b2: Peer | undefined
+  for (let r = 0; r < reps; r++) {
+    await b2?.close()
+    b2 = await start(`xf B2.${r}`)
+    await b2.ask('open', { path: join(dir, `xf-b2.${r}`), group: 'bench', file, count: n - MISSED })
+    const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
+    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
+    const s = await b2.ask('stats')
+    const end = Math.max(caught.at, caught.sync?.endAt ?? 0)
+    ours.push(end - s.connectedAt); oursCall.push(end - caught.sync!.startAt)
+    progress(`xaeroflux catch-up ${round(end - s.connectedAt)} ms from connect (${round(end - caught.sync!.startAt)} from the call; sync ${JSON.stringify(caught.sync?.result)})`)
+  }
+  const oursLat: number[] = []
+  for (let i = 0; i < PROBES; i++) {
+    const probe = await a.ask('probe')
+    const seen = await within(b2!.event((e) => e.event === 'seen' && e.id === probe.eventId), 10_000, 'a pushed event')
+    oursLat.push(seen.at - probe.at)
+    await sleep(PROBE_GAP_MS)
+  }
+  await Promise.all([a.close(), b2!.close()])
+
+  const w = await start('hc writer')
+  const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n: n - MISSED })
+  const hc: number[] = []
+  let r2: Peer | undefined
+  for (let r = 0; r < reps; r++) {
+    await r2?.close()
+    r2 = await start(`hc R2.${r}`)
+    await r2.ask('hcOpen', { dir: join(dir, `hc-r2.${r}`), key: wOpen.key })
+    await r2.ask('hcSync', { port: wOpen.port })
+    await r2.ask('hcDisconnect')
+    await w.ask('hcAppend', { n: MISSED })
+    const h = await r2.ask('hcSync', { port: wOpen.port })
+    if (h.contiguousLength - h.before !== MISSED) throw new Error(`network bench: the Hypercore reader caught up from ${h.before} to ${h.contiguousLength}`)
+    hc.push(h.endAt - h.connectedAt)
+    progress(`hypercore catch-up ${round(h.endAt - h.connectedAt)} ms from connect`)
+  }
+  await r2!.ask('hcLive')
+  const hcLat: number[] = []
+  for (let i = 0; i < PROBES; i++) {
+    const probe = await w.ask('hcProbe')
+    const seen = await within(r2!.event((e) => e.event === 'seen' && e.index === probe.index), 10_000, 'an appended block')
+    hcLat.push(seen.at - probe.at)
+    await sleep(PROBE_GAP_MS)
+  }
+  await Promise.all([w.close(), r2!.close()])
+  const results = {
+    n,
+    catchUp: { oursMs: ours.map(round), oursMsFromCall: oursCall.map(round), hypercoreMs: hc.map(round), oursMedianMs: round(median(ours)), hypercoreMedianMs: round(median(hc)) },
+    livePush: { ours: latency(oursLat), hypercore: latency(hcLat) },
+  }
+  progress(`catch-up median ${results.catchUp.oursMedianMs} ms (Hypercore ${results.catchUp.hypercoreMedianMs}); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ` +
+    `(Hypercore ${results.livePush.hypercore.medianMs} / ${results.livePush.hypercore.p99Ms})`)
+  return { results, targets: {} }
+}
+
 export async function networkBench(options: { quick?: boolean } = {}) {
   const n = Number(process.env.NETBENCH_N) || (options.quick ? 20_000 : 200_000)
   const mesh = Number(process.env.NETBENCH_MESH) || (options.quick ? 6 : 20)
@@ -109,6 +179,9 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     // For work on convergence alone: NETBENCH_MESH_ONLY=<peers>.
     const meshOnly = Number(process.env.NETBENCH_MESH_ONLY)
     if (meshOnly > 0) return { results: { convergence: await convergence(start, dir, meshOnly) }, targets: {} }
+    // For work on the catch-up and live push latencies alone: NETBENCH_LATENCY_ONLY=<repetitions>.
+    const latencyReps = Number(process.env.NETBENCH_LATENCY_ONLY)
+    if (latencyReps > 0) return await latencyOnly(start, dir, n, latencyReps)
     const file = join(dir, 'events.bin')
     progress(`signing ${n} events into a file`)
     await signToFile(n, file)
