@@ -19,7 +19,7 @@ import { EMPTY_VALUE, META_ROOT, META_UNINDEXED, PREFIX } from './store/layout.j
 import { levelError, openLevel, readState, type StoredState, type Sublevels } from './store/level.js'
 import { Lifecycle, type Status } from './store/lifecycle.js'
 import { resolveOptions, type OpenOptions, type StoreOptions } from './store/options.js'
-import { checkRange, getEvent, keysUnder, rangeEvents, type DB, type RangeOptions } from './store/queries.js'
+import { checkRange, getEvent, getEvents, keysUnder, rangeEvents, type DB, type RangeOptions } from './store/queries.js'
 import { replayWal } from './store/replay.js'
 import type { ReplayReport, Wal } from './store/wal.js'
 import type { GroupNetwork, NetworkOptions, PeerInfo } from './net/network.js'
@@ -135,7 +135,14 @@ export class Xaeroflux extends EventTarget {
     this.network = await GroupNetwork.start({
       groupBytes: this.options.groupBytes,
       reconcile: (o) => this.reconcile(o),
-      get: (id) => this.get(id),
+      getMany: async (ids) => {
+        this.life.assertOpen()
+        try {
+          return await getEvents(this.sub, ids.map((id) => fromHex(id)))
+        } catch (e) {
+          throw this.failure(e, 'get')
+        }
+      },
       committed: () => this.indexer.committed(),
       ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
       onIndexed: (listener) => this.feed.listen(listener),

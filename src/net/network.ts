@@ -45,7 +45,8 @@ export interface NetworkOptions {
 export interface NetworkStore {
   groupBytes: Uint8Array
   reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget }): Reconciliation
-  get(id: string): Promise<Event | undefined>
+  /** The stored events with these ids (hex), undefined for each one not stored; in batched reads. */
+  getMany(ids: readonly string[]): Promise<Array<Event | undefined>>
   /** Resolves once the index batch being committed, if any, is readable (reconciliation may see its keys a little before `get` does). */
   committed(): Promise<void>
   ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
@@ -94,7 +95,7 @@ export class GroupNetwork extends EventTarget {
     this.host = {
       reconcile: (o) => store.reconcile({ ...o, budget }),
       envelopes: async (ids) => {
-        const read = () => Promise.all(ids.map((id) => store.get(id)))
+        const read = () => store.getMany(ids)
         let got = await read()
         // An id reconciliation just gave may belong to the batch being committed: read again after it.
         if (got.includes(undefined)) { await store.committed(); got = await read() }

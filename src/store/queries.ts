@@ -57,6 +57,23 @@ export async function getEvent(sub: { ids: Sub; events: Sub }, id: Uint8Array): 
 }
 
 /**
+ * The events with these 32-byte ids (undefined for each one not stored), in two batched reads
+ * (ids, then events) instead of two reads per id: a sync serving 100 wanted ids spent 26 ms in
+ * 200 single reads on the loaded 2-core machine (docs/dev/latency.md).
+ */
+export async function getEvents(sub: { ids: Sub; events: Sub }, ids: readonly Uint8Array[]): Promise<Array<Event | undefined>> {
+  if (ids.length === 0) return []
+  const times = await sub.ids.getMany(ids as Uint8Array[])
+  const found: number[] = [], keys: Uint8Array[] = []
+  times.forEach((ts, i) => { if (ts) { found.push(i); keys.push(concat(ts, ids[i])) } })
+  const out: Array<Event | undefined> = new Array(ids.length).fill(undefined)
+  if (keys.length === 0) return out
+  const values = await sub.events.getMany(keys)
+  values.forEach((bytes, j) => { if (bytes) out[found[j]] = storedEvent(bytes, keys[j]) })
+  return out
+}
+
+/**
  * Events in key order (time, then id) matching checked range options. Without author or kind
  * the events are iterated; otherwise an index's posting blocks give keys in order and the
  * events are fetched a chunk at a time (author and kind together: by author, filtered on kind).
