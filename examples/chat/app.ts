@@ -214,6 +214,9 @@ async function start(): Promise<void> {
   showPeers(db, config)
   if (db.peers().length > 0) setStatus('connected', 'ok')
   refreshRoots()
+  // The store dials its bootstrap peer during open, and the sync on connect may be over before
+  // the listeners above were attached: one more sync, so that the page shows what a sync did.
+  db.syncWith(config.peerId).catch(() => {}) // a failure shows in the status (peer:disconnect)
 
   const form = $<HTMLFormElement>('post'), input = $<HTMLInputElement>('text'), send = $<HTMLButtonElement>('send')
   input.disabled = send.disabled = false
