@@ -37,31 +37,6 @@ test('five peers bootstrapped in a chain append concurrently and reach one root;
   console.log(`    late joiner: caught up in ${caughtUp} ms, a peer beyond its bootstrap after ${found} ms more`)
 })
 
-test('syncWith a peer it dials runs one sync on one session: the sync on connect, whose result it returns', async () => {
-  const a = await start('a', { groups: [{ group: 'net' }] })
-  await a.call('append', { group: 'net', n: 300 })
-  const b = await start('b', { groups: [{ group: 'net' }] })
-  const { result } = await b.call('sync', { group: 'net', peer: a.addr })
-  assert.is(result.eventsReceived, 300)
-  assert.is((await state(b)).count, 300)
-  // Before, the peer with the smaller id opened a second session on identify and synced there
-  // too, or syncWith ran a second sync after the one on connect: a session or sync more would
-  // have shown by now.
-  await new Promise((r) => setTimeout(r, 500))
-  const of = (p: PeerProcess, type: string) => p.events.filter((e) => e.event === type)
-  assert.equal(of(b, 'sync').map((e) => (e.detail as { initiator: string }).initiator), ['local'])
-  assert.equal(of(a, 'sync').map((e) => (e.detail as { initiator: string }).initiator), ['remote'])
-  for (const p of [a, b]) {
-    assert.is(of(p, 'peer:connect').length, 1)
-    assert.is(of(p, 'peer:disconnect').length, 0)
-  }
-  // A call on an open session runs a sync of its own.
-  await a.call('append', { group: 'net', n: 1 })
-  const again = (await b.call('sync', { group: 'net', peer: a.addr })).result
-  assert.ok(again.rounds >= 1)
-  assert.is(of(b, 'sync').length, 2)
-})
-
 test('a peer killed with SIGKILL mid-sync and restarted catches up and keeps every acknowledged event', async () => {
   const dir = tempDir()
   try {

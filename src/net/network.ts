@@ -75,8 +75,8 @@ const REOPEN_MAX_MS = 60_000
 export class GroupNetwork extends EventTarget {
   private readonly sessions = new Map<string, PeerSession>()
   private readonly opening = new Map<string, Promise<PeerSession>>()
-  /** Background syncs in flight, one per session at most: when each began, and its result (undefined if it failed). */
-  private readonly syncing = new Map<PeerSession, { started: number; done: Promise<SyncResult | undefined> }>()
+  /** Background syncs in flight, one per session at most. */
+  private readonly syncing = new Map<PeerSession, Promise<void>>()
   private readonly banned = new Map<string, { until: number; strikes: number }>()
   /** Lost sessions to reopen: the delay of the next attempt, and its timer. */
   private readonly reopening = new Map<string, { delay: number; timer?: ReturnType<typeof setTimeout> }>()
@@ -161,7 +161,6 @@ export class GroupNetwork extends EventTarget {
   /** Syncs with a peer (a multiaddr ending in /p2p/<id>, or a peer id), connecting first if need be. */
   async syncWith(target: string, options: { from?: number; to?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
     if (typeof target !== 'string' || target.length === 0) throw new TypeError('syncWith takes a multiaddr or a peer id')
-    const called = performance.now()
     let id = target
     if (target.startsWith('/')) {
       const addr = multiaddr(target)
@@ -173,16 +172,8 @@ export class GroupNetwork extends EventTarget {
       })
     }
     const session = await this.connect(id).catch((e) => this.theirSession(id, e))
-    // After the pair's background sync under way, if any: two at once would move the same events
-    // twice (measured: a catch-up of 100 events took 2–3 syncs on two sessions, 290 ms from the
-    // connection, docs/dev/latency.md). The sync on connect that began after this call, over
-    // everything, is the sync asked for: its result is returned, not a second sync run.
-    const background = this.syncing.get(session)
-    if (background) {
-      const result = await abortable(background.done, options.signal)
-      if (result && background.started >= called && options.from === undefined && options.to === undefined) return result
-    }
-    await abortable(session.served(), options.signal)
+    // After the background sync under way, if any: two at once would move the same events twice.
+    await this.syncing.get(session)
     try {
       return await session.sync(options)
     } catch (e) {
@@ -237,18 +228,9 @@ export class GroupNetwork extends EventTarget {
       stream.abort(new XaeroError('E_PEER_REFUSED'))
       return
     }
-    const pending = (async () => this.register(await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })))()
-    // While its handshake runs, this is the session `connect` gives: a peer that dialed us is not
-    // dialed back. Before, the peer's identify (~40 ms after the connection) made the peer with
-    // the smaller id open a second session while the first was in its handshake; the one kept
-    // replaced the other with syncs in flight on both (docs/dev/latency.md).
-    if (!this.opening.has(id)) {
-      this.opening.set(id, pending)
-      const done = () => { if (this.opening.get(id) === pending) this.opening.delete(id) }
-      pending.then(done, done)
-    }
     try {
-      await pending
+      const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
+      this.register(session)
     } catch (e) {
       this.punish(id, e)
     }
@@ -296,19 +278,16 @@ export class GroupNetwork extends EventTarget {
 
   /**
    * Syncs a session in the background, one sync at a time. A sync moves events both ways, so on
-   * connect and for anti-entropy only the session's dialer starts one (both starting one
+   * connect and for anti-entropy only the peer with the smaller id starts one (both starting one
    * measured three overlapping syncs of the same events, each validated again); a gap is
-   * repaired by the side that saw it (`always`). The dialer, not the smaller peer id (the rule
-   * before): a peer that dials to `syncWith` runs the sync on connect itself, and its call
-   * returns that sync's result instead of waiting for the peer's and running one more
-   * (docs/dev/latency.md). Two peers that open sessions at once keep the smaller id's (`preferred`).
+   * repaired by the side that saw it (`always`).
    */
   private backgroundSync(session: PeerSession, always = false): void {
-    if (!always && session.role !== 'dialer') return
+    if (!always && this.node.peerId.toString() > session.remotePeer) return
     if (this.syncing.has(session)) return
-    const done = session.sync().then((r) => r, () => undefined) // its outcome is the 'sync' event; a failure closes the session
+    const done = session.sync().then(() => {}, () => {}) // its outcome is the 'sync' event; a failure closes the session
       .finally(() => this.syncing.delete(session))
-    this.syncing.set(session, { started: performance.now(), done })
+    this.syncing.set(session, done)
   }
 
   private schedule(session: PeerSession): void {
@@ -400,17 +379,6 @@ export class GroupNetwork extends EventTarget {
     await this.dht?.leave().catch(() => {})
     if (this.own) await this.node.stop()
   }
-}
-
-/** `promise`, or E_ABORTED as soon as `signal` aborts (the work behind `promise` goes on). */
-function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise
-  if (signal.aborted) return Promise.reject(new XaeroError('E_ABORTED', 'the sync was aborted', { cause: signal.reason }))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new XaeroError('E_ABORTED', 'the sync was aborted', { cause: signal.reason }))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 /** The codes that mean the peer broke a rule (docs/NETWORK.md, Limits per peer). */

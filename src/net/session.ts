@@ -147,8 +147,6 @@ export class PeerSession extends EventTarget {
   private peer?: Hello
   private readonly nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE))
   private readonly requests = new Map<number, Request>()
-  /** The peer's syncs this side is serving. */
-  private readonly serving = new Set<Promise<void>>()
   private nextId: number
   private lastPeerId = 0
   private closed?: Promise<void>
@@ -460,14 +458,7 @@ export class PeerSession extends EventTarget {
     const req = new Request(f.request, false, from, to)
     req.bytesIn += f.size
     this.requests.set(req.id, req)
-    const served = this.serve(req, f.body.subarray(16))
-    this.serving.add(served)
-    void served.finally(() => this.serving.delete(served))
-  }
-
-  /** Resolves once the syncs the peer has opened so far are over (served, failed or cancelled). */
-  async served(): Promise<void> {
-    await Promise.all([...this.serving])
+    void this.serve(req, f.body.subarray(16))
   }
 
   private async serve(req: Request, first: Uint8Array): Promise<void> {
