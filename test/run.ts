@@ -48,14 +48,27 @@ for (const f of files) {
 interface Outcome { output: string; code: number }
 
 
+/**
+ * uvu lets its process end by itself once the tests are done: a handle a failed test left open
+ * (seen once: a shard idle for 15 minutes after its summary) would keep it, and the run, forever.
+ * A shard still running EXIT_GRACE_MS after printing its summary is stopped, and that is a failure.
+ */
+const EXIT_GRACE_MS = 30_000
+
 function runShard(names: string[]): Promise<Outcome> {
   const pattern = `^(${names.map((n) => n.replace(/[.]/g, '\\.')).join('|')})$`
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { output += d })
-    child.on('close', (code) => resolve({ output, code: code ?? 1 }))
+    let output = '', stuck: ReturnType<typeof setTimeout> | undefined
+    const read = (d: string) => {
+      output += d
+      if (!stuck && /^\s*Duration:/m.test(output.replace(/\x1b\[[0-9;]*m/g, ''))) {
+        stuck = setTimeout(() => { output += `\n  FAIL  the shard did not exit within ${EXIT_GRACE_MS / 1000} s of its summary: a test left a handle open\n`; child.kill('SIGKILL') }, EXIT_GRACE_MS)
+      }
+    }
+    child.stdout.setEncoding('utf8').on('data', read)
+    child.stderr.setEncoding('utf8').on('data', read)
+    child.on('close', (code) => { clearTimeout(stuck); resolve({ output, code: code ?? 1 }) })
   })
 }
 
