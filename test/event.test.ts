@@ -148,7 +148,9 @@ test('copyPooled: copies that neither follow their source nor overlap each other
     assert.is(c.length, 300 + i)
     assert.ok(c.every((b) => b === i), `copy ${i} kept its bytes`)
   })
-  assert.ok(copies[0].buffer === copies[1].buffer, 'small copies share a slab')
+  // How full the slab was before this test depends on the files run before it in the process.
+  const slabs = new Set(copies.map((c) => c.buffer)).size
+  assert.ok(slabs <= 6, `100 copies of 300–399 bytes share ${slabs} slabs of 8 KiB (at most 6)`)
   const large = new Uint8Array(5000).fill(3)
   const copy = copyPooled(large)
   large.fill(0)
