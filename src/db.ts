@@ -37,6 +37,8 @@ export const internals = Symbol('xaeroflux.internals')
 export interface StoreInternals {
   /** Adds a listener of every index batch's new events and their origins; returns its remover. */
   onIndexed(listener: IndexedListener): () => void
+  /** Adds a listener of this store's appends once durable (with a write-ahead log, before they are indexed); returns its remover. */
+  onAppended(listener: (events: readonly Event[]) => void): () => void
   /** `ingestMany` with the events' origin (a peer's id). */
   ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
   /** Aborted (reason E_CLOSED) when the store starts closing. */
@@ -77,7 +79,7 @@ export class Xaeroflux extends EventTarget {
       },
       onStop: () => this.writer.wake(),
     })
-    this.writer = new WritePath(options, pipeline, this.indexer, wal)
+    this.writer = new WritePath(options, pipeline, this.indexer, wal, (events) => this.feed.appended(events))
   }
 
   /** The group's name, as given to `open`. */
@@ -146,6 +148,7 @@ export class Xaeroflux extends EventTarget {
       committed: () => this.indexer.committed(),
       ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
       onIndexed: (listener) => this.feed.listen(listener),
+      onAppended: (listener) => this.feed.listenAppended(listener),
     }, options)
     for (const type of ['peer:connect', 'peer:disconnect', 'sync']) {
       this.network.addEventListener(type, (e) => this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })))
@@ -414,6 +417,7 @@ export class Xaeroflux extends EventTarget {
   get [internals](): StoreInternals {
     return {
       onIndexed: (listener) => this.feed.listen(listener),
+      onAppended: (listener) => this.feed.listenAppended(listener),
       ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
       closing: this.life.signal,
     }

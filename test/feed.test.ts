@@ -12,6 +12,30 @@ const GROUP = 'feed'
 const other = Identity.fromSecretKey(new Uint8Array(32).fill(5))
 const envelope = (payload: string) => encodeEvent({ kind: 1, group: groupId(GROUP), payload }, other)
 
+test('appends are announced once each, when durable, before their append resolves; ingests are not', async () => {
+  const { dir, remove } = tempDir()
+  try {
+    const db = await Xaeroflux.open({ path: dir, group: GROUP, identity: Identity.generate(), workers: 0 })
+    const heard: string[] = []
+    let resolved = 0
+    const stop = db[internals].onAppended((events) => {
+      for (const e of events) heard.push(e.id)
+      assert.is(resolved, 0, 'announced before any of the appends resolved')
+    })
+    const pending = Array.from({ length: 5 }, (_, i) => db.append({ kind: 1, payload: `mine ${i}` }).then((e) => { resolved++; return e }))
+    const appended = await Promise.all(pending)
+    await db.ingest(envelope('theirs'))
+    await db.flush()
+    assert.equal(heard.sort(), appended.map((e) => e.id).sort())
+    stop()
+    await db.append({ kind: 1, payload: 'after stop' })
+    assert.is(heard.length, 5, 'a removed listener hears nothing')
+    await db.close()
+  } finally {
+    remove()
+  }
+})
+
 test('each indexed event is announced once, with its origin (append, ingest, a peer); a removed listener hears nothing', async () => {
   const { dir, remove } = tempDir()
   try {

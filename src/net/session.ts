@@ -716,6 +716,10 @@ export class PeerSession extends EventTarget {
       this.pushUnackedOut += this.send(T.PUSH, this.pushSeq, encodeEnvelopes(batch).body)
       this.stats.pushedEvents += n
     }
+    // Out now, not on the writer's next turn of the event loop: the indexing of the same events
+    // runs in between, ~0.5 ms of a live push measured (docs/dev/latency.md). The pushes queued
+    // so far go out together, in this one send.
+    this.writer.flush()
   }
 
   private onPush(f: Frame): void {

@@ -20,6 +20,7 @@ export type IndexedListener = (events: readonly Event[], origins: readonly Origi
 export class Feed {
   private readonly subscribers = new Set<{ matches: (e: Event) => boolean; fn: (e: Event) => void }>()
   private readonly listeners = new Set<IndexedListener>()
+  private readonly appendListeners = new Set<(events: readonly Event[]) => void>()
 
   /** Calls `fn` with each newly indexed event that matches `filter`; returns the function that stops it. */
   subscribe(filter: SubscribeFilter, fn: (event: Event) => void): () => void {
@@ -43,6 +44,20 @@ export class Feed {
     return () => { this.listeners.delete(fn) }
   }
 
+  /**
+   * Adds a listener of this store's own appends, called once they are durable (with a
+   * write-ahead log, before they are indexed); returns the function that removes it.
+   */
+  listenAppended(fn: (events: readonly Event[]) => void): () => void {
+    this.appendListeners.add(fn)
+    return () => { this.appendListeners.delete(fn) }
+  }
+
+  /** Announces appends that are durable; a callback that throws is reported, and the others still run. */
+  appended(events: readonly Event[]): void {
+    for (const fn of this.appendListeners) guarded(() => fn(events))
+  }
+
   /** Announces an index batch's new events; a callback that throws is reported, and the others still run. */
   publish(events: readonly Event[], origins: readonly Origin[]): void {
     if (events.length === 0) return
@@ -56,6 +71,7 @@ export class Feed {
   clear(): void {
     this.subscribers.clear()
     this.listeners.clear()
+    this.appendListeners.clear()
   }
 }
 

@@ -38,10 +38,13 @@ export class WritePath {
   private readonly toSeal = new Batcher(async (envelopes: Bytes[]) => {
     const events = await this.pipeline.seal(envelopes)
     await this.logMany(events, 'append', false)
+    this.onAppended?.(events)
     return events
   }, PIPELINE_BATCH)
 
-  constructor(private readonly options: StoreOptions, private readonly pipeline: Pipeline, private readonly indexer: Indexer, private readonly wal: Wal | undefined) {}
+  /** `onAppended`: called with each batch of appends once durable (as their callers hear of it): with a write-ahead log, before they are indexed. */
+  constructor(private readonly options: StoreOptions, private readonly pipeline: Pipeline, private readonly indexer: Indexer, private readonly wal: Wal | undefined,
+    private readonly onAppended?: (events: readonly Event[]) => void) {}
 
   /**
    * Signs a new event by the store's identity; resolves once it is durable. The rules every
