@@ -153,6 +153,11 @@ export class WorkerPool {
     })
   }
 
+  /** True when workers are running and none has a job: a job sent now waits for nobody. */
+  get idle(): boolean {
+    return this.threads.length > 0 && this.threads.every((t) => t.jobs.size === 0)
+  }
+
   /** What tests look at: the live workers (a test may terminate one) and the counts. */
   inspect(): { size: number; refs: number; started: number; slots: number; workers: Array<{ worker: PipelineWorker; jobs: number }> } {
     return { size: this.size, refs: this.refs, started: this.started, slots: this.slots, workers: this.threads.map((t) => ({ worker: t.worker, jobs: t.jobs.size })) }
