@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { open as openFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import { Identity, Xaeroflux, type Event } from '../src/index.js'
+import { Identity, Xaeroflux, type Durability, type Event } from '../src/index.js'
 import { createNode } from '../src/net/node.js'
 import { WireCounter } from '../src/cli/demo/wire.js'
 
@@ -56,13 +56,13 @@ async function ingestFile(file: string, count: number): Promise<void> {
 }
 
 const xf: Record<string, Handler> = {
-  // { path, group, file?, count?, bootstrap?, listen? }: the store, holding `count` events of `file`
-  // before it goes on the network; its node listens on `listen` (default: TCP on 127.0.0.1 only;
-  // a browser page needs a `/ws` address too).
+  // { path, group, file?, count?, bootstrap?, listen?, durability? }: the store, holding `count`
+  // events of `file` before it goes on the network; its node listens on `listen` (default: TCP on
+  // 127.0.0.1 only; a browser page needs a `/ws` address too). Durability 'batch' by default.
   async open(c) {
     node = await createNode({ listen: (c.listen as string[]) ?? ['/ip4/127.0.0.1/tcp/0'], bootstrap: (c.bootstrap as string[]) ?? [], metrics: () => wire.metrics() })
     const identity = Identity.generate()
-    db = await Xaeroflux.open({ path: c.path as string, group: c.group as string, identity, durability: 'batch',
+    db = await Xaeroflux.open({ path: c.path as string, group: c.group as string, identity, durability: (c.durability as Durability) ?? 'batch',
       network: { libp2p: node, bootstrap: (c.bootstrap as string[]) ?? [] } })
     if (c.file) await ingestFile(c.file as string, c.count as number)
     await db.flush()
