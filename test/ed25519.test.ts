@@ -21,7 +21,8 @@ const CASES = 13_500
 
 /** The backends available in Node, each through the project's verifier entry (pre-check + backend). */
 const ENTRIES: Record<string, Verify> = {
-  'node:crypto (the Node platform\'s ed25519.verify)': nodeEd25519.verify,
+  'the Node platform\'s ed25519.verify (libsodium where sodium-native loads)': nodeEd25519.verify,
+  'node:crypto': withSignatureRule(nodeCryptoVerify),
   'noble (the browser platform\'s ed25519.verify)': browserEd25519.verify,
 }
 // sodium-native is an optional dependency: without it, libsodium is left out, loudly.
@@ -79,6 +80,16 @@ test(`every backend behind the pre-check gives the rule's verdict on ${CASES} va
   // And S ≥ L: S + L of valid signatures.
   const plusL = cases.filter((c) => c.label === 'valid; S + L')
   assert.ok(plusL.length > 10 && plusL.every((c) => !ruleVerdict(c.publicKey, c.message, c.signature)))
+})
+
+test('the Node verifier gives the same verdicts on views of shared memory, where the pipeline verifies', () => {
+  const cases = signatureCases(500, AGREEMENT_SEED)
+  const shared = new Uint8Array(new SharedArrayBuffer(4096))
+  const inShared = (bytes: Uint8Array, at: number) => { shared.set(bytes, at); return shared.subarray(at, at + bytes.length) }
+  const differ = cases.filter((c) => nodeEd25519.verify(c.publicKey, c.message, c.signature) !==
+    nodeEd25519.verify(inShared(c.publicKey, 8), inShared(c.message, 64), inShared(c.signature, 1024)))
+  assert.is(differ.length, 0, `${differ.length} of ${cases.length} differ`)
+  assert.ok(cases.some((c) => nodeEd25519.verify(c.publicKey, c.message, c.signature)), 'some are valid')
 })
 
 test('the pre-check refuses the 8 small-order points, derived here from the curve, and the negative zeros', () => {
