@@ -238,8 +238,11 @@ const hc: Record<string, Handler> = {
   },
   // The convergence mesh: { dir, keys, ports, self }: readers of every other peer's core (this
   // peer's own is `core`), every core replicated on one connection to each other peer.
-  async hcMesh(c) {
-    const keys = c.keys as string[], ports = c.ports as number[], self = c.self as number
+  // The mesh in two steps, each done by every peer before any starts the next: a peer dialed
+  // before it had its readers would replicate only its own core on that connection, and the
+  // pair, connected once, would never converge (the bench hung so).
+  async hcMeshReaders(c) {
+    const keys = c.keys as string[], self = c.self as number
     cores = [core!]
     for (let i = 0; i < keys.length; i++) {
       if (i === self) continue
@@ -251,9 +254,13 @@ const hc: Record<string, Handler> = {
     // The server (opened by hcOpen) replicates only `core` on sockets it accepted before: from now on, all of them.
     server!.removeAllListeners('connection')
     server!.on('connection', (socket) => replicateOver(socket, false, cores))
-    // Each pair connected once: the one with the smaller index dials.
-    await Promise.all(ports.map((p, i) => (i > self ? dial(p, cores) : undefined)))
     return { cores: cores.length }
+  },
+  // Each pair connected once: the one with the smaller index dials.
+  async hcMeshDial(c) {
+    const ports = c.ports as number[], self = c.self as number
+    await Promise.all(ports.map((p, i) => (i > self ? dial(p, cores) : undefined)))
+    return {}
   },
   async hcProgress() {
     const list = cores.length ? cores : [core!]

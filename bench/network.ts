@@ -124,7 +124,8 @@ async function convergence(start: (name: string) => Promise<Peer>, dir: string, 
     hs.push(p)
   }
   const keys = opened.map((o) => o.key), ports = opened.map((o) => o.port)
-  await Promise.all(hs.map((p, self) => p.ask('hcMesh', { keys, ports, self })))
+  await Promise.all(hs.map((p, self) => p.ask('hcMeshReaders', { keys, self })))
+  await Promise.all(hs.map((p, self) => p.ask('hcMeshDial', { ports, self })))
   const hBefore = await Promise.all(hs.map((p) => p.ask('hcStats')))
   const h0 = performance.timeOrigin + performance.now()
   await Promise.all(hs.map((p) => p.ask('hcAppend', { n: PER_PEER })))
