@@ -15,7 +15,8 @@ import { WireCounter } from '../src/cli/demo/wire.js'
 
 const PAYLOAD = 200
 const ENVELOPE = 144 + PAYLOAD
-export const PROBE_KIND = 2
+/** Not a kind of the signed file's events (0–3): a subscriber that printed a line for each of those slowed the full sync's receiver. */
+export const PROBE_KIND = 0xfff0
 /** Appends in flight at once, as in the demo. */
 const WINDOW = 256
 

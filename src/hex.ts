@@ -16,10 +16,29 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Parses lowercase or uppercase hex; throws TypeError on odd length or a non-hex digit. */
 export function fromHex(hex: string): Uint8Array {
-  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError('expected a hex string')
+  if (typeof hex !== 'string' || hex.length % 2 !== 0) throw new TypeError('expected a hex string')
   const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  hexInto(hex, out, 0)
   return out
+}
+
+/**
+ * Parses `hex` (even length, checked by the caller) into `out` from `at`; throws TypeError on a
+ * non-hex digit. Char codes, not a regular expression and `parseInt` of each pair: a sync that
+ * asked for 200 000 ids spent ~0.8 s of its main thread parsing them so (a CPU profile).
+ */
+export function hexInto(hex: string, out: Uint8Array, at: number): void {
+  for (let i = 0, n = hex.length >> 1; i < n; i++) {
+    const hi = nibble(hex.charCodeAt(2 * i)), lo = nibble(hex.charCodeAt(2 * i + 1))
+    if ((hi | lo) < 0) throw new TypeError('expected a hex string')
+    out[at + i] = (hi << 4) | lo
+  }
+}
+
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48 // 0-9
+  c |= 32 // A-F as a-f; no other code lands in a-f so
+  return c >= 97 && c <= 102 ? c - 87 : -1
 }
 
 /** Accepts 32 bytes or their hex; anything else is a TypeError naming `what`. */

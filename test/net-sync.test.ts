@@ -79,11 +79,12 @@ test('two processes with 5 000 and 5 000 events (2 000 shared) converge in one s
 // was tripped once by a pause of the peer while the suite ran in two shards).
 const IDLE = 1500
 
-test('a far-behind peer (50 000 events vs 0) catches up in one sync under a short idle limit, and past its own syncBytes', () => within(withPeers(
-  // B's syncBytes (1 MiB) is far below the ~13 MB it fetches: it bounds what a peer sends in the
-  // peer's syncs, not what B asked for in its own.
+test('a far-behind peer (100 000 events vs 0) catches up in one sync under a short idle limit, and past its own syncBytes', () => within(withPeers(
+  // B's syncBytes (1 MiB) is far below the ~35 MB it fetches: it bounds what a peer sends in the
+  // peer's syncs, not what B asked for in its own. 100 000 events, so that the sync lasts several
+  // idle limits (50 000 took 4.3 s once libsodium verified them, under 3 limits).
   [{ group: 'net2', limits: { idleMs: IDLE } }, { group: 'net2', limits: { idleMs: IDLE, syncBytes: 1 << 20 } }], async ([a, b]) => {
-    const n = 50_000
+    const n = 100_000
     await a.call('gen', { n, seed: 'far', start: START }, 120_000)
     await b.call('dial', { addr: a.addrs[0] })
     const { result, wall } = await b.call('sync', {}, 120_000)

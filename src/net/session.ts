@@ -6,7 +6,7 @@
 import type { Stream } from '@libp2p/interface'
 import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
-import { fromHex, toHex } from '../hex.js'
+import { hexInto, toHex } from '../hex.js'
 import type { Reconciliation } from '../sync/session.js'
 import { yieldToEventLoop } from '../tasks.js'
 import {
@@ -522,7 +522,7 @@ export class PeerSession extends EventTarget {
       await this.until(req, () => req.wantOutstanding < window, 'wanted events')
       const n = Math.min(MAX_WANT_IDS, window - req.wantOutstanding, need.length - i)
       const body = new Uint8Array(n * 32)
-      for (let k = 0; k < n; k++) body.set(fromHex(need[i + k]), k * 32)
+      for (let k = 0; k < n; k++) hexInto(need[i + k], body, k * 32)
       req.wantOutstanding += n
       i += n
       req.bytesOut += this.send(T.WANT, req.id, body)
