@@ -26,26 +26,17 @@ const PROBE_GAP_MS = 20
 const PER_PEER = 1000
 const progress = (what: string) => process.stderr.write(`bench: network: ${what}\n`)
 
-/** PROBES appends on `from`, one at a time, each timed until `to`'s subscription has it (ms). */
-async function probeOurs(from: Peer, to: Peer): Promise<number[]> {
+/**
+ * PROBES appends on `from`, one at a time, each timed until `to` reports it (ms): ours, one event
+ * until B's subscription has it; Hypercore's, a block appended by the writer until the live reader has it.
+ */
+async function probe(from: Peer, to: Peer, system: 'ours' | 'hypercore'): Promise<number[]> {
+  if (system === 'hypercore') await to.ask('hcLive')
   const ms: number[] = []
   for (let i = 0; i < PROBES; i++) {
-    const probe = await from.ask('probe')
-    const seen = await within(to.event((e) => e.event === 'seen' && e.id === probe.eventId), 10_000, 'a pushed event')
-    ms.push(seen.at - probe.at)
-    await sleep(PROBE_GAP_MS)
-  }
-  return ms
-}
-
-/** The same for Hypercore: blocks appended by the writer `from`, each until the live reader `to` has it. */
-async function probeHypercore(from: Peer, to: Peer): Promise<number[]> {
-  await to.ask('hcLive')
-  const ms: number[] = []
-  for (let i = 0; i < PROBES; i++) {
-    const probe = await from.ask('hcProbe')
-    const seen = await within(to.event((e) => e.event === 'seen' && e.index === probe.index), 10_000, 'an appended block')
-    ms.push(seen.at - probe.at)
+    const sent = await from.ask(system === 'ours' ? 'probe' : 'hcProbe')
+    const seen = await within(to.event((e) => e.event === 'seen' && (system === 'ours' ? e.id === sent.eventId : e.index === sent.index)), 10_000, 'a pushed event')
+    ms.push(seen.at - sent.at)
     await sleep(PROBE_GAP_MS)
   }
   return ms
@@ -167,10 +158,10 @@ async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, 
     ours.push(end - s.connectedAt); oursCall.push(end - caught.sync!.startAt)
     progress(`xaeroflux catch-up ${round(end - s.connectedAt)} ms from connect (${round(end - caught.sync!.startAt)} from the call; sync ${JSON.stringify(caught.sync?.result)})`)
   }
-  const oursLat = await probeOurs(a, b2!)
+  const oursLat = await probe(a, b2!, 'ours')
   await Promise.all([a.close(), b2!.close()])
   const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: join(dir, `xf-b2.${reps - 1}`) })
-  const oursRelaxedLat = await probeOurs(relaxed.a, relaxed.b)
+  const oursRelaxedLat = await probe(relaxed.a, relaxed.b, 'ours')
   await Promise.all([relaxed.a.close(), relaxed.b.close()])
 
   const w = await start('hc writer')
@@ -189,7 +180,7 @@ async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, 
     hc.push(h.endAt - h.connectedAt)
     progress(`hypercore catch-up ${round(h.endAt - h.connectedAt)} ms from connect`)
   }
-  const hcLat = await probeHypercore(w, r2!)
+  const hcLat = await probe(w, r2!, 'hypercore')
   await Promise.all([w.close(), r2!.close()])
   const results = {
     n,
@@ -263,12 +254,12 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     }
 
     progress(`xaeroflux: live push, ${PROBES} probes`)
-    const oursLat = await probeOurs(a, b2)
+    const oursLat = await probe(a, b2, 'ours')
     const oursRss = { holder: (await a.ask('stats')).rssMB, emptyReceiver: b1Stats.rssMB, catchUpAndLive: (await b2.ask('stats')).rssMB }
     await Promise.all([a.close(), b2.close()])
     progress(`xaeroflux: live push at Hypercore's durability, ${PROBES} probes`)
     const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: join(dir, 'xf-b2') })
-    const oursRelaxedLat = await probeOurs(relaxed.a, relaxed.b)
+    const oursRelaxedLat = await probe(relaxed.a, relaxed.b, 'ours')
     await Promise.all([relaxed.a.close(), relaxed.b.close()])
 
     // --- Hypercore: the same three ---
@@ -297,7 +288,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const hcCatchUp = { blocks: MISSED, msFromConnect: round(hCatch.endAt - hCatch.connectedAt), msFromCall: round(hCatch.endAt - hCatch.startAt) }
 
     progress(`hypercore: live, ${PROBES} probes`)
-    const hcLat = await probeHypercore(w, r2)
+    const hcLat = await probe(w, r2, 'hypercore')
     const hcRss = { holder: (await w.ask('hcStats')).rssMB, emptyReceiver: r1Stats.rssMB, catchUpAndLive: (await r2.ask('hcStats')).rssMB }
     await Promise.all([w.close(), r2.close()])
 

@@ -68,6 +68,8 @@ const ANTI_ENTROPY_MS = 30_000
 /** A peer that broke a rule is refused for this long, doubling on each offence up to BAN_MAX_MS. */
 const BAN_MS = 30_000
 const BAN_MAX_MS = 30 * 60_000
+/** How long syncWith waits for the peer's sync on connect to open before it runs its own (see syncWith). */
+const PEER_SYNC_WAIT_MS = 2000
 /** How long syncWith waits for the peer's own session when ours was closed as it opened (both opened at once). */
 const THEIR_SESSION_MS = 5_000
 /** A lost session is reopened after this long (or when the peer's ban ends), doubling on each loss without a sync in between, up to REOPEN_MAX_MS. */
@@ -170,11 +172,12 @@ export class GroupNetwork extends EventTarget {
   /** Syncs with a peer (a multiaddr ending in /p2p/<id>, or a peer id), connecting first if need be. */
   async syncWith(target: string, options: { from?: number; to?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
     if (typeof target !== 'string' || target.length === 0) throw new TypeError('syncWith takes a multiaddr or a peer id')
-    let id = target
-    if (target.startsWith('/')) {
-      const addr = multiaddr(target)
-      id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value ?? ''
-      if (!id) throw new TypeError('the multiaddr must end in /p2p/<peer id>')
+    const addr = target.startsWith('/') ? multiaddr(target) : undefined
+    const id = addr ? addr.getComponents().findLast((c) => c.name === 'p2p')?.value ?? '' : target
+    if (!id) throw new TypeError('the multiaddr must end in /p2p/<peer id>')
+    // No session yet, none being opened: the session's sync on connect is still to come.
+    const opened = !this.sessions.has(id) && !this.opening.has(id)
+    if (addr) {
       await this.node.dial(addr, { signal: options.signal }).catch((cause) => {
         // A browser's connection gater: say why, and what would allow it.
         throw new XaeroError('E_PEER_UNREACHABLE', isGaterRefusal(cause) ? `the connection gater refuses ${target}: ${GATER_HINT}` : `cannot reach ${target}`, { cause })
@@ -183,6 +186,14 @@ export class GroupNetwork extends EventTarget {
     const session = await this.connect(id).catch((e) => this.theirSession(id, e))
     // After the background sync under way, if any: two at once would move the same events twice.
     await this.syncing.get(session)
+    // A session this call opened to a peer with the smaller id is synced by that peer on connect
+    // (backgroundSync): that sync, once it ends well, is the one asked for. Ours beside it moved
+    // every missing event twice (the full-sync bench: 154 MB received for 77 MB of envelopes,
+    // 14 333 events/s against 15 468 when the receiver had the smaller id and one sync ran).
+    if (opened && this.node.peerId.toString() > id && options.from === undefined && options.to === undefined) {
+      const theirs = await abortable(session.peerSyncOutcome(PEER_SYNC_WAIT_MS), options.signal)
+      if (theirs) return theirs
+    }
     try {
       return await session.sync(options)
     } catch (e) {
@@ -391,6 +402,17 @@ export class GroupNetwork extends EventTarget {
     await this.dht?.leave().catch(() => {})
     if (this.own) await this.node.stop()
   }
+}
+
+/** `promise`, or E_ABORTED as soon as `signal` aborts (the work behind `promise` goes on). */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(new XaeroError('E_ABORTED', 'the sync was aborted', { cause: signal.reason }))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new XaeroError('E_ABORTED', 'the sync was aborted', { cause: signal.reason }))
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }
 
 /** The codes that mean the peer broke a rule (docs/NETWORK.md, Limits per peer). */

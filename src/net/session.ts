@@ -147,6 +147,10 @@ export class PeerSession extends EventTarget {
   private peer?: Hello
   private readonly nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE))
   private readonly requests = new Map<number, Request>()
+  /** The outcome of the first sync over everything the peer opened on this session (its result, or undefined if it failed). */
+  private firstPeerSync?: Promise<SyncResult | undefined>
+  /** Wakes `peerSyncOutcome` when that sync opens or the session closes. */
+  private peerSyncWake?: () => void
   private nextId: number
   private lastPeerId = 0
   private closed?: Promise<void>
@@ -458,10 +462,29 @@ export class PeerSession extends EventTarget {
     const req = new Request(f.request, false, from, to)
     req.bytesIn += f.size
     this.requests.set(req.id, req)
-    void this.serve(req, f.body.subarray(16))
+    const outcome = this.serve(req, f.body.subarray(16))
+    if (!this.firstPeerSync && from === 0 && to >= Number.MAX_SAFE_INTEGER) {
+      this.firstPeerSync = outcome
+      this.peerSyncWake?.()
+    }
   }
 
-  private async serve(req: Request, first: Uint8Array): Promise<void> {
+  /**
+   * The result of the first sync over everything the peer opens on this session, once it ends;
+   * undefined if it fails, or if none opens within `waitMs` (or before the session closes).
+   */
+  async peerSyncOutcome(waitMs: number): Promise<SyncResult | undefined> {
+    if (!this.firstPeerSync && this.state === 'open') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs)
+        this.peerSyncWake = () => { clearTimeout(timer); resolve() }
+      })
+      this.peerSyncWake = undefined
+    }
+    return this.firstPeerSync
+  }
+
+  private async serve(req: Request, first: Uint8Array): Promise<SyncResult | undefined> {
     try {
       const rec = this.host.reconcile({ from: req.from, to: req.to, signal: req.controller.signal })
       let message = first
@@ -477,9 +500,12 @@ export class PeerSession extends EventTarget {
       req.reconDone = true
       req.rounds = rec.stats.rounds
       await Promise.all([this.serveWants(req), this.receiveEvents(req)])
-      this.emit('sync', { result: this.result(req), initiator: 'remote', from: req.from, to: req.to } satisfies SyncDetail)
+      const result = this.result(req)
+      this.emit('sync', { result, initiator: 'remote', from: req.from, to: req.to } satisfies SyncDetail)
+      return result
     } catch (e) {
       this.endRequest(req, e)
+      return undefined
     } finally {
       this.requests.delete(req.id)
     }
@@ -788,6 +814,7 @@ export class PeerSession extends EventTarget {
     this.pushQueue = []
     this.pushInbox = []
     this.pushWake?.()
+    this.peerSyncWake?.()
     clearInterval(this.watchdog)
     clearTimeout(this.pushTimer)
     this.closed = (async () => {
