@@ -145,25 +145,30 @@ test('closing a store says peer:disconnect for each peer; a listener may ask db.
   }
 })
 
-test('syncWith over a session it opens to a peer with the smaller id: that peer\'s sync on connect is the sync, and each event moves once', async () => {
-  const open = () => Xaeroflux.open({ group: 'one-sync', workers: 0, durability: 'none', identity: Identity.generate(), network: { listen: ['/ip4/127.0.0.1/tcp/0'] } })
-  const [p, q] = [await open(), await open()]
-  const idOf = (db: Xaeroflux) => db.multiaddrs()[0].split('/p2p/')[1]
-  // The peer with the smaller id syncs a session on connect (docs/NETWORK.md): it holds the events.
-  const [small, large] = idOf(p) < idOf(q) ? [p, q] : [q, p]
-  try {
-    for (let i = 0; i < 300; i++) await small.append({ kind: 1, payload: `event ${i}` })
-    const syncs: Array<{ initiator: string; result: { eventsReceived: number } }> = []
-    large.addEventListener('sync', (e) => syncs.push((e as CustomEvent).detail))
-    const result = await large.syncWith(small.multiaddrs()[0])
-    assert.is(result.eventsReceived, 300)
-    await large.flush()
-    assert.is(await large.count(), 300)
-    await new Promise((r) => setTimeout(r, 300)) // a second sync would have begun by now
-    // Before: syncWith ran its own sync beside the peer's, and both moved every event.
-    assert.equal(syncs.map((s) => [s.initiator, s.result.eventsReceived]), [['remote', 300]], 'one sync, the peer\'s')
-  } finally {
-    await Promise.all([p.close(), q.close()])
+test('syncWith over a session it opens returns the sync on connect, whichever side runs it: each event moves once, in one sync', async () => {
+  for (const callerIs of ['larger', 'smaller'] as const) {
+    const open = () => Xaeroflux.open({ group: `one-sync-${callerIs}`, workers: 0, durability: 'none', identity: Identity.generate(), network: { listen: ['/ip4/127.0.0.1/tcp/0'] } })
+    const [p, q] = [await open(), await open()]
+    const idOf = (db: Xaeroflux) => db.multiaddrs()[0].split('/p2p/')[1]
+    // The peer with the smaller id syncs a session on connect (docs/NETWORK.md).
+    const [small, large] = idOf(p) < idOf(q) ? [p, q] : [q, p]
+    const [caller, holder] = callerIs === 'larger' ? [large, small] : [small, large]
+    try {
+      for (let i = 0; i < 300; i++) await holder.append({ kind: 1, payload: `event ${i}` })
+      const syncs: Array<{ initiator: string; result: { eventsReceived: number } }> = []
+      caller.addEventListener('sync', (e) => syncs.push((e as CustomEvent).detail))
+      const result = await caller.syncWith(holder.multiaddrs()[0])
+      assert.is(result.eventsReceived, 300, callerIs)
+      await caller.flush()
+      assert.is(await caller.count(), 300)
+      await new Promise((r) => setTimeout(r, 300)) // a second sync would have begun by now
+      // Before: syncWith ran a sync of its own beside the peer's (both moved every event), or
+      // after this side's own (one more round).
+      const expected = callerIs === 'larger' ? 'remote' : 'local'
+      assert.equal(syncs.map((s) => [s.initiator, s.result.eventsReceived]), [[expected, 300]], `the caller has the ${callerIs} id: one sync, ${expected}`)
+    } finally {
+      await Promise.all([p.close(), q.close()])
+    }
   }
 })
 
