@@ -192,8 +192,19 @@ export class GroupNetwork extends EventTarget {
     // envelopes, 14 333 events/s against 15 468 when one sync ran), and ours after this side's
     // own cost one more round (7–8 ms of a catch-up of 100 events).
     if (opened && options.from === undefined && options.to === undefined) {
-      const onConnect = this.node.peerId.toString() < id ? ours : await abortable(session.peerSyncOutcome(PEER_SYNC_WAIT_MS), options.signal)
-      if (onConnect) return onConnect
+      if (this.node.peerId.toString() < id) {
+        if (ours) return ours
+      } else {
+        // On the session kept: when both sides opened one at once, the peer's replaces ours
+        // (`preferred`), and its sync on connect runs there.
+        for (let waited = session; ;) {
+          const theirs = await abortable(waited.peerSyncOutcome(PEER_SYNC_WAIT_MS), options.signal)
+          if (theirs) return theirs
+          const kept = this.sessions.get(id)
+          if (!kept || kept === waited) break
+          waited = kept
+        }
+      }
     }
     try {
       return await session.sync(options)

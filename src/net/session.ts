@@ -149,8 +149,8 @@ export class PeerSession extends EventTarget {
   private readonly requests = new Map<number, Request>()
   /** The outcome of the first sync over everything the peer opened on this session (its result, or undefined if it failed). */
   private firstPeerSync?: Promise<SyncResult | undefined>
-  /** Wakes `peerSyncOutcome` when that sync opens or the session closes. */
-  private peerSyncWake?: () => void
+  /** Settles when that sync opens or the session closes: what `peerSyncOutcome` calls wait on. */
+  private peerSyncOpened?: { promise: Promise<void>; resolve: () => void }
   private nextId: number
   private lastPeerId = 0
   private closed?: Promise<void>
@@ -465,7 +465,7 @@ export class PeerSession extends EventTarget {
     const outcome = this.serve(req, f.body.subarray(16))
     if (!this.firstPeerSync && from === 0 && to >= Number.MAX_SAFE_INTEGER) {
       this.firstPeerSync = outcome
-      this.peerSyncWake?.()
+      this.peerSyncOpened?.resolve()
     }
   }
 
@@ -475,11 +475,14 @@ export class PeerSession extends EventTarget {
    */
   async peerSyncOutcome(waitMs: number): Promise<SyncResult | undefined> {
     if (!this.firstPeerSync && this.state === 'open') {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs)
-        this.peerSyncWake = () => { clearTimeout(timer); resolve() }
-      })
-      this.peerSyncWake = undefined
+      if (!this.peerSyncOpened) {
+        let resolve!: () => void
+        const promise = new Promise<void>((r) => { resolve = r })
+        this.peerSyncOpened = { promise, resolve }
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([this.peerSyncOpened.promise, new Promise<void>((r) => { timer = setTimeout(r, waitMs) })])
+      clearTimeout(timer)
     }
     return this.firstPeerSync
   }
@@ -814,7 +817,7 @@ export class PeerSession extends EventTarget {
     this.pushQueue = []
     this.pushInbox = []
     this.pushWake?.()
-    this.peerSyncWake?.()
+    this.peerSyncOpened?.resolve()
     clearInterval(this.watchdog)
     clearTimeout(this.pushTimer)
     this.closed = (async () => {
