@@ -304,7 +304,7 @@ export class Xaeroflux extends EventTarget {
     // Also checked at each read of the index: the session may be between two awaits of its own.
     const unlessClosed = () => { if (closing.aborted) throw closing.reason }
     // Each call's work holds the tree, its page reads then waiting for no insert, and lets the
-    // index batches queued meanwhile through at each of its yields (every 512 steps). Measured
+    // index batches queued meanwhile through at each of its yields (every 512 steps or 2 ms). Measured
     // with 10 peers of a mesh on the loaded 2-core machine: a step of ~300 page reads, each taking
     // its turn after an index batch, waited 10–15 s, past the peers' idle limit. Held for whole
     // steps instead, a liar's steps held A's indexing, and so its live pushes: 13 → 47 ms median
