@@ -214,12 +214,6 @@ const hc: Record<string, Handler> = {
     await core!.download({ start: 0, end: core!.length }).done()
     return { startAt, connectedAt, endAt: now(), length: core!.length, before, contiguousLength: core!.contiguousLength }
   },
-  async hcDisconnect() {
-    liveSocket?.destroy()
-    liveSocket = undefined
-    await new Promise((r) => setTimeout(r, 100))
-    return {}
-  },
   // From now on, each block appended by the writer is downloaded at once, and reported on arrival.
   async hcLive() {
     core!.download({ start: 0, end: -1 })

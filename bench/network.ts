@@ -134,6 +134,34 @@ async function convergence(start: (name: string) => Promise<Peer>, dir: string, 
 }
 
 /**
+ * The catch-up's reader, on each side: a peer that holds the first N − 100 events and comes back
+ * online. An earlier process got them (ours: ingested from the file; Hypercore: downloaded from
+ * the writer, before it appended the last 100) and closed; a fresh process opens the store, as
+ * an app restarted after being offline would, and is returned before it connects. Both readers
+ * thus start from a settled store and code not yet run in their process.
+ */
+async function returningReader(start: (name: string) => Promise<Peer>, name: string, path: string, file: string, n: number): Promise<Peer> {
+  const before = await start(`${name} (before)`)
+  await before.ask('open', { path, group: 'bench', file, count: n - MISSED })
+  await before.close()
+  const reader = await start(name)
+  await reader.ask('open', { path, group: 'bench' })
+  return reader
+}
+
+/** Hypercore's: downloads what the writer on `port` holds now (N − 100 blocks), closes, and reopens in a fresh process. */
+async function hcReturningReader(start: (name: string) => Promise<Peer>, name: string, dir: string, key: string, port: number): Promise<Peer> {
+  const before = await start(`${name} (before)`)
+  await before.ask('hcOpen', { dir, key })
+  const got = await before.ask('hcSync', { port })
+  await before.close()
+  if (got.contiguousLength !== got.length) throw new Error(`network bench: the Hypercore reader downloaded ${got.contiguousLength} of ${got.length} blocks`)
+  const reader = await start(name)
+  await reader.ask('hcOpen', { dir, key })
+  return reader
+}
+
+/**
  * The two latencies alone, `reps` times each side by side (NETBENCH_LATENCY_ONLY=<reps>): a fresh
  * peer holding N − 100 catches up from A (Hypercore: a fresh reader of N − 100 blocks from the
  * writer, which then appends 100), then the live push probes on the last pair. For work on
@@ -149,8 +177,7 @@ async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, 
   let b2: Peer | undefined
   for (let r = 0; r < reps; r++) {
     await b2?.close()
-    b2 = await start(`xf B2.${r}`)
-    await b2.ask('open', { path: join(dir, `xf-b2.${r}`), group: 'bench', file, count: n - MISSED })
+    b2 = await returningReader(start, `xf B2.${r}`, join(dir, `xf-b2.${r}`), file, n)
     const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
     if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
     const s = await b2.ask('stats')
@@ -170,10 +197,7 @@ async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, 
   let r2: Peer | undefined
   for (let r = 0; r < reps; r++) {
     await r2?.close()
-    r2 = await start(`hc R2.${r}`)
-    await r2.ask('hcOpen', { dir: join(dir, `hc-r2.${r}`), key: wOpen.key })
-    await r2.ask('hcSync', { port: wOpen.port })
-    await r2.ask('hcDisconnect')
+    r2 = await hcReturningReader(start, `hc R2.${r}`, join(dir, `hc-r2.${r}`), wOpen.key, wOpen.port)
     await w.ask('hcAppend', { n: MISSED })
     const h = await r2.ask('hcSync', { port: wOpen.port })
     if (h.contiguousLength - h.before !== MISSED) throw new Error(`network bench: the Hypercore reader caught up from ${h.before} to ${h.contiguousLength}`)
@@ -241,8 +265,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const oursFullRate = rate(full.held, oursFull.msFromCall)
 
     progress(`xaeroflux: a peer holding ${n - MISSED} catches up`)
-    const b2 = await start('xf B2')
-    await b2.ask('open', { path: join(dir, 'xf-b2'), group: 'bench', file, count: n - MISSED })
+    const b2 = await returningReader(start, 'xf B2', join(dir, 'xf-b2'), file, n)
     const catchStart = performance.timeOrigin + performance.now()
     const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
     const sync2 = caught.sync ?? { startAt: catchStart, endAt: 0, failures: ['syncWith had not returned'] }
@@ -266,11 +289,8 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     progress(`hypercore: a writer of ${n} blocks, an empty reader downloads them`)
     const w = await start('hc writer')
     const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n: n - MISSED })
-    // The catch-up reader first downloads the N − 100 blocks, then disconnects (untimed).
-    const r2 = await start('hc R2')
-    await r2.ask('hcOpen', { dir: join(dir, 'hc-r2'), key: wOpen.key })
-    await r2.ask('hcSync', { port: wOpen.port })
-    await r2.ask('hcDisconnect')
+    // The catch-up reader first downloads the N − 100 blocks (untimed), in a process of its own.
+    const r2 = await hcReturningReader(start, 'hc R2', join(dir, 'hc-r2'), wOpen.key, wOpen.port)
     await w.ask('hcAppend', { n: MISSED })
     const r1 = await start('hc R1')
     await r1.ask('hcOpen', { dir: join(dir, 'hc-r1'), key: wOpen.key })
