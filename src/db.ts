@@ -333,6 +333,7 @@ export class Xaeroflux extends EventTarget {
         }
       },
       slot: async (prefix) => { unlessClosed(); return held ? tree.slotAt(prefix) : tree.exclusive(() => tree.slotAt(prefix)) },
+      slots: async (prefixes) => { unlessClosed(); return held ? tree.slotsAt(prefixes) : tree.exclusive(() => tree.slotsAt(prefixes)) },
       hasKeys: async (keys) => {
         unlessClosed()
         try {

@@ -10,6 +10,9 @@ export interface PageSource {
   getMany(addresses: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
 }
 
+/** What the tree holds under a prefix (`slotAt`). */
+export type Slot = { kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; record: Uint8Array; kinds: Uint8Array }
+
 const ZERO = new Uint8Array(32)
 const NO_PREFIX = new Uint8Array(0)
 /**
@@ -323,23 +326,53 @@ export class MerkleTree {
    * record (512 slots of 32 bytes, slot 1 the page hash, 256..511 the children, then the 256 leaf
    * keys of 40 bytes, meaningful where `kinds[b]` is LEAF) and of its child kinds.
    */
-  async slotAt(prefix: Uint8Array): Promise<{ kind: 'empty' } | { kind: 'leaf'; key: Uint8Array; hash: Uint8Array } | { kind: 'page'; hash: Uint8Array; record: Uint8Array; kinds: Uint8Array }> {
-    const under = (key: Uint8Array) => startsWith(key, prefix)
-    if (this.rootKind === EMPTY) return { kind: 'empty' }
-    if (this.rootKind === LEAF) return under(this.rootValue) ? { kind: 'leaf', key: this.rootValue, hash: this.root() } : { kind: 'empty' }
-    let [page] = await this.load([[0, NO_PREFIX]])
-    for (let d = 0; d < prefix.length; d++) {
-      const b = prefix[d], kind = page.kinds[b]
-      if (kind === EMPTY) return { kind: 'empty' }
-      if (kind === LEAF) {
-        const key = page.leafKey(b).slice()
-        return under(key) ? { kind: 'leaf', key, hash: page.slot(256 + b).slice() } : { kind: 'empty' }
+  async slotAt(prefix: Uint8Array): Promise<Slot> {
+    return (await this.slotsAt([prefix]))[0]
+  }
+
+  /**
+   * `slotAt` of each prefix, walking down all of them together: the pages of each depth not in
+   * memory are read in one batch. A reconciliation's step asks for a dozen pages of one depth at
+   * once; read one after another from a store just opened, they took 0.1–9 ms each (22–34 ms a
+   * step, the network bench's catch-up).
+   */
+  async slotsAt(prefixes: Uint8Array[]): Promise<Slot[]> {
+    const out: Slot[] = new Array(prefixes.length)
+    if (this.rootKind !== PAGE) {
+      for (let i = 0; i < prefixes.length; i++) {
+        out[i] = this.rootKind === LEAF && startsWith(this.rootValue, prefixes[i]) ? { kind: 'leaf', key: this.rootValue, hash: this.root() } : { kind: 'empty' }
       }
-      ;[page] = await this.load([[d + 1, prefix.subarray(0, d + 1)]])
+      return out
     }
-    const record = this.runtime.core.u8.slice(page.ptr, page.ptr + PAGE_RECORD), kinds = page.kinds.slice()
+    const [root] = await this.load([[0, NO_PREFIX]])
+    let at: Array<{ i: number; page: Page }> = prefixes.map((_, i) => ({ i, page: root }))
+    for (let d = 0; at.length > 0; d++) {
+      // Each prefix still going down either ends here or needs the page below; each page once.
+      const next: Array<{ i: number; w: number }> = [], wanted: Array<[number, Uint8Array]> = [], slotOf = new Map<string, number>()
+      for (const { i, page } of at) {
+        const prefix = prefixes[i]
+        if (d === prefix.length) {
+          out[i] = { kind: 'page', hash: page.hash(), record: this.runtime.core.u8.slice(page.ptr, page.ptr + PAGE_RECORD), kinds: page.kinds.slice() }
+          continue
+        }
+        const b = prefix[d], kind = page.kinds[b]
+        if (kind === EMPTY) out[i] = { kind: 'empty' }
+        else if (kind === LEAF) {
+          const key = page.leafKey(b).slice()
+          out[i] = startsWith(key, prefix) ? { kind: 'leaf', key, hash: page.slot(256 + b).slice() } : { kind: 'empty' }
+        } else {
+          const id = addressId(d + 1, prefix.subarray(0, d + 1))
+          let w = slotOf.get(id)
+          if (w === undefined) { slotOf.set(id, (w = wanted.length)); wanted.push([d + 1, prefix.subarray(0, d + 1)]) }
+          next.push({ i, w })
+        }
+      }
+      if (wanted.length === 0) break
+      const pages = await this.load(wanted)
+      at = next.map(({ i, w }) => ({ i, page: pages[w] }))
+    }
     this.trim()
-    return { kind: 'page', hash: page.hash(), record, kinds }
+    return out
   }
 
   /** Loads pages (cache first, then one batched read), in the order asked. */

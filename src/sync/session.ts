@@ -263,7 +263,8 @@ export class Reconciliation {
    */
   private async pace(): Promise<void> {
     if (++this.steps % PACE_CHECK !== 0) return
-    const overTime = performance.now() - this.lastYield >= PACE_MS
+    // Time spent waiting for a read counts as a yield: the event loop ran meanwhile.
+    const overTime = performance.now() - Math.max(this.lastYield, this.view.readAt) >= PACE_MS
     if (this.steps % PACE_STEPS !== 0 && !overTime) return
     // After PACE_MS of steps, a pause of a timer's turn (≥ 1 ms), not just a turn of the event
     // loop: a peer's descent then takes at most about two thirds of this thread, and the store's
@@ -293,8 +294,9 @@ export class Reconciliation {
     if (this.range.outside(item)) return
     switch (item.type) {
       case SPLIT: {
-        const leaves: Part[] = []
-        await this.walk(item.shape, await this.view.locate(item), leaves, staged)
+        const leaves: Part[] = [], mine = await this.view.locate(item)
+        await this.readAhead(item.shape, mine)
+        await this.walk(item.shape, mine, leaves, staged)
         const fps = this.fingerprints(leaves.map((s) => valueOf(s.mine!)))
         leaves.forEach((s, i) => { if (!equalBytes(fps.subarray(i * FP_SIZE, (i + 1) * FP_SIZE), s.fp!)) differ.push(s) })
         return
@@ -345,6 +347,24 @@ export class Reconciliation {
     }
   }
 
+  /**
+   * Reads this side's pages under a SPLIT's shape a level of the shape at a time, each level's in
+   * one batch, before `walk` descends it node by node (and finds them read).
+   */
+  private async readAhead(shape: Part, mine: Mine): Promise<void> {
+    let level: Array<[Part, Mine]> = [[shape, mine]]
+    while (level.length > 0) {
+      await this.view.readChildren(level.map(([, m]) => m))
+      const next: Array<[Part, Mine]> = []
+      for (const [s, m] of level) {
+        if (!s.kids || m.t === 0 || this.range.outside(s)) continue
+        await this.pace()
+        for (const c of [0, 1]) if (s.kids[c]) next.push([s.kids[c]!, await this.view.child(m, s.bits, c)])
+      }
+      level = next
+    }
+  }
+
   /** What this side has under a node that differs: its keys if few, else a SPLIT. */
   private async describe(addr: Addr, list: number): Promise<Outgoing & { kind: 'item' }> {
     const mine = await this.view.locate(addr)
@@ -368,8 +388,9 @@ export class Reconciliation {
     const expandable = (s: Part) => s.mine!.t === 2 && !this.range.outside(s)
     const add = (s: Part) => { (byDepth[s.bits] ??= []).push(s) }
     if (expandable(root)) add(root)
-    let parts = 1, nodes = 1, depth = addr.bits
+    let parts = 1, nodes = 1, depth = addr.bits, readDepth = -1
     while (depth < KEY_BITS && nodes + 2 <= MAX_SHAPE) {
+      if (readDepth !== depth) { readDepth = depth; await this.view.readChildren((byDepth[depth] ?? []).map((s) => s.mine!)) }
       const s = byDepth[depth]?.pop()
       if (!s) { depth++; continue }
       await this.pace()
