@@ -375,6 +375,33 @@ export class MerkleTree {
     return out
   }
 
+  /**
+   * Reads the top levels of the tree into the cache, a level at a time, as deep as the pages of
+   * the levels read fit in `pages` (and in the cache): the root page and those every insert and
+   * reconciliation read first. Keys from one day share their first ~37 bits, so a store's top
+   * pages are a chain of ~5 pages with one child each, read one after another on a first use.
+   */
+  async warm(pages: number): Promise<void> {
+    if (this.rootKind !== PAGE) return
+    const budget = Math.min(pages, this.capacity)
+    let level: Array<[number, Uint8Array]> = [[0, NO_PREFIX]], read = 0
+    while (level.length > 0 && read + level.length <= budget) {
+      const loaded = await this.load(level)
+      read += level.length
+      const next: Array<[number, Uint8Array]> = []
+      for (const page of loaded) {
+        for (let b = 0; b < 256; b++) {
+          if (page.kinds[b] !== PAGE) continue
+          const prefix = new Uint8Array(page.depth + 1)
+          prefix.set(page.prefix)
+          prefix[page.depth] = b
+          next.push([page.depth + 1, prefix])
+        }
+      }
+      level = next
+    }
+  }
+
   /** Loads pages (cache first, then one batched read), in the order asked. */
   async load(addresses: Array<[number, Uint8Array]>): Promise<Page[]> {
     // Plain loops and one shape of array each: see `changed`.
