@@ -1,7 +1,7 @@
 // A store's place on the network (docs/NETWORK.md): its libp2p node (its own, or the app's),
 // the group's DHT, one sync session per connected group peer, live push of indexed events, and
 // anti-entropy. src/db.ts starts it when `open` is given `network`.
-import type { Libp2p } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { XaeroError } from '../errors.js'
@@ -75,10 +75,19 @@ const THEIR_SESSION_MS = 5_000
 /** A lost session is reopened after this long (or when the peer's ban ends), doubling on each loss without a sync in between, up to REOPEN_MAX_MS. */
 const REOPEN_MS = 1_000
 const REOPEN_MAX_MS = 60_000
+/**
+ * On identify, the side that opens sessions (the smaller id) waits this long before dialing a
+ * peer that dialed the connection: that peer may be opening a session itself (`syncWith`, a peer
+ * found in the DHT). Two sessions opened at once cost two handshakes and two syncs on connect, of
+ * which one is dropped: 35 ms of the network bench's 90 ms catch-up.
+ */
+const INBOUND_GRACE_MS = 200
 
 export class GroupNetwork extends EventTarget {
   private readonly sessions = new Map<string, PeerSession>()
   private readonly opening = new Map<string, Promise<PeerSession>>()
+  /** Peers whose session to us is in its handshake. */
+  private readonly accepting = new Set<string>()
   /** Background syncs in flight, one per session at most: each one's result (undefined if it failed). */
   private readonly syncing = new Map<PeerSession, Promise<SyncResult | undefined>>()
   private readonly banned = new Map<string, { until: number; strikes: number }>()
@@ -92,7 +101,7 @@ export class GroupNetwork extends EventTarget {
   private stopAppended?: () => void
   private stopPeers?: () => void
   private dht?: GroupDht
-  private readonly onIdentify = (e: globalThis.Event) => this.identified((e as CustomEvent<{ peerId: { toString(): string }; protocols: string[] }>).detail)
+  private readonly onIdentify = (e: globalThis.Event) => this.identified((e as CustomEvent<IdentifyResult>).detail)
 
   private constructor(private readonly node: Libp2p<{ xaeroflux: XaerofluxService }>, private readonly own: boolean, private readonly ns: GroupNamespace,
     private readonly store: NetworkStore, private readonly maxPeers: number, private readonly limits: Partial<PeerLimits> | undefined, budget: ReconcileBudget | undefined) {
@@ -260,11 +269,14 @@ export class GroupNetwork extends EventTarget {
       stream.abort(new XaeroError('E_PEER_REFUSED'))
       return
     }
+    this.accepting.add(id)
     try {
       const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
       this.register(session)
     } catch (e) {
       this.punish(id, e)
+    } finally {
+      this.accepting.delete(id)
     }
   }
 
@@ -359,10 +371,16 @@ export class GroupNetwork extends EventTarget {
 
   // A peer that identified itself as speaking this group's protocol: one side opens the session
   // (the smaller peer id), so two peers that find each other at once do not open two.
-  private identified(detail: { peerId: { toString(): string }; protocols: string[] }): void {
+  private identified(detail: IdentifyResult): void {
     const id = detail.peerId.toString()
-    if (!detail.protocols.includes(this.ns.sync) || this.sessions.has(id) || this.sessions.size >= this.maxPeers) return
-    if (this.node.peerId.toString() < id) void this.connect(id).catch(() => {})
+    if (!detail.protocols.includes(this.ns.sync) || this.node.peerId.toString() > id) return
+    const open = () => {
+      if (this.sessions.has(id) || this.accepting.has(id) || this.sessions.size >= this.maxPeers) return
+      void this.connect(id).catch(() => {})
+    }
+    if (detail.connection?.direction !== 'inbound') return open()
+    const timer = setTimeout(() => { this.timers.delete(timer); open() }, INBOUND_GRACE_MS)
+    this.timers.add(timer)
   }
 
   // Each new event goes to every peer but the one it came from (and, from an index batch, appends
