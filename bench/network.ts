@@ -341,6 +341,10 @@ export async function networkBench(options: { quick?: boolean } = {}) {
       `(durability none ${results.livePush.oursDurabilityNone.medianMs} / ${results.livePush.oursDurabilityNone.p99Ms} ms; Hypercore ${results.livePush.hypercore.medianMs} / ${results.livePush.hypercore.p99Ms} ms); ${mesh} peers converge in ${oursMesh.ms} ms ` +
       `(Hypercore ${hcMesh.ms} ms), ${oursMesh.bytesReceivedPerEvent} bytes received per ${ENVELOPE}-byte event (Hypercore ${hcMesh.bytesReceivedPerBlock} per ${BLOCK}-byte block)`)
     return { results, targets }
+  } catch (e) {
+    // Printed now: a peer's answer arriving after the clean-up below could end the process first.
+    progress(`failed: ${(e as Error).stack ?? e}`)
+    throw e
   } finally {
     for (const p of peers) p.kill()
     await Promise.all(peers.map((p) => p.exited))
