@@ -9,6 +9,7 @@ import type { Event } from './event.js'
 import { bytes32, fromHex, toHex } from './hex.js'
 import { Pipeline } from './pipeline/pipeline.js'
 import { MerkleTree, encodeRoot } from './merkle/tree.js'
+import { Pacer } from './sync/pacer.js'
 import { timeBound } from './merkle/keys.js'
 import { rebuildRange, type RebuildReport } from './merkle/rebuild.js'
 import { Reconciliation, type ReconcileBudget } from './sync/session.js'
@@ -62,6 +63,8 @@ export class Xaeroflux extends EventTarget {
   private readonly life = new Lifecycle()
   private readonly feed = new Feed()
   private readonly tree: MerkleTree
+  /** Shared by this store's reconciliations: together they pause after 2 ms of steps. */
+  private readonly pacer = new Pacer()
   private readonly indexer: Indexer
   private readonly writer: WritePath
   private closing?: Promise<void>
@@ -342,6 +345,7 @@ export class Xaeroflux extends EventTarget {
       },
       slot: async (prefix) => { unlessClosed(); return held ? tree.slotAt(prefix) : tree.exclusive(() => tree.slotAt(prefix)) },
       slots: async (prefixes) => { unlessClosed(); return held ? tree.slotsAt(prefixes) : tree.exclusive(() => tree.slotsAt(prefixes)) },
+      pacer: this.pacer,
       hasKeys: async (keys) => {
         unlessClosed()
         try {

@@ -3,6 +3,7 @@ import { XaeroError } from '../errors.js'
 import { sha256, sha256Batch64 } from '../hash.js'
 import { toHex } from '../hex.js'
 import { yieldToEventLoop } from '../tasks.js'
+import { Pacer } from './pacer.js'
 import {
   ANSWER, FP_SIZE, HEADER, KEYS, KEY_BITS, MAX_MESSAGE, MAX_MESSAGE_KEYS, MAX_SHAPE, Node, PUSH, SALT, SPLIT, ShapeNode,
   bad, encodeAnswer, encodeKeys, encodeMessage, encodeSplit, equalBytes, itemHead, nodeId, parseMessage,
@@ -40,12 +41,8 @@ const FRONTIER = 64
 const LIST_MAX = 12, LIST_WIDE = 64, LIST_BUDGET = 32 * 1024
 /** Steps (tree nodes visited, keys read, items made) between two yields to the event loop, at most. */
 const PACE_STEPS = 512
-/**
- * And at most this long (ms), checked every PACE_CHECK steps: 512 steps of a descent through
- * cached pages ran ~10 ms without a yield, and a live push from the same store waited behind them
- * (test/net-hostile.test.ts, a liar whose fingerprints never match: 13 ms against 2.6 ms).
- */
-const PACE_MS = 2, PACE_CHECK = 32
+/** Steps between two looks at the store's Pacer (src/sync/pacer.ts: at most PACE_MS of steps between two turns of the event loop). */
+const PACE_CHECK = 32
 
 /** Limits of one session; going over one is E_BUDGET (docs/SYNC.md). */
 export interface ReconcileBudget {
@@ -126,7 +123,7 @@ export class Reconciliation {
   private received = 0
   private started?: number
   private steps = 0
-  private lastYield = performance.now()
+  private readonly pacer: Pacer
   private busy = false
   /** While a call runs with the source held: lets waiting writers through (ReconcileSource.hold). */
   private breathe?: () => Promise<void>
@@ -149,7 +146,8 @@ export class Reconciliation {
     this.budget = { ...DEFAULT_BUDGET, ...Object.fromEntries(Object.entries(budget).filter(([, v]) => v !== undefined)) }
     this.signal = signal
     this.range = new KeyRange(from, to)
-    this.view = new TreeView(source, this.range)
+    this.pacer = source.pacer ?? new Pacer()
+    this.view = new TreeView(source, this.range, this.pacer)
   }
 
   /** Ids (hex) this side lacks. */
@@ -222,6 +220,8 @@ export class Reconciliation {
     this.check()
     this.started ??= performance.now()
     this.busy = true
+    // A call starts a task of its own (a message came in): the clock of the pauses starts again.
+    this.pacer.turned()
     const signal = this.signal
     let onAbort: (() => void) | undefined
     try {
@@ -258,23 +258,23 @@ export class Reconciliation {
   }
 
   /**
-   * Counts a step of work; every PACE_STEPS or PACE_MS, lets the event loop run (other peers) and the
+   * Counts a step of work; every PACE_STEPS steps, and when the store's reconciliations have used
+   * up their time (Pacer), lets the event loop run (other peers, the store's own pushes) and the
    * index's writers through, and checks abort and time.
    */
   private async pace(): Promise<void> {
     if (++this.steps % PACE_CHECK !== 0) return
-    // Time spent waiting for a read counts as a yield: the event loop ran meanwhile.
-    const overTime = performance.now() - Math.max(this.lastYield, this.view.readAt) >= PACE_MS
-    if (this.steps % PACE_STEPS !== 0 && !overTime) return
-    // After PACE_MS of steps, a pause of a timer's turn (≥ 1 ms), not just a turn of the event
-    // loop: a peer's descent then takes at most about two thirds of this thread, and the store's
-    // own pushes and writes get the rest (a liar's descents held A's pushes to 2.2× in CI).
-    if (overTime) await new Promise((resolve) => setTimeout(resolve, 1))
-    else await yieldToEventLoop()
+    const spent = this.pacer.spent
+    if (this.steps % PACE_STEPS !== 0 && !spent) return
+    if (spent) await this.pacer.pause()
+    else {
+      await yieldToEventLoop()
+      this.pacer.turned()
+    }
     await this.breathe?.()
     this.check()
-    this.lastYield = performance.now()
   }
+
 
   // --- what each item asks of this side ---------------------------------------------------------
 

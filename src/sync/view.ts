@@ -3,6 +3,7 @@ import { toHex } from '../hex.js'
 import { compareKeys, prefixPosition, timeBound } from '../merkle/keys.js'
 import { LEAF, PAGE } from '../merkle/pages.js'
 import type { Slot } from '../merkle/tree.js'
+import type { Pacer } from './pacer.js'
 import { bitOf, hasPrefix, type Addr } from './codec.js'
 
 /** What one side knows of its own set; the store implements it over its tree and events. */
@@ -20,6 +21,8 @@ export interface ReconcileSource {
    * at each of the session's yields, so that a long step does not hold writes up for its length.
    */
   hold?<T>(work: (breathe: () => Promise<void>) => Promise<T>): Promise<T>
+  /** Optional: shared by all the reconciliations of this source, which then share its pauses (src/sync/pacer.ts). */
+  pacer?: Pacer
 }
 
 /** A page as this side saw it, with the number of keys (0, 1, 2 = two or more) under each slot. */
@@ -67,10 +70,9 @@ export class KeyRange {
 export class TreeView {
   private readonly snaps = new Map<string, Snap | Mine>()
   pagesRead = 0
-  /** When the last read through the source resolved: the event loop ran while it was waited for. */
-  readAt = 0
 
-  constructor(private readonly source: ReconcileSource, readonly range: KeyRange) {}
+  /** @param pacer told of each read waited for: the event loop ran meanwhile */
+  constructor(private readonly source: ReconcileSource, readonly range: KeyRange, private readonly pacer?: Pacer) {}
 
   /** This side's subtree at a node. */
   async locate(addr: Addr): Promise<Mine> {
@@ -124,7 +126,7 @@ export class TreeView {
   async hasKeys(keys: Uint8Array[]): Promise<boolean[]> {
     if (keys.length === 0) return []
     const stored = await this.source.hasKeys(keys)
-    this.readAt = performance.now()
+    this.pacer?.turned()
     return stored
   }
 
@@ -154,7 +156,7 @@ export class TreeView {
     if (wanted.size < 2) return
     this.pagesRead += wanted.size
     const slots = await this.source.slots([...wanted.values()])
-    this.readAt = performance.now()
+    this.pacer?.turned()
     let i = 0
     for (const [id, prefix] of wanted) this.remember(id, snapshot(prefix, slots[i++]))
   }
@@ -170,7 +172,7 @@ export class TreeView {
     }
     this.pagesRead++
     const slot = await this.source.slot(prefix)
-    this.readAt = performance.now()
+    this.pacer?.turned()
     return this.remember(id, snapshot(prefix, slot))
   }
 

@@ -1,0 +1,42 @@
+// How the reconciliations of one store share its thread.
+
+/**
+ * Work (ms) that reconciliation steps may run since the event loop last had a turn. 512 steps
+ * of a descent through cached pages ran ~10 ms without a yield, and a live push from the same
+ * store waited behind them (test/net-hostile.test.ts, a liar whose fingerprints never match:
+ * 13 ms against 2.6 ms).
+ */
+export const PACE_MS = 2
+
+/**
+ * One per store, shared by all its reconciliations: after PACE_MS of their steps together, all of
+ * them pause for the same timer's turn (≥ 1 ms), so reconciliation takes at most about two thirds
+ * of the thread however many peers it serves. With a pause per session, each on its own clock,
+ * K sessions could work K × PACE_MS in a row: their timers come due in the same timers phase.
+ */
+export class Pacer {
+  private since = performance.now()
+  private pausing?: Promise<void>
+
+  /**
+   * The event loop has just had a turn (a read was waited for, a message came in). While a pause
+   * is under way this changes nothing: the sessions that start or resume meanwhile join it at their
+   * next look.
+   */
+  turned(): void {
+    if (!this.pausing) this.since = performance.now()
+  }
+
+  /** Whether the steps since the last turn have used up PACE_MS. */
+  get spent(): boolean {
+    return performance.now() - this.since >= PACE_MS
+  }
+
+  /** The pause every session over PACE_MS waits for: one timer's turn, shared. */
+  pause(): Promise<void> {
+    return (this.pausing ??= new Promise<void>((resolve) => setTimeout(resolve, 1)).then(() => {
+      this.pausing = undefined
+      this.turned()
+    }))
+  }
+}
