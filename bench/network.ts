@@ -3,7 +3,8 @@
 // replication stream piped to a plain net.Socket (it encrypts with Noise too).
 //   1. full sync: N events of 200-byte payloads to an empty peer (`syncWith`), beside the receiving
 //      side's own `ingestMany` of the same envelopes (a fresh process ingesting the signed file);
-//   2. catch-up: a peer holding N − 100 gets the 100 it missed, from the connection being up;
+//   2. catch-up: a peer holding N − 100 gets the 100 it missed, from the connection being up (the
+//      median of 3, each reader a fresh process reopening its store);
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
@@ -20,6 +21,8 @@ import { Peer, STALL_MS, latency, rate, sleep, syncAndWait, until, within, type 
 const ENVELOPE = 344
 const BLOCK = 200
 const MISSED = 100
+/** Catch-ups timed on each side, each on a fresh reader; the figure is their median. */
+const CATCH_UPS = 3
 const PROBES = 60
 /** Between probes: each is pushed on its own. */
 const PROBE_GAP_MS = 20
@@ -149,7 +152,7 @@ async function returningReader(start: (name: string) => Promise<Peer>, name: str
   return reader
 }
 
-/** Hypercore's: downloads what the writer on `port` holds now (N − 100 blocks), closes, and reopens in a fresh process. */
+/** Hypercore's: downloads all the writer on `port` holds now, closes, and reopens in a fresh process. */
 async function hcReturningReader(start: (name: string) => Promise<Peer>, name: string, dir: string, key: string, port: number): Promise<Peer> {
   const before = await start(`${name} (before)`)
   await before.ask('hcOpen', { dir, key })
@@ -161,11 +164,56 @@ async function hcReturningReader(start: (name: string) => Promise<Peer>, name: s
   return reader
 }
 
+interface CatchUp { msFromConnect: number; msFromCall: number; [figure: string]: unknown }
+
+/** `reps` catch-ups of ours from A (at `addr`), each on a fresh returning reader; the last reader is left running. */
+async function oursCatchUps(start: (name: string) => Promise<Peer>, dir: string, addr: string, file: string, n: number, reps: number) {
+  const runs: CatchUp[] = []
+  let reader: Peer | undefined
+  for (let r = 0; r < reps; r++) {
+    progress(`xaeroflux: a peer holding ${n - MISSED} catches up (${r + 1} of ${reps})`)
+    await reader?.close()
+    reader = await returningReader(start, `xf B2.${r}`, join(dir, `xf-b2.${r}`), file, n)
+    const calledAt = performance.timeOrigin + performance.now()
+    const caught = await syncAndWait(reader, addr, MISSED)
+    const sync = caught.sync ?? { startAt: calledAt, endAt: 0, failures: ['syncWith had not returned'] }
+    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
+    const stats = await reader.ask('stats')
+    const end = Math.max(caught.at, sync.endAt)
+    runs.push({ events: MISSED, msFromConnect: round(end - stats.connectedAt), msFromCall: round(end - sync.startAt),
+      syncWith: sync.result, syncWithFailures: sync.failures, wireReceived: stats.wire.received, wireSent: stats.wire.sent })
+    progress(`xaeroflux catch-up ${runs[r].msFromConnect} ms from connect (${runs[r].msFromCall} from the call)`)
+  }
+  return { runs, reader: reader!, path: join(dir, `xf-b2.${reps - 1}`) }
+}
+
+/**
+ * Hypercore's: `reps` fresh returning readers in turn, each downloading all the writer `w` holds,
+ * then catching up on the 100 blocks it appends meanwhile; the last reader is left running.
+ */
+async function hcCatchUps(start: (name: string) => Promise<Peer>, dir: string, w: Peer, writer: Answer, reps: number) {
+  const runs: CatchUp[] = []
+  let reader: Peer | undefined
+  for (let r = 0; r < reps; r++) {
+    progress(`hypercore: a reader holding all but ${MISSED} blocks catches up (${r + 1} of ${reps})`)
+    await reader?.close()
+    reader = await hcReturningReader(start, `hc R2.${r}`, join(dir, `hc-r2.${r}`), writer.key, writer.port)
+    await w.ask('hcAppend', { n: MISSED })
+    const h = await reader.ask('hcSync', { port: writer.port })
+    if (h.contiguousLength - h.before !== MISSED || h.contiguousLength !== h.length) throw new Error(`network bench: the Hypercore reader caught up from ${h.before} to ${h.contiguousLength} of ${h.length}`)
+    runs.push({ blocks: MISSED, msFromConnect: round(h.endAt - h.connectedAt), msFromCall: round(h.endAt - h.startAt) })
+    progress(`hypercore catch-up ${runs[r].msFromConnect} ms from connect`)
+  }
+  return { runs, reader: reader! }
+}
+
+const medianOf = (runs: CatchUp[]) => round(median(runs.map((c) => c.msFromConnect)))
+
 /**
  * The two latencies alone, `reps` times each side by side (NETBENCH_LATENCY_ONLY=<reps>): a fresh
  * peer holding N − 100 catches up from A (Hypercore: a fresh reader of N − 100 blocks from the
  * writer, which then appends 100), then the live push probes on the last pair. For work on
- * docs/dev/latency.md; the full run times each catch-up once.
+ * docs/dev/latency.md; the full run times CATCH_UPS of each.
  */
 async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, n: number, reps: number) {
   const file = join(dir, 'events.bin')
@@ -173,42 +221,21 @@ async function latencyOnly(start: (name: string) => Promise<Peer>, dir: string, 
   await signToFile(n, file)
   const a = await start('xf A')
   const aOpen = await a.ask('open', { path: join(dir, 'xf-a'), group: 'bench', file, count: n })
-  const ours: number[] = [], oursCall: number[] = []
-  let b2: Peer | undefined
-  for (let r = 0; r < reps; r++) {
-    await b2?.close()
-    b2 = await returningReader(start, `xf B2.${r}`, join(dir, `xf-b2.${r}`), file, n)
-    const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
-    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
-    const s = await b2.ask('stats')
-    const end = Math.max(caught.at, caught.sync?.endAt ?? 0)
-    ours.push(end - s.connectedAt); oursCall.push(end - caught.sync!.startAt)
-    progress(`xaeroflux catch-up ${round(end - s.connectedAt)} ms from connect (${round(end - caught.sync!.startAt)} from the call; sync ${JSON.stringify(caught.sync?.result)})`)
-  }
-  const oursLat = await probe(a, b2!, 'ours')
-  await Promise.all([a.close(), b2!.close()])
-  const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: join(dir, `xf-b2.${reps - 1}`) })
+  const ours = await oursCatchUps(start, dir, aOpen.addrs[0], file, n, reps)
+  const oursLat = await probe(a, ours.reader, 'ours')
+  await Promise.all([a.close(), ours.reader.close()])
+  const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: ours.path })
   const oursRelaxedLat = await probe(relaxed.a, relaxed.b, 'ours')
   await Promise.all([relaxed.a.close(), relaxed.b.close()])
 
   const w = await start('hc writer')
   const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n: n - MISSED })
-  const hc: number[] = []
-  let r2: Peer | undefined
-  for (let r = 0; r < reps; r++) {
-    await r2?.close()
-    r2 = await hcReturningReader(start, `hc R2.${r}`, join(dir, `hc-r2.${r}`), wOpen.key, wOpen.port)
-    await w.ask('hcAppend', { n: MISSED })
-    const h = await r2.ask('hcSync', { port: wOpen.port })
-    if (h.contiguousLength - h.before !== MISSED) throw new Error(`network bench: the Hypercore reader caught up from ${h.before} to ${h.contiguousLength}`)
-    hc.push(h.endAt - h.connectedAt)
-    progress(`hypercore catch-up ${round(h.endAt - h.connectedAt)} ms from connect`)
-  }
-  const hcLat = await probe(w, r2!, 'hypercore')
-  await Promise.all([w.close(), r2!.close()])
+  const hc = await hcCatchUps(start, dir, w, wOpen, reps)
+  const hcLat = await probe(w, hc.reader, 'hypercore')
+  await Promise.all([w.close(), hc.reader.close()])
   const results = {
     n,
-    catchUp: { oursMs: ours.map(round), oursMsFromCall: oursCall.map(round), hypercoreMs: hc.map(round), oursMedianMs: round(median(ours)), hypercoreMedianMs: round(median(hc)) },
+    catchUp: { ours: ours.runs, hypercore: hc.runs, oursMedianMs: medianOf(ours.runs), hypercoreMedianMs: medianOf(hc.runs) },
     livePush: { ours: latency(oursLat), oursDurabilityNone: latency(oursRelaxedLat), hypercore: latency(hcLat) },
   }
   progress(`catch-up median ${results.catchUp.oursMedianMs} ms (Hypercore ${results.catchUp.hypercoreMedianMs}); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ` +
@@ -264,34 +291,22 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     // Events stored per second, over the time they took to arrive (until the sync was cut off, if it was).
     const oursFullRate = rate(full.held, oursFull.msFromCall)
 
-    progress(`xaeroflux: a peer holding ${n - MISSED} catches up`)
-    const b2 = await returningReader(start, 'xf B2', join(dir, 'xf-b2'), file, n)
-    const catchStart = performance.timeOrigin + performance.now()
-    const caught = await syncAndWait(b2, aOpen.addrs[0], MISSED)
-    const sync2 = caught.sync ?? { startAt: catchStart, endAt: 0, failures: ['syncWith had not returned'] }
-    if (!caught.completed) throw new Error(`network bench: the catch-up did not complete (${caught.held} held)`)
-    const b2Stats = await b2.ask('stats')
-    const oursCatchUp = {
-      events: MISSED, msFromConnect: round(Math.max(caught.at, sync2.endAt) - b2Stats.connectedAt), msFromCall: round(Math.max(caught.at, sync2.endAt) - sync2.startAt),
-      syncWith: sync2.result, syncWithFailures: sync2.failures, wireReceived: b2Stats.wire.received, wireSent: b2Stats.wire.sent,
-    }
+    // Each catch-up on a fresh reader, CATCH_UPS times: one catch-up is ~70 ms, and one alone moved by 10–20 ms between runs.
+    const oursCatch = await oursCatchUps(start, dir, aOpen.addrs[0], file, n, CATCH_UPS)
 
     progress(`xaeroflux: live push, ${PROBES} probes`)
-    const oursLat = await probe(a, b2, 'ours')
-    const oursRss = { holder: (await a.ask('stats')).rssMB, emptyReceiver: b1Stats.rssMB, catchUpAndLive: (await b2.ask('stats')).rssMB }
-    await Promise.all([a.close(), b2.close()])
+    const oursLat = await probe(a, oursCatch.reader, 'ours')
+    const oursRss = { holder: (await a.ask('stats')).rssMB, emptyReceiver: b1Stats.rssMB, catchUpAndLive: (await oursCatch.reader.ask('stats')).rssMB }
+    await Promise.all([a.close(), oursCatch.reader.close()])
     progress(`xaeroflux: live push at Hypercore's durability, ${PROBES} probes`)
-    const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: join(dir, 'xf-b2') })
+    const relaxed = await reopenedAtHypercoreDurability(start, { a: join(dir, 'xf-a'), b: oursCatch.path })
     const oursRelaxedLat = await probe(relaxed.a, relaxed.b, 'ours')
     await Promise.all([relaxed.a.close(), relaxed.b.close()])
 
     // --- Hypercore: the same three ---
     progress(`hypercore: a writer of ${n} blocks, an empty reader downloads them`)
     const w = await start('hc writer')
-    const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n: n - MISSED })
-    // The catch-up reader first downloads the N − 100 blocks (untimed), in a process of its own.
-    const r2 = await hcReturningReader(start, 'hc R2', join(dir, 'hc-r2'), wOpen.key, wOpen.port)
-    await w.ask('hcAppend', { n: MISSED })
+    const wOpen = await w.ask('hcOpen', { dir: join(dir, 'hc-w'), n })
     const r1 = await start('hc R1')
     await r1.ask('hcOpen', { dir: join(dir, 'hc-r1'), key: wOpen.key })
     const hFull = await r1.ask('hcSync', { port: wOpen.port })
@@ -302,15 +317,13 @@ export async function networkBench(options: { quick?: boolean } = {}) {
       wirePerBlockByte: round(r1Stats.wire.received / (n * BLOCK)) }
     const hcFullRate = rate(n, hcFullRes.msFromCall)
 
-    progress(`hypercore: a reader holding ${n - MISSED} blocks catches up`)
-    const hCatch = await r2.ask('hcSync', { port: wOpen.port })
-    if (hCatch.contiguousLength !== n || hCatch.before !== n - MISSED) throw new Error(`network bench: the Hypercore reader caught up from ${hCatch.before} to ${hCatch.contiguousLength}`)
-    const hcCatchUp = { blocks: MISSED, msFromConnect: round(hCatch.endAt - hCatch.connectedAt), msFromCall: round(hCatch.endAt - hCatch.startAt) }
+    // Each catch-up reader downloads all the writer holds (N, then N + 100 …), and gets the 100 it appends meanwhile.
+    const hcCatch = await hcCatchUps(start, dir, w, wOpen, CATCH_UPS)
 
     progress(`hypercore: live, ${PROBES} probes`)
-    const hcLat = await probe(w, r2, 'hypercore')
-    const hcRss = { holder: (await w.ask('hcStats')).rssMB, emptyReceiver: r1Stats.rssMB, catchUpAndLive: (await r2.ask('hcStats')).rssMB }
-    await Promise.all([w.close(), r2.close()])
+    const hcLat = await probe(w, hcCatch.reader, 'hypercore')
+    const hcRss = { holder: (await w.ask('hcStats')).rssMB, emptyReceiver: r1Stats.rssMB, catchUpAndLive: (await hcCatch.reader.ask('hcStats')).rssMB }
+    await Promise.all([w.close(), hcCatch.reader.close()])
 
     progress('ingestMany of the same envelopes again (own process)')
     ingestRates.push(await ingestRun())
@@ -324,7 +337,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
         oursEventsPerSec: oursFullRate, hypercoreBlocksPerSec: hcFullRate, ownIngestManyEventsPerSec: ingestRate, ingestManyRuns: ingestRates.map(Math.round),
         ours: oursFull, hypercore: hcFullRes,
       },
-      catchUp: { oursMs: oursCatchUp.msFromConnect, hypercoreMs: hcCatchUp.msFromConnect, ours: oursCatchUp, hypercore: hcCatchUp },
+      catchUp: { oursMs: medianOf(oursCatch.runs), hypercoreMs: medianOf(hcCatch.runs), ours: oursCatch.runs, hypercore: hcCatch.runs },
       livePush: { ours: latency(oursLat), oursDurabilityNone: latency(oursRelaxedLat), hypercore: latency(hcLat) },
       convergence: { ours: oursMesh, hypercore: hcMesh },
       peakRssMB: { ours: oursRss, hypercore: hcRss },
@@ -332,12 +345,12 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     const targets = {
       fullSyncVsHypercore: target(oursFullRate / hcFullRate, 3, 'network.fullSync: oursEventsPerSec / hypercoreBlocksPerSec'),
       fullSyncVsOwnIngest: target(oursFullRate / ingestRate, 0.7, 'network.fullSync: oursEventsPerSec / ownIngestManyEventsPerSec (the faster of its runs)'),
-      catchUpVsHypercore: target(hcCatchUp.msFromConnect / oursCatchUp.msFromConnect, 1, 'network.catchUp: hypercoreMs / oursMs'),
+      catchUpVsHypercore: target(medianOf(hcCatch.runs) / medianOf(oursCatch.runs), 1, 'network.catchUp: hypercoreMs / oursMs (medians)'),
       livePushVsHypercore: target(results.livePush.hypercore.medianMs / results.livePush.ours.medianMs, 1, 'network.livePush: hypercore.medianMs / ours.medianMs (durability batch)'),
       livePushAtEqualDurability: target(results.livePush.hypercore.medianMs / results.livePush.oursDurabilityNone.medianMs, 1, 'network.livePush: hypercore.medianMs / oursDurabilityNone.medianMs'),
     }
     progress(`full sync ${oursFull.completed ? '' : `cut off at ${full.held}, `}${oursFullRate} events/s (Hypercore ${hcFullRate} blocks/s, own ingestMany ${ingestRate}/s); ` +
-      `catch-up ${oursCatchUp.msFromConnect} ms (Hypercore ${hcCatchUp.msFromConnect} ms); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ms ` +
+      `catch-up median ${medianOf(oursCatch.runs)} ms (Hypercore ${medianOf(hcCatch.runs)} ms); live push median ${results.livePush.ours.medianMs} ms, p99 ${results.livePush.ours.p99Ms} ms ` +
       `(durability none ${results.livePush.oursDurabilityNone.medianMs} / ${results.livePush.oursDurabilityNone.p99Ms} ms; Hypercore ${results.livePush.hypercore.medianMs} / ${results.livePush.hypercore.p99Ms} ms); ${mesh} peers converge in ${oursMesh.ms} ms ` +
       `(Hypercore ${hcMesh.ms} ms), ${oursMesh.bytesReceivedPerEvent} bytes received per ${ENVELOPE}-byte event (Hypercore ${hcMesh.bytesReceivedPerBlock} per ${BLOCK}-byte block)`)
     return { results, targets }
