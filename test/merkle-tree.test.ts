@@ -1,9 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { merkleRoot } from '../src/index.js'
 import { defaultRuntime } from '../src/core/default.js'
-import { MerkleTree } from '../src/merkle/tree.js'
+import { MerkleTree, encodeRoot, type Slot } from '../src/merkle/tree.js'
 import { verifyProof, verifyAbsence } from '../src/merkle/proof.js'
 import { makeKey, rng, shuffle } from './helpers/keys.js'
 
@@ -154,6 +154,42 @@ test('between takeWrites and its commit, pages trimmed from the cache are read a
   for (const { key, value } of pending) stored.set(hex(key), value)
   tree.committed()
   for (const k of late.slice(50, 100)) assert.ok(verifyProof(await tree.prove(k), root), 'and from the source once committed')
+})
+
+test('slotsAt answers as slotAt for each prefix, reading the missing pages of each depth in one batch; warm reads the top levels ahead', async () => {
+  const { tree, stored, insert } = memoryTree()
+  await insert(keys)
+  const root = tree.rootSlot()
+  let reads = 0
+  /** The same tree with nothing in memory, counting its batched reads. */
+  const cold = () => {
+    const t = new MerkleTree(runtime, { getMany: async (addresses) => { reads++; return addresses.map((a) => stored.get(hex(a))) } }, 256)
+    t.setRoot(encodeRoot(root.kind, root.value))
+    return t
+  }
+  const prefixes: Uint8Array[] = [new Uint8Array(0)]
+  for (const key of shuffle(keys, random).slice(0, 40)) for (let d = 1; d <= 8; d++) prefixes.push(key.slice(0, d))
+  for (let i = 0; i < 20; i++) prefixes.push(Uint8Array.from(randomBytes(1 + (i % 6)))) // mostly where there is nothing
+  // A page by what is meaningful in its record: each child's kind, hash and (a leaf) key.
+  const show = (s: Slot) => {
+    if (s.kind !== 'page') return s.kind === 'leaf' ? `leaf ${hex(s.key)} ${hex(s.hash)}` : 'empty'
+    const children = Array.from(s.kinds, (k, b) => k === 0 ? '' : `${b}:${k}:${hex(s.record.subarray((256 + b) * 32, (257 + b) * 32))}` +
+      (k === 1 ? `:${hex(s.record.subarray(512 * 32 + b * 40, 512 * 32 + (b + 1) * 40))}` : '')).filter(Boolean)
+    return `page ${hex(s.hash)} ${createHash('sha256').update(children.join(',')).digest('hex')}`
+  }
+  const one: string[] = []
+  for (const p of prefixes) one.push(show(await cold().slotAt(p)))
+  reads = 0
+  const all = (await cold().slotsAt(prefixes)).map(show)
+  assert.equal(all, one)
+  assert.ok(new Set(one.map((x) => x.split(' ')[0])).size === 3, 'pages, leaves and empty slots among the answers')
+  assert.ok(reads <= 9, `one read per depth at most (root and 8 levels): ${reads}`)
+
+  const warmed = cold()
+  await warmed.warm(32)
+  reads = 0
+  await warmed.slotsAt(prefixes.filter((p) => p.length <= 5))
+  assert.is(reads, 0, 'the top levels are in memory after warm')
 })
 
 test('every proof verifies; any flipped byte, or another root, fails it', async () => {
