@@ -15,6 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { XaeroError } from '../errors.js'
 import { GATER_HINT, privateAddressGater, refusedByBrowserDefault, refusedWithPrivateAllowed } from './addresses.js'
 import type { NodeOptions, XaerofluxNode } from './node.js'
+import { libp2pLogger } from './logger.js'
 import { xaerofluxService } from './service.js'
 
 export type { NodeOptions, XaerofluxNode } from './node.js'
@@ -50,6 +51,7 @@ export async function createNode(options: NodeOptions = {}): Promise<XaerofluxNo
   return createLibp2p({
     privateKey: options.privateKey,
     metrics: options.metrics,
+    logger: libp2pLogger,
     addresses: { listen: [] },
     transports: [webSockets()],
     connectionEncrypters: [noise()],

@@ -13,6 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { libp2pLogger } from './logger.js'
 import { xaerofluxService, type XaerofluxService, type XaerofluxServiceInit } from './service.js'
 
 /** The options of {@link createNode}. */
@@ -56,6 +57,7 @@ export async function createNode(options: NodeOptions = {}): Promise<XaerofluxNo
   return createLibp2p({
     privateKey: options.privateKey,
     metrics: options.metrics,
+    logger: libp2pLogger,
     addresses: { listen },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
