@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, type Event } from '../src/index.js'
 import { defaultRuntime } from '../src/core/default.js'
 import { WorkerPool, MAX_POOL_WORKERS } from '../src/pipeline/pool.js'
-import { SLOT_TABLE } from '../src/pipeline/slot.js'
+import { MIN_JOB } from '../src/pipeline/pipeline.js'
+import { SLOT_EVENTS, SLOT_TABLE } from '../src/pipeline/slot.js'
 import { tempDir } from './helpers/store.js'
 
 const runtime = defaultRuntime()
@@ -21,12 +22,19 @@ const workerThreads = createRequire(import.meta.url)('node:worker_threads') as t
 let workersMade = 0
 /** How many of the next workers made start a thread that throws at once instead (a start that fails). */
 let failingStarts = 0
+/** Each job posted to a worker: which worker (its threadId) and how many envelopes. */
+const jobsPosted: Array<{ thread: number; count: number }> = []
 const NodeWorker = workerThreads.Worker
 workerThreads.Worker = class extends NodeWorker {
   constructor(...args: ConstructorParameters<typeof NodeWorker>) {
     if (failingStarts > 0 && failingStarts--) super('throw new Error("boom at start")', { eval: true })
     else super(...args)
     workersMade++
+  }
+  override postMessage(message: unknown, transfer?: readonly import('node:worker_threads').TransferListItem[]) {
+    const job = message as { op?: string; count?: number }
+    if (job?.op) jobsPosted.push({ thread: this.threadId, count: job.count! })
+    super.postMessage(message, transfer)
   }
 }
 syncBuiltinESMExports()
@@ -140,6 +148,30 @@ test('the pool grows to the largest `workers` asked for, workers: 0 starts none,
   const again = await Xaeroflux.open({ group: 'sizes', workers: 0 })
   assert.is(pool()!.inspect().size, 0, 'a new pool, sized afresh')
   await again.close()
+})
+
+test('a batch smaller than the workers\' slots is spread over the workers, in jobs of MIN_JOB or more; a large one fills whole slots', async () => {
+  const db = await Xaeroflux.open({ group: 'spread', workers: 2 })
+  try {
+    const peer = Identity.generate()
+    const envelopes = (n: number, from: number) => Array.from({ length: n }, (_, i) => encodeEvent({ kind: 1, group: groupId('spread'), payload: `event ${from + i}` }, peer))
+    const jobsFor = async (n: number, from: number) => {
+      jobsPosted.length = 0
+      const results = await db.ingestMany(envelopes(n, from))
+      assert.ok(results.every((r) => !(r instanceof XaeroError)), `the ${n} are stored`)
+      return jobsPosted.map((j) => j.count).sort((a, b) => a - b)
+    }
+    assert.equal(await jobsFor(100, 0), [50, 50], 'a catch-up\'s 100: one job per worker')
+    assert.equal(await jobsFor(2 * MIN_JOB - 1, 1000), [2 * MIN_JOB - 1], 'too few for two jobs of MIN_JOB')
+    assert.equal(await jobsFor(2 * MIN_JOB, 2000), [MIN_JOB, MIN_JOB])
+    assert.equal(await jobsFor(3 * SLOT_EVENTS, 3000), [SLOT_EVENTS, SLOT_EVENTS, SLOT_EVENTS], 'more than the workers\' share: whole slots')
+    assert.equal(await jobsFor(SLOT_EVENTS + 2, 5000), [SLOT_EVENTS / 2 + 1, SLOT_EVENTS / 2 + 1], 'in even jobs, not a full slot and a remainder')
+    jobsPosted.length = 0
+    await db.ingestMany(envelopes(100, 9000))
+    assert.is(new Set(jobsPosted.map((j) => j.thread)).size, 2, 'both workers take a job')
+  } finally {
+    await db.close()
+  }
 })
 
 test('an open that fails after taking the pool gives its reference back', async () => {

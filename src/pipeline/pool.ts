@@ -153,6 +153,11 @@ export class WorkerPool {
     })
   }
 
+  /** Workers ready now (at least one counted): how many jobs can run at once. */
+  get workers(): number {
+    return Math.max(1, this.threads.length)
+  }
+
   /** True when workers are running and none has a job: a job sent now waits for nobody. */
   get idle(): boolean {
     return this.threads.length > 0 && this.threads.every((t) => t.jobs.size === 0)

@@ -154,14 +154,15 @@ export function slotResult(core: Core, slot: number, i: number): Uint8Array | Xa
 }
 
 /**
- * Splits items into runs that fit one slot (count and bytes), as [start, end) ranges; an item
- * too large for any slot is a range of its own with `fits: false`.
+ * Splits items into runs that fit one slot (count and bytes), of at most `most` items, as
+ * [start, end) ranges; an item too large for any slot is a range of its own with `fits: false`.
  */
-export function* slotChunks<T>(items: readonly T[], size: (item: T) => number): Generator<{ start: number; end: number; fits: boolean }> {
+export function* slotChunks<T>(items: readonly T[], size: (item: T) => number, most = SLOT_EVENTS): Generator<{ start: number; end: number; fits: boolean }> {
+  const count = Math.max(1, Math.min(most, SLOT_EVENTS))
   let start = 0
   while (start < items.length) {
     let end = start, bytes = 0
-    while (end < items.length && end - start < SLOT_EVENTS && bytes + size(items[end]) <= SLOT_DATA_BYTES) bytes += size(items[end++])
+    while (end < items.length && end - start < count && bytes + size(items[end]) <= SLOT_DATA_BYTES) bytes += size(items[end++])
     if (end === start) yield { start, end: ++start, fits: false }
     else { yield { start, end, fits: true }; start = end }
   }
