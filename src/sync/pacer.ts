@@ -20,7 +20,7 @@ export class Pacer {
   private pausing?: Promise<void>
 
   /**
-   * The event loop has just had a turn (a read was waited for, a message came in). While a pause
+   * The event loop has just had a turn (a message came in: a step starts). While a pause
    * is under way this changes nothing: the sessions that start or resume meanwhile join it at their
    * next look.
    */

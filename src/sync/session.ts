@@ -147,7 +147,7 @@ export class Reconciliation {
     this.signal = signal
     this.range = new KeyRange(from, to)
     this.pacer = source.pacer ?? new Pacer()
-    this.view = new TreeView(source, this.range, this.pacer)
+    this.view = new TreeView(source, this.range)
   }
 
   /** Ids (hex) this side lacks. */
