@@ -21,11 +21,12 @@
 // Only 127.0.0.1: the page dials the holder's ws:// address (`allowPrivateAddresses`), nothing else.
 // BROWSERBENCH_N=<events> and BROWSERBENCH_PROBES=<n> override N and PROBES (while developing).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { CHROMIUM, servePage } from '../test/helpers/chromium.js'
 import { Peer, clockOffset, latency, rate, sleep, within, type Answer } from './network-driver.js'
+import { defaultWorkers } from '../src/store/options.js'
 import { signToFile } from './store.js'
 import { inChild, round } from './util.js'
 
@@ -109,7 +110,7 @@ async function nodeReceiver(dir: string, file: string): Promise<Receiver> {
     arrival: async (id) => (await within(peer.event((e) => e.event === 'seen' && e.id === id), 10_000, 'a pushed event')).at,
     clock: async () => (await peer.ask('clock')).at,
     // As the network bench measures it: a fresh store in a fresh process, default workers.
-    ingestMany: async () => Math.round((await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'ingest', workers: Math.min(2, Math.max(0, availableParallelism() - 1)), file }))).rate),
+    ingestMany: async () => Math.round((await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'ingest', workers: defaultWorkers(), file }))).rate),
     close: () => peer.close(),
   }
 }

@@ -12,8 +12,9 @@
 // NETBENCH_LATENCY_ONLY=<repetitions> the catch-up and live push alone, repeated; NETBENCH_DEBUG=1
 // prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { defaultWorkers } from '../src/store/options.js'
 import { signToFile } from './store.js'
 import { inChild, median, round, target } from './util.js'
 import { Peer, STALL_MS, latency, rate, sleep, syncAndWait, until, within, type Answer } from './network-driver.js'
@@ -260,7 +261,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     progress(`signing ${n} events into a file`)
     await signToFile(n, file)
     // The receiving peers' own ingest, in a fresh process, with the store's default workers.
-    const workers = Math.min(2, Math.max(0, availableParallelism() - 1))
+    const workers = defaultWorkers()
     const ingestRun = async () => (await inChild<{ rate: number }>('--store-run', JSON.stringify({ phase: 'ingest', workers, file }))).rate
     progress('ingestMany of the same envelopes (own process)')
     const ingestRates = [await ingestRun()]

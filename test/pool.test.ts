@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Xaeroflux, Identity, XaeroError, encodeEvent, groupId, type Event } from '../src/index.js'
 import { defaultRuntime } from '../src/core/default.js'
@@ -118,6 +119,9 @@ test('100 stores of 100 groups in memory share one pool of two workers', () => m
 test('100 stores of 100 groups on disk share one pool of two workers', () => manyStores('disk'))
 
 test('the pool grows to the largest `workers` asked for, workers: 0 starts none, and it stops with the last store', async () => {
+  const byDefault = await Xaeroflux.open({ group: 'sizes' })
+  assert.is(byDefault.workers, availableParallelism() >= 2 ? 2 : 0, 'two workers by default on 2 cores or more, none on one')
+  await byDefault.close()
   const made0 = workersMade
   const inline = await Xaeroflux.open({ group: 'sizes', workers: 0 })
   assert.is(workersMade - made0, 0, 'workers: 0 starts no thread')

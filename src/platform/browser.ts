@@ -110,9 +110,9 @@ export const ed25519: Ed25519 = {
   },
 }
 
-/** Cores beyond the calling thread's: the default number of pipeline workers (at most 2). */
-export function spareCores(): number {
-  return Math.max(0, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1)
+/** The logical cores the platform reports: the default number of pipeline workers follows from it (src/store/options.ts). */
+export function cores(): number {
+  return Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1)
 }
 
 /**

@@ -116,9 +116,9 @@ export const ed25519: Ed25519 = {
   verify: withSignatureRule(sodiumVerify ?? nodeCryptoVerify),
 }
 
-/** Cores beyond the calling thread's: the default number of pipeline workers (at most 2). */
-export function spareCores(): number {
-  return Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1)
+/** The logical cores the platform reports: the default number of pipeline workers follows from it (src/store/options.ts). */
+export function cores(): number {
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length)
 }
 
 /** Why this thread cannot run pipeline workers, or undefined: Node always can. */
