@@ -24,6 +24,19 @@ test('ids are the events\' ids; an envelope whose length field does not match ha
   assert.equal(envelopeIds([e, bad, new Uint8Array(10)]), [decodeEvent(e).id, undefined, undefined])
 })
 
+test('ids of many envelopes of mixed sizes, hashed four at a time in batches, are each event\'s id', () => {
+  const envelopes: Uint8Array[] = [], expected: Array<string | undefined> = []
+  for (let i = 0; i < 700; i++) {
+    // Payloads from 0 to ~1 KiB: messages of one to many SHA-256 blocks side by side in the lanes.
+    const e = encodeEvent({ kind: 1, timestamp: 1_700_000_000_000 + i, group: groupId(GROUP), payload: new Uint8Array((i * 37) % 1100).fill(i & 255) }, author)
+    if (i % 97 === 5) { envelopes.push(e.subarray(0, e.length - 3)); expected.push(undefined); continue }
+    envelopes.push(e)
+    expected.push(decodeEvent(e).id)
+  }
+  assert.equal(envelopeIds(envelopes), expected)
+  assert.equal(envelopeIds([]), [])
+})
+
 test('an event stored once is not ingested again; a malformed envelope still reaches validation', async () => {
   const { db, seen, ingest } = await counted()
   const d = new Deduplicator()

@@ -110,17 +110,46 @@ export class Deduplicator {
   }
 }
 
-/** Each envelope's id (hex), or undefined where its length field does not match its size. */
+/** Envelopes hashed per call of the core (their bytes, a job table and the digests in one region). */
+const IDS_PER_CALL = 256
+const JOB = 12
+
+/**
+ * Each envelope's id (hex), or undefined where its length field does not match its size. The
+ * ids are hashed four at a time in the core (`sha256Many`), IDS_PER_CALL envelopes per call:
+ * one `sha256` call per envelope cost ~5 µs each on the receiving thread, 1.0 s of a 200 000-event
+ * sync's main thread (a CPU profile of the receiver).
+ */
 export function envelopeIds(envelopes: readonly Uint8Array[]): Array<string | undefined> {
-  let largest = 0
-  for (const e of envelopes) largest = Math.max(largest, e.length)
-  const runtime = defaultRuntime(), { core } = runtime
-  return runtime.withRegion(largest + 32, (ptr) => envelopes.map((e) => {
-    if (e.length < HEADER_SIZE + SIGNATURE_SIZE) return undefined
-    const signed = e.length - SIGNATURE_SIZE
-    if (new DataView(e.buffer, e.byteOffset + 76, 4).getUint32(0) !== signed - HEADER_SIZE) return undefined
-    core.u8.set(e.subarray(0, signed), ptr)
-    core.exports.sha256(ptr, signed, ptr + signed)
-    return toHex(core.u8.subarray(ptr + signed, ptr + signed + 32))
-  }))
+  const ids = new Array<string | undefined>(envelopes.length)
+  for (let start = 0; start < envelopes.length; start += IDS_PER_CALL) idsOf(envelopes, start, Math.min(envelopes.length, start + IDS_PER_CALL), ids)
+  return ids
+}
+
+function idsOf(envelopes: readonly Uint8Array[], start: number, end: number, ids: Array<string | undefined>): void {
+  const signedLength = new Array<number>(end - start)
+  let bytes = 0
+  for (let i = start; i < end; i++) {
+    const e = envelopes[i], signed = e.length - SIGNATURE_SIZE
+    const valid = e.length >= HEADER_SIZE + SIGNATURE_SIZE && new DataView(e.buffer, e.byteOffset + 76, 4).getUint32(0) === signed - HEADER_SIZE
+    signedLength[i - start] = valid ? signed : -1
+    if (valid) bytes += signed
+  }
+  const count = end - start, runtime = defaultRuntime(), { core } = runtime
+  runtime.withRegion(bytes + count * (JOB + 32), (ptr) => {
+    const jobs = ptr + bytes, digests = jobs + count * JOB
+    const u8 = core.u8, dv = core.dv
+    for (let k = 0, at = ptr; k < count; k++) {
+      const job = jobs + k * JOB, signed = signedLength[k]
+      if (signed < 0) { dv.setUint32(job + 4, 0xffffffff, true); continue }
+      u8.set(envelopes[start + k].subarray(0, signed), at)
+      dv.setUint32(job, at, true)
+      dv.setUint32(job + 4, signed, true)
+      dv.setUint32(job + 8, digests + k * 32, true)
+      at += signed
+    }
+    core.exports.sha256Many(jobs, count, JOB)
+    const hashed = core.u8
+    for (let k = 0; k < count; k++) ids[start + k] = signedLength[k] < 0 ? undefined : toHex(hashed.subarray(digests + k * 32, digests + k * 32 + 32))
+  })
 }
