@@ -14,13 +14,12 @@ import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { enabled, logger } from '@libp2p/logger'
 
 function quiet(name: string): Logger {
-  const log = Object.assign(() => {}, {
+  return Object.assign(() => {}, {
     enabled: false,
     error: () => {},
     trace: () => {},
     newScope: (scope: string) => make(`${name}:${scope}`),
   })
-  return log
 }
 
 function make(name: string): Logger {

@@ -1,10 +1,10 @@
-import type { Pacer } from './pacer.js'
 import { KEY_SIZE, PAGE_SIZE } from '../core/exports.js'
 import { toHex } from '../hex.js'
 import { compareKeys, prefixPosition, timeBound } from '../merkle/keys.js'
 import { LEAF, PAGE } from '../merkle/pages.js'
 import type { Slot } from '../merkle/tree.js'
 import { bitOf, hasPrefix, type Addr } from './codec.js'
+import type { Pacer } from './pacer.js'
 
 /** What one side knows of its own set; the store implements it over its tree and events. */
 export interface ReconcileSource {
@@ -71,10 +71,13 @@ export class TreeView {
   private readonly snaps = new Map<string, Snap | Mine>()
   pagesRead = 0
 
-  // A read waited for is not a turn of the store's Pacer: the pages it brings are decoded, hashed
-  // and copied before it resolves, and counting it as one let a liar's descent read and decode
-  // ~64 pages at a time with no pause between: A's pushes to B went from 1.6 to 8–15 ms in
-  // test/net-hostile.test.ts ("fingerprints never match", 3 of 4 runs failed here; 15 of 15 passed without).
+  // A read waited for does not restart the store's Pacer. The event loop turns while the read is
+  // out, but one turn is not room enough for a push, which needs several (the Batcher's, the WAL
+  // write's, the frame's); the Pacer's timer pause gives it a millisecond. Counted as a turn
+  // (after each read, as from 607ec36 to 620068d, or at the read's return before its pages are
+  // decoded), a liar's descent held A's pushes to B at 8–15 ms against 1.6 ms in
+  // test/net-hostile.test.ts ("fingerprints never match": 3 of 4 and 5 of 5 runs failed here;
+  // 15 of 15 passed without).
   constructor(private readonly source: ReconcileSource, readonly range: KeyRange) {}
 
   /** This side's subtree at a node. */
