@@ -71,13 +71,6 @@ export class TreeView {
   private readonly snaps = new Map<string, Snap | Mine>()
   pagesRead = 0
 
-  // A read waited for does not restart the store's Pacer. The event loop turns while the read is
-  // out, but one turn is not room enough for a push, which needs several (the Batcher's, the WAL
-  // write's, the frame's); the Pacer's timer pause gives it a millisecond. Counted as a turn
-  // (after each read, as from 607ec36 to 620068d, or at the read's return before its pages are
-  // decoded), a liar's descent held A's pushes to B at 8–15 ms against 1.6 ms in
-  // test/net-hostile.test.ts ("fingerprints never match": 3 of 4 and 5 of 5 runs failed here;
-  // 15 of 15 passed without).
   constructor(private readonly source: ReconcileSource, readonly range: KeyRange) {}
 
   /** This side's subtree at a node. */
