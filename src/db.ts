@@ -194,7 +194,11 @@ export class Xaeroflux extends EventTarget {
     // another, settled two turns later), and turns what it throws into a rejection.
     try {
       this.life.assertOpen()
-      return this.life.track(this.writer.append(fields))
+      const appended = this.life.track(this.writer.append(fields))
+      // The store's reconciliations wait while it is under way (src/sync/pacer.ts, startLocal).
+      const ended = this.pacer.startLocal()
+      appended.then(ended, ended)
+      return appended
     } catch (e) {
       return Promise.reject(e)
     }
@@ -332,11 +336,15 @@ export class Xaeroflux extends EventTarget {
         await acquire()
         held = true
         try {
-          return await work(async () => {
+          return await work(async (rest) => {
             held = false
             release()
-            await acquire()
-            held = true
+            try {
+              await rest()
+            } finally {
+              await acquire()
+              held = true
+            }
           })
         } finally {
           held = false

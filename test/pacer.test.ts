@@ -1,7 +1,9 @@
 // The pacer that the reconciliations of one store share (src/sync/pacer.ts).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { PACE_MS, Pacer } from '../src/sync/pacer.js'
+import { Identity, Xaeroflux, encodeEvent, groupId } from '../src/index.js'
+import { LOCAL_WAIT_MS, PACE_MS, Pacer } from '../src/sync/pacer.js'
+import { rng } from './helpers/keys.js'
 
 const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* working */ } }
 
@@ -22,6 +24,84 @@ test('steps are timed from the last turn of the event loop; all sessions over th
   assert.not.ok(pacer.spent, 'the count starts again after the pause')
   busy(PACE_MS + 0.5)
   assert.is.not(pacer.pause(), first, 'a later pause is a new one')
+})
+
+test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {
+  const pacer = new Pacer()
+  pacer.turned()
+  assert.not.ok(pacer.due, 'nothing waits and the time is not spent')
+  const end = pacer.startLocal()
+  assert.ok(pacer.due, 'due as soon as the store has work of its own')
+  let paused = false
+  const pause = pacer.pause().then(() => { paused = true })
+  await new Promise((r) => setTimeout(r, 3))
+  assert.not.ok(paused, 'still paused while the work runs')
+  const t0 = performance.now()
+  end()
+  end() // ending twice counts once
+  await pause
+  assert.ok(performance.now() - t0 < LOCAL_WAIT_MS, 'the pause ends with the work')
+  assert.not.ok(pacer.due)
+
+  const endless = pacer.startLocal()
+  const t1 = performance.now()
+  await pacer.pause()
+  assert.ok(performance.now() - t1 >= LOCAL_WAIT_MS - 1, 'the pause waits LOCAL_WAIT_MS for work that does not end')
+  assert.not.ok(pacer.due, 'then a slice runs although the work still waits')
+  busy(PACE_MS + 0.5)
+  assert.ok(pacer.due, 'until its time is spent')
+  const t2 = performance.now()
+  const next = pacer.pause()
+  endless()
+  await next
+  assert.ok(performance.now() - t2 < LOCAL_WAIT_MS, 'the next pause waits for the work again, and ends with it')
+})
+
+test("a store's reconciliation lets the Merkle tree go while it pauses, and its appends are its own work", async () => {
+  // A store without a write-ahead log acknowledges an append once it is indexed, and the index
+  // batch needs the tree, which a reconciliation holds for its steps: held through a pause too,
+  // every append made meanwhile waited for the whole pause (up to LOCAL_WAIT_MS).
+  const random = rng(7)
+  const author = Identity.fromSecretKey(new Uint8Array(32).fill(9))
+  const events = (n: number, tag: string) => Array.from({ length: n }, (_, i) =>
+    encodeEvent({ kind: 1, timestamp: Date.now() - 3_600_000 + Math.floor(random() * 3_000_000), group: groupId('pace'), payload: `${tag}${i}` }, author))
+  const a = await Xaeroflux.open({ group: 'pace', workers: 0, identity: Identity.generate() })
+  const b = await Xaeroflux.open({ group: 'pace', workers: 0 })
+  try {
+    await a.ingestMany(events(6000, 'a'))
+    await b.ingestMany(events(6000, 'b'))
+    await Promise.all([a.flush(), b.flush()])
+    const sa = a.reconcile(), sb = b.reconcile()
+    // White box: each pause of A's session asks for A's tree (as an index batch does), and notes
+    // whether it got it before the pause ended.
+    const tree = (a as unknown as { tree: { exclusive(f: () => Promise<void>): Promise<void> } }).tree
+    const pacer = (sa as unknown as { pacer: Pacer }).pacer
+    const pause = pacer.pause.bind(pacer), during: boolean[] = []
+    pacer.pause = () => {
+      let got = false
+      void tree.exclusive(async () => { got = true })
+      return pause().then(() => { during.push(got) })
+    }
+    let message: Uint8Array | undefined = await sa.open()
+    while (message) {
+      const reply = await sb.receive(message)
+      if (!reply) break
+      message = await sa.receive(reply)
+    }
+    assert.ok(sa.need.length >= 6000, `A learned what it lacks (${sa.need.length})`)
+    assert.ok(during.length >= 3, `A's session paused (${during.length} times)`)
+    assert.ok(during.every(Boolean), `the tree was free during ${during.filter(Boolean).length} of ${during.length} pauses`)
+    // And an append under way is the store's own work, which its sessions give way to.
+    const storePacer = (a as unknown as { pacer: Pacer }).pacer
+    storePacer.turned()
+    const appended = a.append({ kind: 2, payload: 'own work' })
+    assert.ok(storePacer.due, 'due while an append is under way')
+    await appended
+    storePacer.turned()
+    assert.not.ok(storePacer.due, 'and not once it is acknowledged')
+  } finally {
+    await Promise.all([a.close(), b.close()])
+  }
 })
 
 test.run()

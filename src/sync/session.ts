@@ -126,7 +126,7 @@ export class Reconciliation {
   private readonly pacer: Pacer
   private busy = false
   /** While a call runs with the source held: lets waiting writers through (ReconcileSource.hold). */
-  private breathe?: () => Promise<void>
+  private breathe?: (rest: () => Promise<void>) => Promise<void>
   /** Set by an abort or a budget: the session is over and every later call rejects with it. */
   private failure?: XaeroError
 
@@ -264,14 +264,13 @@ export class Reconciliation {
    */
   private async pace(): Promise<void> {
     if (++this.steps % PACE_CHECK !== 0) return
-    const spent = this.pacer.spent
-    if (this.steps % PACE_STEPS !== 0 && !spent) return
-    if (spent) await this.pacer.pause()
-    else {
-      await yieldToEventLoop()
-      this.pacer.turned()
-    }
-    await this.breathe?.()
+    const due = this.pacer.due
+    if (this.steps % PACE_STEPS !== 0 && !due) return
+    const rest = due ? () => this.pacer.pause() : async () => { await yieldToEventLoop(); this.pacer.turned() }
+    // The tree is let go for the pause, not after it: a store without a write-ahead log (in
+    // memory, IndexedDB) acknowledges an append once it is indexed, so its index batch, and the
+    // live push that follows it, waited for the whole pause (test/net-hostile.test.ts).
+    await (this.breathe ? this.breathe(rest) : rest())
     this.check()
   }
 

@@ -17,10 +17,11 @@ export interface ReconcileSource {
   /**
    * Optional: runs one call's work (`open`, one `receive`) with the source held, so that its
    * reads wait for a writer once, not once each (src/db.ts holds the Merkle tree). The work gets
-   * `breathe`, which lets the writers waiting meanwhile through and takes the source back: called
-   * at each of the session's yields, so that a long step does not hold writes up for its length.
+   * `breathe(rest)`, which lets the source go while `rest` runs (the writers waiting meanwhile go
+   * through) and takes it back after: called at each of the session's yields, so that a long step
+   * does not hold writes up for its length, nor for its pauses.
    */
-  hold?<T>(work: (breathe: () => Promise<void>) => Promise<T>): Promise<T>
+  hold?<T>(work: (breathe: (rest: () => Promise<void>) => Promise<void>) => Promise<T>): Promise<T>
   /** Optional: shared by all the reconciliations of this source, which then share its pauses (src/sync/pacer.ts). */
   pacer?: Pacer
 }
