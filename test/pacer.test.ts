@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Identity, Xaeroflux, encodeEvent, groupId } from '../src/index.js'
-import { LOCAL_WAIT_MS, PACE_MS, Pacer } from '../src/sync/pacer.js'
+import { BUSY_SHARE, LOCAL_WAIT_MS, PACE_MS, Pacer } from '../src/sync/pacer.js'
 import { rng } from './helpers/keys.js'
 
 const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* working */ } }
@@ -24,6 +24,20 @@ test('steps are timed from the last turn of the event loop; all sessions over th
   assert.not.ok(pacer.spent, 'the count starts again after the pause')
   busy(PACE_MS + 0.5)
   assert.is.not(pacer.pause(), first, 'a later pause is a new one')
+})
+
+test('a pause rests until the thread was busy at most BUSY_SHARE of the time since the last one, whatever kept it busy', async () => {
+  const pacer = new Pacer()
+  await pacer.pause() // the count starts here
+  busy(9) // steps, or what they cost outside them (decryption, parsing, GC)
+  const t0 = performance.now()
+  await pacer.pause()
+  const rested = performance.now() - t0
+  const least = 9 / BUSY_SHARE - 9 // busy ≥ 9 ms in (9 + rested)
+  assert.ok(rested >= least - 1, `rested ${rested.toFixed(2)} ms after 9 ms of work (at least ${least.toFixed(1)})`)
+  const t1 = performance.now()
+  await pacer.pause()
+  assert.ok(performance.now() - t1 < least, 'after an idle stretch, a pause is one timer turn again')
 })
 
 test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {

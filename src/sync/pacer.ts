@@ -16,16 +16,35 @@ export const PACE_MS = 2
 export const LOCAL_WAIT_MS = 10
 
 /**
+ * Share of the thread's time, at most, that it is busy while reconciliations run (measured from
+ * pause to pause; see `rest`). With only the steps paced (PACE_MS on, 1 ms off), a liar's descent
+ * kept a store's thread ~100 % busy: the steps' own 2/3, plus decrypting, parsing, encoding and
+ * GC outside them, ~250 ms of CPU a descent. Beside one busy core, the store's pushes then
+ * reached their peer 3–17 ms late for half of them, the peer's process waiting for a core
+ * (test/net-hostile.test.ts, "fingerprints never match").
+ */
+export const BUSY_SHARE = 2 / 3
+/** Longest rest a pause takes for BUSY_SHARE (ms). */
+const MAX_REST_MS = 20
+
+type Utilization = (since?: { idle: number; active: number }) => { idle: number; active: number }
+/** performance.eventLoopUtilization (Node), bound; undefined in browsers. */
+const utilization: Utilization | undefined = (performance as { eventLoopUtilization?: Utilization }).eventLoopUtilization?.bind(performance)
+
+/**
  * One per store, shared by all its reconciliations: after PACE_MS of their steps together, or as
- * soon as the store's own work waits, all of them pause together (for a timer's turn, ≥ 1 ms, or
- * until that work is done), so reconciliation takes at most about two thirds
- * of the thread however many peers it serves (yielding for one turn of the event loop instead, a
- * liar's descents held a store's pushes to 2.2× in CI). With a pause per session, each on its own clock,
- * K sessions could work K × PACE_MS in a row: their timers come due in the same timers phase.
+ * soon as the store's own work waits, all of them pause together (until the thread was busy at
+ * most BUSY_SHARE of the time, or until that work is done), however many peers they serve
+ * (yielding for one turn of the event loop instead, a liar's descents held a store's pushes to
+ * 2.2× in CI). With a pause per session, each on its own clock, K sessions could work
+ * K × PACE_MS in a row: their timers come due in the same timers phase.
  */
 export class Pacer {
   private since = performance.now()
   private pausing?: Promise<void>
+  /** When the last pause ended, and the event loop's utilization then. */
+  private resumed = performance.now()
+  private mark = utilization?.()
   /** The store's own work under way (appends not yet acknowledged). */
   private local = 0
   /** Ends the pause that waits for the store's own work, when the last of it ends. */
@@ -88,12 +107,27 @@ export class Pacer {
     return (this.pausing ??= this.wait().then(() => {
       this.pausing = undefined
       this.turned()
+      this.resumed = performance.now()
+      this.mark = utilization?.()
     }))
+  }
+
+  /**
+   * How long a pause rests (ms): enough for the thread to have been busy at most BUSY_SHARE of
+   * the time since the last pause ended, whatever kept it busy (steps, and what they cost outside
+   * them: a message's decryption and parsing, its reply's encryption, page reads, GC), and at
+   * least one timer's turn. Where the event loop's utilization is not measured (browsers), one
+   * timer's turn.
+   */
+  private rest(): number {
+    if (!this.mark) return 1
+    const active = utilization!(this.mark).active, wall = performance.now() - this.resumed
+    return Math.min(MAX_REST_MS, Math.max(1, Math.ceil(active / BUSY_SHARE - wall)))
   }
 
   private wait(): Promise<void> {
     this.overdue = false
-    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, 1))
+    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, this.rest()))
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.localEnded = undefined; this.overdue = true; resolve() }, LOCAL_WAIT_MS)
       this.localEnded = () => { clearTimeout(timer); this.localEnded = undefined; resolve() }
