@@ -118,24 +118,37 @@ async function manyStores(where: 'memory' | 'disk'): Promise<void> {
 test('100 stores of 100 groups in memory share one pool of two workers', () => manyStores('memory'))
 test('100 stores of 100 groups on disk share one pool of two workers', () => manyStores('disk'))
 
-test('the pool grows to the largest `workers` asked for, workers: 0 starts none, and it stops with the last store', async () => {
-  const byDefault = await Xaeroflux.open({ group: 'sizes' })
+/**
+ * Runs `body` with an `open` whose stores are all closed at the end, also when an assertion
+ * fails: an open store keeps the pool's threads, and the test's process, alive.
+ */
+async function closingAll(body: (open: typeof Xaeroflux.open) => Promise<void>): Promise<void> {
+  const opened: Xaeroflux[] = []
+  try {
+    await body(async (options) => { const db = await Xaeroflux.open(options); opened.push(db); return db })
+  } finally {
+    await Promise.all(opened.map((db) => db.close()))
+  }
+}
+
+test('the pool grows to the largest `workers` asked for, workers: 0 starts none, and it stops with the last store', () => closingAll(async (open) => {
+  const byDefault = await open({ group: 'sizes' })
   assert.is(byDefault.workers, availableParallelism() >= 2 ? 2 : 0, 'two workers by default on 2 cores or more, none on one')
   await byDefault.close()
   const made0 = workersMade
-  const inline = await Xaeroflux.open({ group: 'sizes', workers: 0 })
+  const inline = await open({ group: 'sizes', workers: 0 })
   assert.is(workersMade - made0, 0, 'workers: 0 starts no thread')
   assert.is(pool()!.inspect().size, 0)
-  const one = await Xaeroflux.open({ group: 'sizes', workers: 1 })
+  const one = await open({ group: 'sizes', workers: 1 })
   assert.is(workersMade - made0, 1)
-  const three = await Xaeroflux.open({ group: 'sizes', workers: 3 })
+  const three = await open({ group: 'sizes', workers: 3 })
   assert.is(workersMade - made0, 3, 'grown to three')
-  const two = await Xaeroflux.open({ group: 'sizes', workers: 2 })
+  const two = await open({ group: 'sizes', workers: 2 })
   assert.is(workersMade - made0, 3, 'a smaller ask is served by the pool as it is')
   assert.is(pool()!.inspect().size, 3)
-  const tooMany = await Xaeroflux.open({ group: 'sizes', workers: MAX_POOL_WORKERS + 1 }).then(() => undefined, (e) => e)
+  const tooMany = await open({ group: 'sizes', workers: MAX_POOL_WORKERS + 1 }).then(() => undefined, (e) => e)
   assert.instance(tooMany, RangeError, 'more workers than the pool can have is misuse')
-  const big = await Xaeroflux.open({ group: 'sizes', workers: MAX_POOL_WORKERS })
+  const big = await open({ group: 'sizes', workers: MAX_POOL_WORKERS })
   assert.is(pool()!.inspect().size, MAX_POOL_WORKERS, 'at the cap')
   assert.is(workersMade - made0, MAX_POOL_WORKERS)
   await big.close()
@@ -149,10 +162,10 @@ test('the pool grows to the largest `workers` asked for, workers: 0 starts none,
   }
   await Promise.all([inline, one, three, two].map((db) => db.close()))
   assert.is(pool(), undefined)
-  const again = await Xaeroflux.open({ group: 'sizes', workers: 0 })
+  const again = await open({ group: 'sizes', workers: 0 })
   assert.is(pool()!.inspect().size, 0, 'a new pool, sized afresh')
   await again.close()
-})
+}))
 
 test('a batch smaller than the workers\' slots is spread over the workers, in jobs of MIN_JOB or more; a large one fills whole slots', async () => {
   const db = await Xaeroflux.open({ group: 'spread', workers: 2 })
