@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Identity, Xaeroflux, encodeEvent, groupId } from '../src/index.js'
-import { BUSY_SHARE, LOCAL_WAIT_MS, PACE_MS, Pacer } from '../src/sync/pacer.js'
+import { BUSY_SHARE, LOCAL_WAIT_MS, LONG_SHARE, PACE_MS, Pacer, STREAK_MS } from '../src/sync/pacer.js'
 import { rng } from './helpers/keys.js'
 
 const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* working */ } }
@@ -26,7 +26,7 @@ test('steps are timed from the last turn of the event loop; all sessions over th
   assert.is.not(pacer.pause(), first, 'a later pause is a new one')
 })
 
-test('a pause rests until the thread was busy at most BUSY_SHARE of the time since the last one, whatever kept it busy', async () => {
+test('a pause rests until the thread was busy at most its share of the time since the last one, whatever kept it busy; a long streak gets the lower share', async () => {
   const pacer = new Pacer()
   await pacer.pause() // the count starts here
   busy(9) // steps, or what they cost outside them (decryption, parsing, GC)
@@ -38,6 +38,22 @@ test('a pause rests until the thread was busy at most BUSY_SHARE of the time sin
   const t1 = performance.now()
   await pacer.pause()
   assert.ok(performance.now() - t1 < least, 'after an idle stretch, a pause is one timer turn again')
+
+  // A streak of work past STREAK_MS gets the lower share, until the work stops for a while.
+  for (let busyFor = 0; busyFor <= STREAK_MS; busyFor += 9) { busy(9); await pacer.pause() }
+  busy(18)
+  const t2 = performance.now()
+  await pacer.pause()
+  const shortRest = 18 / BUSY_SHARE - 18 // 9 ms at 2/3; LONG_SHARE (1/2) asks for 18
+  const longRest = performance.now() - t2
+  assert.ok(longRest >= 18 / LONG_SHARE - 18 - 1 && longRest > shortRest + 4, `rested ${longRest.toFixed(2)} ms after a long streak (${shortRest.toFixed(1)} at the first share)`)
+  await new Promise((r) => setTimeout(r, 150))
+  await pacer.pause() // the first look after a quiet stretch
+  busy(18)
+  const t3 = performance.now()
+  await pacer.pause()
+  const afterQuiet = performance.now() - t3
+  assert.ok(afterQuiet < shortRest + 4, `a quiet stretch ends the streak: rested ${afterQuiet.toFixed(2)} ms (${shortRest.toFixed(1)} expected)`)
 })
 
 test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {

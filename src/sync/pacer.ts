@@ -17,14 +17,21 @@ export const LOCAL_WAIT_MS = 10
 
 /**
  * Share of the thread's time, at most, that it is busy while reconciliations run (measured from
- * pause to pause; see `rest`). With only the steps paced (PACE_MS on, 1 ms off), a liar's descent
- * kept a store's thread ~100 % busy: the steps' own 2/3, plus decrypting, parsing, encoding and
- * GC outside them, ~250 ms of CPU a descent. Beside one busy core, the store's pushes then
- * reached their peer 3–17 ms late for half of them, the peer's process waiting for a core
+ * pause to pause; see `rest`): BUSY_SHARE for their first STREAK_MS of it, LONG_SHARE after, as
+ * a scheduler lowers a task that keeps the CPU. A catch-up's few ms of steps keep the first;
+ * a descent of a whole tree (a peer whose set shares nothing with this one's, or a liar) goes on
+ * at the second. With only the steps paced (PACE_MS on, 1 ms off), a liar's descent kept a
+ * store's thread ~100 % busy: the steps' own 2/3, plus decrypting, parsing, encoding and GC
+ * outside them, ~250 ms of CPU a descent. Beside one busy core, the store's pushes then reached
+ * their peer 3–17 ms late for half of them, the peer's process waiting for a core
  * (test/net-hostile.test.ts, "fingerprints never match").
  */
 export const BUSY_SHARE = 2 / 3
-/** Longest rest a pause takes for BUSY_SHARE (ms). */
+export const LONG_SHARE = 1 / 2
+/** Busy time (ms) of the reconciliations, with no quiet stretch of STREAK_GAP_MS, after which LONG_SHARE applies. */
+export const STREAK_MS = 50
+const STREAK_GAP_MS = 100
+/** Longest rest a pause takes for the share (ms). */
 const MAX_REST_MS = 20
 
 type Utilization = (since?: { idle: number; active: number }) => { idle: number; active: number }
@@ -45,6 +52,8 @@ export class Pacer {
   /** When the last pause ended, and the event loop's utilization then. */
   private resumed = performance.now()
   private mark = utilization?.()
+  /** The thread's busy time (ms) over the pauses of the current streak of reconciliation work. */
+  private streak = 0
   /** The store's own work under way (appends not yet acknowledged). */
   private local = 0
   /** Ends the pause that waits for the store's own work, when the last of it ends. */
@@ -113,16 +122,18 @@ export class Pacer {
   }
 
   /**
-   * How long a pause rests (ms): enough for the thread to have been busy at most BUSY_SHARE of
-   * the time since the last pause ended, whatever kept it busy (steps, and what they cost outside
-   * them: a message's decryption and parsing, its reply's encryption, page reads, GC), and at
-   * least one timer's turn. Where the event loop's utilization is not measured (browsers), one
-   * timer's turn.
+   * How long a pause rests (ms): enough for the thread to have been busy at most its share of
+   * the time since the last pause ended (BUSY_SHARE, or LONG_SHARE once the streak is long),
+   * whatever kept it busy (steps, and what they cost outside them: a message's decryption and
+   * parsing, its reply's encryption, page reads, GC), and at least one timer's turn. Where the
+   * event loop's utilization is not measured (browsers), one timer's turn.
    */
   private rest(): number {
     if (!this.mark) return 1
     const active = utilization!(this.mark).active, wall = performance.now() - this.resumed
-    return Math.min(MAX_REST_MS, Math.max(1, Math.ceil(active / BUSY_SHARE - wall)))
+    this.streak = wall > STREAK_GAP_MS ? 0 : this.streak + active
+    const share = this.streak > STREAK_MS ? LONG_SHARE : BUSY_SHARE
+    return Math.min(MAX_REST_MS, Math.max(1, Math.ceil(active / share - wall)))
   }
 
   private wait(): Promise<void> {
