@@ -54,6 +54,12 @@ test('a pause rests until the thread was busy at most its share of the time sinc
   await pacer.pause()
   const afterQuiet = performance.now() - t3
   assert.ok(afterQuiet < shortRest + 4, `a quiet stretch ends the streak: rested ${afterQuiet.toFixed(2)} ms (${shortRest.toFixed(1)} expected)`)
+
+  // Work of the thread's own, with no pause for over 100 ms, is not the reconciliations' to pay for.
+  busy(120)
+  const t4 = performance.now()
+  await pacer.pause()
+  assert.ok(performance.now() - t4 < 10, `a pause after 120 ms without one is a timer's turn: rested ${(performance.now() - t4).toFixed(2)} ms`)
 })
 
 test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {

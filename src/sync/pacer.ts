@@ -131,7 +131,10 @@ export class Pacer {
   private rest(): number {
     if (!this.mark) return 1
     const active = utilization!(this.mark).active, wall = performance.now() - this.resumed
-    this.streak = wall > STREAK_GAP_MS ? 0 : this.streak + active
+    // After a quiet stretch the window is not the reconciliations' own: the thread's work since
+    // (a connection's set-up, other stores) made a catch-up's first pause rest ~20 ms.
+    if (wall > STREAK_GAP_MS) { this.streak = 0; return 1 }
+    this.streak += active
     const share = this.streak > STREAK_MS ? LONG_SHARE : BUSY_SHARE
     return Math.min(MAX_REST_MS, Math.max(1, Math.ceil(active / share - wall)))
   }
