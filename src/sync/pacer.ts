@@ -41,7 +41,7 @@ const utilization: Utilization | undefined = (performance as { eventLoopUtilizat
 /**
  * One per store, shared by all its reconciliations: after PACE_MS of their steps together, or as
  * soon as the store's own work waits, all of them pause together (until the thread was busy at
- * most BUSY_SHARE of the time, or until that work is done), however many peers they serve
+ * most its share of the time, or until that work is done), however many peers they serve
  * (yielding for one turn of the event loop instead, a liar's descents held a store's pushes to
  * 2.2× in CI). With a pause per session, each on its own clock, K sessions could work
  * K × PACE_MS in a row: their timers come due in the same timers phase.
@@ -110,7 +110,7 @@ export class Pacer {
 
   /**
    * The pause every session that is due waits for, shared: until the store's own work is done
-   * (at most LOCAL_WAIT_MS), or else one timer's turn.
+   * (at most LOCAL_WAIT_MS), or else for its `rest`.
    */
   pause(): Promise<void> {
     return (this.pausing ??= this.wait().then(() => {
