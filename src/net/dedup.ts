@@ -112,7 +112,9 @@ export class Deduplicator {
 
 /** Envelopes hashed per call of the core (their bytes, a job table and the digests in one region). */
 const IDS_PER_CALL = 256
+/** A job of the core's `sha256Many`: { bytes u32, length u32, digest u32 }; a length of SKIP is passed over. */
 const JOB = 12
+const SKIP = 0xffffffff
 
 /**
  * Each envelope's id (hex), or undefined where its length field does not match its size. The
@@ -141,7 +143,7 @@ function idsOf(envelopes: readonly Uint8Array[], start: number, end: number, ids
     const u8 = core.u8, dv = core.dv
     for (let k = 0, at = ptr; k < count; k++) {
       const job = jobs + k * JOB, signed = signedLength[k]
-      if (signed < 0) { dv.setUint32(job + 4, 0xffffffff, true); continue }
+      if (signed < 0) { dv.setUint32(job + 4, SKIP, true); continue }
       u8.set(envelopes[start + k].subarray(0, signed), at)
       dv.setUint32(job, at, true)
       dv.setUint32(job + 4, signed, true)
