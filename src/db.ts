@@ -22,6 +22,7 @@ import { Lifecycle, type Status } from './store/lifecycle.js'
 import { resolveOptions, type OpenOptions, type StoreOptions } from './store/options.js'
 import { checkRange, getEvent, getEvents, keysUnder, rangeEvents, type DB, type RangeOptions } from './store/queries.js'
 import { replayWal } from './store/replay.js'
+import { entries } from './store/cursor.js'
 import type { ReplayReport, Wal } from './store/wal.js'
 import type { GroupNetwork, NetworkOptions, PeerInfo } from './net/network.js'
 import type { SyncResult } from './net/session.js'
@@ -156,6 +157,7 @@ export class Xaeroflux extends EventTarget {
           throw this.failure(e, 'get')
         }
       },
+      envelopesBetween: (lo, hi) => this.envelopesBetween(lo, hi),
       committed: () => this.indexer.committed(),
       ingestMany: (envelopes, origin) => this.ingestFrom(envelopes, origin),
       onIndexed: (listener) => this.feed.listen(listener),
@@ -163,6 +165,16 @@ export class Xaeroflux extends EventTarget {
     }, options)
     for (const type of ['peer:connect', 'peer:disconnect', 'sync']) {
       this.network.addEventListener(type, (e) => this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })))
+    }
+  }
+
+  // The envelopes with keys in [lo, hi), in key order (for the network: the subtrees a peer lacks).
+  private async *envelopesBetween(lo: Uint8Array, hi: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
+    this.life.assertOpen()
+    try {
+      for await (const [, bytes] of entries(this.sub.events, { gte: lo, ...(hi ? { lt: hi } : {}) })) yield bytes
+    } catch (e) {
+      throw this.failure(e, 'get')
     }
   }
 
@@ -307,9 +319,10 @@ export class Xaeroflux extends EventTarget {
    * timestamps in [from, to): `open()` makes the first message, `receive(message)` the reply
    * (undefined when done); then `need` and `have` list the ids this side lacks and the other lacks.
    * `signal` aborts the session, `budget` bounds its rounds, keys, bytes and time (E_BUDGET).
+   * `subtrees`: whole subtrees one side lacks are named, not listed (`takeFound()`; docs/SYNC.md).
    * A reconciliation still running when the store closes fails with E_CLOSED.
    */
-  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget } = {}): Reconciliation {
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget; subtrees?: boolean } = {}): Reconciliation {
     this.assertIndexed()
     if (typeof options !== 'object' || options === null) throw new TypeError('reconcile options must be an object')
     const { from, to } = checkRange({ from: options.from, to: options.to })
@@ -362,7 +375,7 @@ export class Xaeroflux extends EventTarget {
           throw this.failure(e, 'reconcile')
         }
       },
-    }, from, to, { signal, budget: options.budget })
+    }, from, to, { signal, budget: options.budget, subtrees: options.subtrees })
   }
 
   /** Events stored (indexed) so far. */

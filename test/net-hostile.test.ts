@@ -19,7 +19,7 @@ import { groupNamespace } from '../src/net/namespace.js'
 import { FrameReader, T, encodeEnvelopes, encodeFrame, u32, type Frame } from '../src/net/frames.js'
 import { encodeHello, helloOf } from '../src/net/handshake.js'
 import { DEFAULT_LIMITS } from '../src/net/limits.js'
-import { KEYS, PUSH, SPLIT, encodeKeys, encodeMessage, encodeSplit, parseMessage, type ShapeNode } from '../src/sync/codec.js'
+import { KEYS, PUSH, SPLIT, SUBTREE, encodeItem, encodeKeys, encodeMessage, encodeSplit, parseMessage, type Addr, type ShapeNode } from '../src/sync/codec.js'
 import { KeyRange } from '../src/sync/view.js'
 import { PeerProcess, until } from './helpers/peer-process.js'
 import { within } from './helpers/watchdog.js'
@@ -46,6 +46,8 @@ process.on('unhandledRejection', (e) => {
 
 /** A raw session of a fresh hostile peer id: HELLO sent, the honest HELLO received; `onFrame` sees every later frame. */
 class Liar {
+  /** The liars not stopped yet: the test stops them all when it ends, also when it fails (a libp2p node left running keeps the process alive). */
+  static readonly running = new Set<Liar>()
   frames: Frame[] = []
   /** What our own frame handler threw (a bug of the test), reported by cutOff. */
   failure?: unknown
@@ -68,6 +70,7 @@ class Liar {
         })
       }
       const liar = new Liar(node, stream)
+      Liar.running.add(liar)
       const reader = new FrameReader(1 << 30)
       stream.addEventListener('message', (evt) => {
         reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
@@ -125,7 +128,10 @@ class Liar {
     for (const f of this.frames) if (f.type !== T.HELLO) this.onFrame(f)
   }
 
-  async stop(): Promise<void> { try { await this.node.stop() } catch {} }
+  async stop(): Promise<void> {
+    Liar.running.delete(this)
+    try { await this.node.stop() } catch {}
+  }
 }
 
 /** The endless split: each of A's SPLITs comes back with its shape and every fingerprint flipped, each of its KEYS lists as a one-part SPLIT there. */
@@ -180,6 +186,18 @@ function claim(keys: Uint8Array[]) {
     const { salt } = parseMessage(message, { from, to, outside: (a) => range.outside(a) })
     const sorted = keys.splice(0).sort((a, b) => Buffer.compare(a, b))
     return encodeMessage(false, from, to, salt, [encodeKeys(PUSH, { bits: 0, prefix: new Uint8Array(0) }, sorted)])
+  }
+}
+
+/** Replies to A's first message with a SUBTREE at `addr` (a node where the liar says A has nothing), then ends. */
+function nameSubtree(addr: Addr) {
+  let named = false
+  return (message: Uint8Array, from: number, to: number): Uint8Array | undefined => {
+    if (named) return undefined
+    named = true
+    const range = new KeyRange(from, to)
+    const { salt } = parseMessage(message, { from, to, outside: (a) => range.outside(a) })
+    return encodeMessage(false, from, to, salt, [encodeItem(SUBTREE, addr, new Uint8Array(0))])
   }
 }
 
@@ -345,6 +363,18 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
       return cutOff(liar, 'E_PROTOCOL', t0)
     })
 
+    // ... or names a subtree A lacks (timestamps before 2^40 ms, in 2004), then sends events outside it.
+    await under('names a subtree, sends events outside it', async () => {
+      const liar = await Liar.connect(addr)
+      liar.answerSyncs(nameSubtree({ bits: 24, prefix: new Uint8Array(3) }), (request) => {
+        liar.send(T.EVENTS, request, new Uint8Array([...u32(0), ...encodeEnvelopes(signed(GROUP, 5, 'outside')).body]))
+        liar.send(T.EVENTS_END, request)
+      })
+      const t0 = performance.now()
+      liar.gap()
+      return cutOff(liar, 'E_PROTOCOL', t0)
+    })
+
     // 4. Events of another group, validly signed: pushed live, and served in a sync in answer to the ids it claimed.
     await under('another group, pushed', async () => {
       const liar = await Liar.connect(addr)
@@ -379,7 +409,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     const [x, y] = await Promise.all([state(a), state(b)])
     assert.is(x.root, y.root)
   } finally {
-    await Promise.all(peers.map((p) => p.close()))
+    await Promise.all([...peers.map((p) => p.close()), ...[...Liar.running].map((l) => l.stop())])
   }
 })(), 'hostile peers', 90_000))
 

@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { XaeroError } from '../src/index.js'
 import { FrameReader, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame } from '../src/net/frames.js'
-import { checkHello, constantTimeEqual, encodeHello, helloOf, proof } from '../src/net/handshake.js'
+import { PROTOCOL_VERSION, checkHello, constantTimeEqual, encodeHello, helloOf, proof } from '../src/net/handshake.js'
 import { DEFAULT_LIMITS, TokenBucket, resolveLimits } from '../src/net/limits.js'
 
 const code = (fn: () => unknown): string | undefined => {
@@ -73,7 +73,7 @@ test('the proof binds the key, both peer ids, both nonces and the role', () => {
 test('HELLO: version, namespace, auth mode and limits are checked', () => {
   const hello = helloOf(DEFAULT_LIMITS, 'abc', false, new Uint8Array(32))
   assert.is(checkHello(encodeHello(hello), 'abc', false).window, DEFAULT_LIMITS.window)
-  assert.is(code(() => checkHello(encodeHello({ ...hello, version: 3 }), 'abc', false)), 'E_PROTOCOL')
+  assert.is(code(() => checkHello(encodeHello({ ...hello, version: PROTOCOL_VERSION + 1 }), 'abc', false)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello(hello), 'abd', false)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello(hello), 'abc', true)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello({ ...hello, maxFrame: 1024 }), 'abc', false)), 'E_PROTOCOL')

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Identity, Xaeroflux, encodeEvent, groupId, decodeEvent, XaeroError, type Reconciliation } from '../src/index.js'
+import { Identity, Xaeroflux, encodeEvent, groupId, decodeEvent, fromHex, XaeroError, type Reconciliation } from '../src/index.js'
+import { hasPrefix, nodeBounds, nodeId, type Addr } from '../src/sync/codec.js'
 import { rng, shuffle } from './helpers/keys.js'
 
 const group = groupId('sync')
@@ -120,6 +121,72 @@ test('empty and tiny sides: everything one side has is pushed in 64 KiB frames',
     assert.ok(largest <= 65_536, `a frame of ${largest} bytes`)
     if (x.length + y.length > 5000) assert.ok(frames > 1, 'a big one-sided set takes several frames')
     await a.close(); await b.close()
+  }
+})
+
+test('subtrees: what a side lacks wholly is named, not listed; with the ids listed, the events under those nodes make the difference, each handed out once', async () => {
+  const keyOf = (e: Uint8Array) => { const ev = decodeEvent(e, { verify: false }); const k = new Uint8Array(40); new DataView(k.buffer).setBigUint64(0, BigInt(ev.timestamp)); k.set(fromHex(ev.id), 8); return k }
+  const hour = (e: Uint8Array) => Math.floor((decodeEvent(e, { verify: false }).timestamp - T0) / 3_600_000)
+  const base = corpus.slice(0, 4000)
+  const order = shuffle([...base.keys()], random)
+  const notInA = new Set(order.slice(0, 50)), notInB = new Set(order.slice(50, 90))
+  // A lacks hours 6–8 whole and 50 events elsewhere; B lacks 40 events
+  const a1 = base.filter((e, i) => !notInA.has(i) && (hour(e) < 6 || hour(e) > 8)), b1 = base.filter((_, i) => !notInB.has(i))
+  const cases: Array<{ x: Uint8Array[]; y: Uint8Array[]; from?: number; to?: number }> = [
+    { x: [], y: corpus.slice(0, 3000) },
+    { x: a1, y: b1 },
+    { x: a1, y: b1, from: T0 + 3 * 3_600_000, to: T0 + 15 * 3_600_000 },
+  ]
+  for (const { x, y, from, to } of cases) {
+    const a = await storeWith(x), b = await storeWith(y)
+    const range = { ...(from !== undefined ? { from, to } : {}), subtrees: true }
+    const ra = a.reconcile(range), rb = b.reconcile(range)
+    const found = new Map([[ra, { need: [] as string[], have: [] as string[], needSubtrees: [] as Addr[], haveSubtrees: [] as Addr[] }], [rb, { need: [], have: [], needSubtrees: [], haveSubtrees: [] }]])
+    const take = (r: Reconciliation) => { const f = r.takeFound(), g = found.get(r)!; for (const k of ['need', 'have', 'needSubtrees', 'haveSubtrees'] as const) (g[k] as unknown[]).push(...f[k]) }
+    let msg: Uint8Array | undefined = await ra.open()
+    take(ra)
+    while (msg) {
+      const reply: Uint8Array | undefined = await rb.receive(msg)
+      take(rb)
+      if (!reply) break
+      msg = await ra.receive(reply)
+      take(ra)
+    }
+    const inRange = (e: Uint8Array) => { const t = decodeEvent(e, { verify: false }).timestamp; return (from === undefined || t >= from) && (to === undefined || t < to) }
+    const idsOf = (list: Uint8Array[]) => new Set(list.filter(inRange).map((e) => decodeEvent(e, { verify: false }).id))
+    const inA = idsOf(x), inB = idsOf(y)
+    const under = (list: Uint8Array[], nodes: Addr[]) => list.filter((e) => inRange(e) && nodes.some((n) => hasPrefix(keyOf(e), n))).map((e) => decodeEvent(e, { verify: false }).id)
+    const fa = found.get(ra)!, fb = found.get(rb)!
+    assert.equal(sorted([...fa.need, ...under(y, fa.needSubtrees)]), sorted([...inB].filter((id) => !inA.has(id))), 'a lacks: its ids and what b has under its subtrees')
+    assert.equal(sorted([...fa.have, ...under(x, fa.haveSubtrees)]), sorted([...inA].filter((id) => !inB.has(id))), 'b lacks: likewise')
+    assert.equal(under(x, fa.needSubtrees), [], 'a holds nothing under the subtrees it lacks')
+    assert.equal(under(y, fa.haveSubtrees), [], 'b holds nothing under the subtrees a sends')
+    assert.equal(sorted(fa.needSubtrees.map(nodeId)), sorted(fb.haveSubtrees.map(nodeId)))
+    assert.equal(sorted(fa.haveSubtrees.map(nodeId)), sorted(fb.needSubtrees.map(nodeId)))
+    assert.equal(fa.need, ra.need, 'takeFound hands out what need lists, each once, in order')
+    assert.equal(fb.have, rb.have)
+    if (x.length === 0) assert.ok(ra.stats.rounds === 1 && fa.needSubtrees.length === 1 && fa.need.length === 0, 'an empty side learns one subtree in one round trip')
+    else assert.ok(fa.needSubtrees.length > 0 && fa.need.length > 0, 'both subtrees and listed ids')
+    await a.close(); await b.close()
+  }
+  // A side that did not ask for subtrees refuses one
+  const empty = await storeWith([]), full = await storeWith(corpus.slice(0, 100))
+  const plain = empty.reconcile()
+  const reply = await full.reconcile({ subtrees: true }).receive(await plain.open())
+  try { await plain.receive(reply!); assert.unreachable('a SUBTREE to a plain session') } catch (e) { assert.ok(e instanceof XaeroError && e.code === 'E_BAD_MESSAGE', String(e)) }
+  await empty.close(); await full.close()
+})
+
+test('nodeBounds: the keys under a node are those in [lo, hi)', () => {
+  const minusOne = (key: Uint8Array) => { const k = key.slice(); for (let i = k.length - 1; i >= 0; i--) { if (k[i]-- !== 0) break } return k }
+  const nodes: Array<[number, number[]]> = [[0, []], [3, [0b1010_0000]], [8, [0x7f]], [13, [0x12, 0x38]], [12, [0x01, 0xf0]], [7, [0xfe]], [16, [0xff, 0xff]], [320, Array(40).fill(0xab)]]
+  for (const [bits, bytes] of nodes) {
+    const addr = { bits, prefix: new Uint8Array(bytes) }
+    const { lo, hi } = nodeBounds(addr)
+    assert.ok(hasPrefix(lo, addr) && lo.length === 40 && !hasPrefix(minusOne(lo), addr) === (bits > 0 && lo.some((b) => b !== 0)), `lo of ${bits} bits`)
+    const allOnes = bits > 0 && Array.from({ length: bits }, (_, i) => (bytes[i >> 3] >> (7 - (i & 7))) & 1).every((b) => b === 1)
+    if (bits === 0 || allOnes) { assert.is(hi, undefined, `no key past ${bits} bits of ones`); continue }
+    assert.ok(hi && hi.length === 40 && !hasPrefix(hi, addr) && hasPrefix(minusOne(hi), addr), `hi of ${bits} bits`)
   }
 })
 

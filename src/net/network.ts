@@ -44,9 +44,11 @@ export interface NetworkOptions {
 /** What the network needs of its store. */
 export interface NetworkStore {
   groupBytes: Uint8Array
-  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget }): Reconciliation
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; budget?: ReconcileBudget; subtrees?: boolean }): Reconciliation
   /** The stored events with these ids (hex), undefined for each one not stored; in batched reads. */
   getMany(ids: readonly string[]): Promise<Array<Event | undefined>>
+  /** The envelopes of the stored events with keys in [lo, hi) (no upper bound without `hi`), in key order. */
+  envelopesBetween(lo: Uint8Array, hi: Uint8Array | undefined): AsyncGenerator<Uint8Array>
   /** Resolves once the index batch being committed, if any, is readable (reconciliation may see its keys a little before `get` does). */
   committed(): Promise<void>
   ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>
@@ -114,6 +116,16 @@ export class GroupNetwork extends EventTarget {
         // An id reconciliation just gave may belong to the batch being committed: read again after it.
         if (got.includes(undefined)) { await store.committed(); got = await read() }
         return got.flatMap((e) => (e ? [e.bytes] : []))
+      },
+      envelopesBetween: async function* (lo, hi, bytes) {
+        await store.committed() // a subtree reconciliation just named may hold keys of the batch being committed
+        let batch: Uint8Array[] = [], size = 0
+        for await (const envelope of store.envelopesBetween(lo, hi)) {
+          if (batch.length > 0 && size + 4 + envelope.length > bytes) { yield batch; batch = []; size = 0 }
+          batch.push(envelope)
+          size += 4 + envelope.length
+        }
+        if (batch.length > 0) yield batch
       },
       ingest: (envelopes, peer, ids) => this.dedup.ingestMany(envelopes, (fresh) => store.ingestMany(fresh, { peer }), ids),
     }

@@ -7,7 +7,9 @@ import type { Stream } from '@libp2p/interface'
 import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
 import { hexInto, toHex } from '../hex.js'
-import type { Reconciliation } from '../sync/session.js'
+import { DEFAULT_BUDGET, type Reconciliation } from '../sync/session.js'
+import { hasPrefix, nodeBounds, type Addr } from '../sync/codec.js'
+import { compareKeys, timeBound } from '../merkle/keys.js'
 import { yieldToEventLoop } from '../tasks.js'
 import {
   FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
@@ -22,9 +24,11 @@ export { DEFAULT_LIMITS, type PeerLimits } from './limits.js'
 
 /** What a peer session needs of the local store (the integrator implements it over Xaeroflux). */
 export interface SyncHost {
-  reconcile(options: { from?: number; to?: number; signal?: AbortSignal }): Reconciliation
+  reconcile(options: { from?: number; to?: number; signal?: AbortSignal; subtrees?: boolean }): Reconciliation
   /** Envelopes (raw bytes) of stored events with these ids (hex); missing ones are left out. */
   envelopes(ids: readonly string[]): Promise<Uint8Array[]>
+  /** Envelopes of the stored events with keys in [lo, hi) (no upper bound without `hi`), in key order, in arrays of about `bytes` bytes. */
+  envelopesBetween(lo: Uint8Array, hi: Uint8Array | undefined, bytes: number): AsyncGenerator<Uint8Array[]>
   /**
    * Validates and stores envelopes received from `peer`: the same validate → verify → index path
    * as a local ingest; one result per envelope, null for one the store already held (skipped).
@@ -79,6 +83,47 @@ const INGESTS_IN_FLIGHT = 3
 const protocol = (message: string, details?: Record<string, unknown>) => new XaeroError('E_PROTOCOL', message, { details })
 const limit = (name: keyof PeerLimits, message: string, details: Record<string, unknown> = {}) =>
   new XaeroError('E_PEER_LIMIT', message, { details: { limit: name, ...details } })
+/** The ids and subtrees a side's reconciliation found, gathered as it goes (`Reconciliation.takeFound`). */
+class Gathered {
+  readonly need: string[] = []
+  readonly have: string[] = []
+  readonly haveSubtrees: Addr[] = []
+  add(f: { need: string[]; have: string[]; haveSubtrees: Addr[] }): void {
+    for (const id of f.need) this.need.push(id)
+    for (const id of f.have) this.have.push(id)
+    for (const addr of f.haveSubtrees) this.haveSubtrees.push(addr)
+  }
+}
+
+type Subtrees = Array<{ lo: Uint8Array; addr: Addr }>
+
+/**
+ * `subtrees` (in key order of their first keys) with `more` merged in: one merge per message, not
+ * an insertion per node, so that a peer naming many nodes (up to the keys budget) costs at most
+ * the rounds budget times the list, never its square.
+ */
+function mergeSubtrees(subtrees: Subtrees, more: Addr[]): Subtrees {
+  const added = more.map((addr) => ({ lo: nodeBounds(addr).lo, addr })).sort((x, y) => compareKeys(x.lo, y.lo))
+  const out: Subtrees = []
+  let i = 0, j = 0
+  while (i < subtrees.length || j < added.length) {
+    out.push(j === added.length || (i < subtrees.length && compareKeys(subtrees[i].lo, added[j].lo) <= 0) ? subtrees[i++] : added[j++])
+  }
+  return out
+}
+
+/** Whether the event (its envelope and id) lies under one of `subtrees` (disjoint, as an honest peer names them). */
+function underSubtree(subtrees: Subtrees, envelope: Uint8Array, id: string): boolean {
+  if (subtrees.length === 0) return false
+  const key = new Uint8Array(40)
+  key.set(envelope.subarray(4, 12))
+  hexInto(id, key, 8)
+  let a = 0, b = subtrees.length
+  while (a < b) { const m = (a + b) >> 1; if (compareKeys(subtrees[m].lo, key) <= 0) a = m + 1; else b = m }
+  return a > 0 && hasPrefix(key, subtrees[a - 1].addr)
+}
+
+const asXaeroError = (e: unknown) => e instanceof XaeroError ? e : new XaeroError('E_ABORTED', 'the sync failed', { cause: e })
 const f64 = (n: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, n); return b }
 
 interface Received { envelopes: Uint8Array[]; size: number }
@@ -87,6 +132,9 @@ interface Received { envelopes: Uint8Array[]; size: number }
 class Request {
   recon: Uint8Array[] = []
   reconDone = false
+  /** Reconciliation messages received, and applied by this side's reconciliation. */
+  reconReceived = 0
+  reconApplied = 0
   /** Responder: ids the peer wants, not yet served; whether it said it wants no more. */
   wants: Uint8Array[] = []
   wantsEnded = false
@@ -94,7 +142,11 @@ class Request {
   wantOutstanding = 0
   /** Initiator: ids (hex) the reconciliation said the peer has and this side lacks, not yet received. */
   wanted?: Set<string>
-  events: Received[] = []
+  /** Initiator: subtrees where the peer has events and this side had none (their first keys, in order), and events received under them. */
+  subtrees: Subtrees = []
+  subtreeEvents = 0
+  /** EVENTS frames received, with the reconciliation messages received before each (their subtrees may be what it carries). */
+  events: Array<Received & { recon: number }> = []
   eventsEnded = false
   /** Bytes of EVENTS received and not yet acknowledged, and sent and not yet acknowledged. */
   recvUnacked = 0
@@ -306,6 +358,7 @@ export class PeerSession extends EventTarget {
       case T.RECON:
         if (req.reconDone || req.recon.length >= 1) throw protocol('a reconciliation message out of turn', { request: req.id })
         req.recon.push(f.body)
+        req.reconReceived++
         break
       case T.WANT: {
         if (req.local || req.wantsEnded) throw protocol('a WANT out of place', { request: req.id })
@@ -326,7 +379,7 @@ export class PeerSession extends EventTarget {
         const envelopes = decodeEnvelopes(f.body, 4)
         req.wantOutstanding -= served
         req.recvUnacked += f.size
-        req.events.push({ envelopes, size: f.size })
+        req.events.push({ envelopes, size: f.size, recon: req.reconReceived })
         break
       }
       case T.EVENTS_END:
@@ -415,23 +468,37 @@ export class PeerSession extends EventTarget {
         if (req.failure) throw req.failure
       }
       this.syncsOut!.take(1)
-      const rec = this.host.reconcile({ from, to, signal: req.controller.signal })
+      const rec = this.host.reconcile({ from, to, signal: req.controller.signal, subtrees: true })
       const first = await rec.open()
       req.bytesOut += this.send(T.SYNC, req.id, concat([f64(from), f64(to), first]))
+      // The events move while the reconciliation goes on: each id is asked for (or sent), and
+      // each subtree sent, as soon as a message shows it missing (docs/NETWORK.md, Sync).
+      const found = new Gathered()
+      req.wanted = new Set()
+      const moving = Promise.all([this.pull(req, found.need), this.give(req, found), this.receiveEvents(req)])
+      moving.catch((e) => req.fail(asXaeroError(e))) // and awaited below: a failure there ends the reconciliation too
+      const take = () => {
+        const f = rec.takeFound()
+        found.add(f)
+        if (f.needSubtrees.length > 0) req.subtrees = mergeSubtrees(req.subtrees, f.needSubtrees)
+        req.wake()
+      }
+      take()
       for (;;) {
         await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
         const message = req.recon.shift()!
         if (message.length === 0) break
         const reply = await this.reconcileStep(rec, message)
+        req.reconApplied++
         req.touch()
-        if (!reply) { req.bytesOut += this.send(T.RECON, req.id); break }
-        req.bytesOut += this.send(T.RECON, req.id, reply)
+        req.bytesOut += this.send(T.RECON, req.id, reply) // empty: nothing more to say
+        take() // after the message that names its subtrees: their events follow it on the stream
+        if (!reply) break
       }
       req.reconDone = true
       req.rounds = rec.stats.rounds
-      const need = rec.need
-      req.wanted = new Set(need)
-      await Promise.all([this.pull(req, need), this.give(req, [...rec.have]), this.receiveEvents(req)])
+      req.wake()
+      await moving
       if (req.wantOutstanding !== 0) throw this.fail(protocol('the peer ended its events with ids still unaccounted for', { request: req.id }))
       // The peer said it had these (its reconciliation messages) and did not send them: an honest
       // peer serves every id its own index gave it (events are never deleted).
@@ -489,20 +556,29 @@ export class PeerSession extends EventTarget {
 
   private async serve(req: Request, first: Uint8Array): Promise<SyncResult | undefined> {
     try {
-      const rec = this.host.reconcile({ from: req.from, to: req.to, signal: req.controller.signal })
+      const rec = this.host.reconcile({ from: req.from, to: req.to, signal: req.controller.signal, subtrees: true })
+      // The peer's WANTs are served, the subtrees it lacks sent, and its EVENTS taken, while the
+      // reconciliation goes on (see sync). What this side lacks, the peer asks for or sends.
+      const found = new Gathered()
+      const moving = Promise.all([this.serveWants(req, found.haveSubtrees), this.receiveEvents(req)])
+      moving.catch((e) => req.fail(asXaeroError(e))) // and awaited below: a failure there ends the reconciliation too
       let message = first
       for (;;) {
         const reply = await this.reconcileStep(rec, message)
+        req.reconApplied++
         req.touch()
-        if (!reply) { req.bytesOut += this.send(T.RECON, req.id); break }
-        req.bytesOut += this.send(T.RECON, req.id, reply)
+        req.bytesOut += this.send(T.RECON, req.id, reply) // empty: nothing more to say
+        found.add(rec.takeFound()) // after the message that names its subtrees: their events follow it on the stream
+        req.wake()
+        if (!reply) break
         await this.until(req, () => req.recon.length > 0, 'a reconciliation message')
         message = req.recon.shift()!
         if (message.length === 0) break
       }
       req.reconDone = true
       req.rounds = rec.stats.rounds
-      await Promise.all([this.serveWants(req), this.receiveEvents(req)])
+      req.wake()
+      await moving
       const result = this.result(req)
       this.emit('sync', { result, initiator: 'remote', from: req.from, to: req.to } satisfies SyncDetail)
       return result
@@ -536,7 +612,7 @@ export class PeerSession extends EventTarget {
     if (this.state === 'open' && this.requests.has(req.id)) {
       req.bytesOut += this.send(T.CANCEL, req.id)
     }
-    req.fail(error instanceof XaeroError ? error : new XaeroError('E_ABORTED', 'the sync failed', { cause: error }))
+    req.fail(asXaeroError(error))
     return error
   }
 
@@ -544,14 +620,22 @@ export class PeerSession extends EventTarget {
     return { rounds: req.rounds, bytesSent: req.bytesOut, bytesReceived: req.bytesIn, eventsSent: req.eventsSent, eventsReceived: req.eventsReceived, ms: performance.now() - req.started }
   }
 
-  /** Initiator: asks for `need` in WANT frames, keeping at most the peer's `wantWindow` ids unanswered. */
+  /**
+   * Initiator: asks for `need` in WANT frames, keeping at most the peer's `wantWindow` ids
+   * unanswered. `need` grows while the reconciliation goes on; WANT_END follows its end.
+   */
   private async pull(req: Request, need: string[]): Promise<void> {
     const window = this.peer!.wantWindow
-    for (let i = 0; i < need.length;) {
+    for (let i = 0; ;) {
+      await this.until(req, () => i < need.length || req.reconDone, 'the reconciliation')
+      if (i === need.length) break
       await this.until(req, () => req.wantOutstanding < window, 'wanted events')
       const n = Math.min(MAX_WANT_IDS, window - req.wantOutstanding, need.length - i)
       const body = new Uint8Array(n * 32)
-      for (let k = 0; k < n; k++) hexInto(need[i + k], body, k * 32)
+      for (let k = 0; k < n; k++) {
+        req.wanted!.add(need[i + k])
+        hexInto(need[i + k], body, k * 32)
+      }
       req.wantOutstanding += n
       i += n
       req.bytesOut += this.send(T.WANT, req.id, body)
@@ -559,10 +643,17 @@ export class PeerSession extends EventTarget {
     req.bytesOut += this.send(T.WANT_END, req.id)
   }
 
-  /** Initiator: sends the events the peer lacks; done once the peer acknowledged all of them. */
-  private async give(req: Request, have: string[]): Promise<void> {
+  /**
+   * Initiator: sends the events the peer lacks; done once the peer acknowledged all of them.
+   * `have` grows while the reconciliation goes on; EVENTS_END follows its end.
+   */
+  private async give(req: Request, found: Gathered): Promise<void> {
+    const { have, haveSubtrees } = found
     let fetch = FETCH_IDS
-    for (let i = 0; i < have.length;) {
+    for (let i = 0, j = 0; ;) {
+      await this.until(req, () => i < have.length || j < haveSubtrees.length || req.reconDone, 'the reconciliation')
+      if (j < haveSubtrees.length) { await this.sendSubtree(req, haveSubtrees[j++]); continue }
+      if (i === have.length) break
       await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = have.slice(i, i + fetch)
       i += ids.length
@@ -575,11 +666,15 @@ export class PeerSession extends EventTarget {
     await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
   }
 
-  /** Responder: serves the peer's WANTs in order; each EVENTS frame says how many wanted ids it accounts for. */
-  private async serveWants(req: Request): Promise<void> {
+  /**
+   * Responder: serves the peer's WANTs in order, each EVENTS frame saying how many wanted ids it
+   * accounts for, and sends the events of `subtrees` (which grows until the reconciliation ends).
+   */
+  private async serveWants(req: Request, subtrees: Addr[]): Promise<void> {
     let fetch = FETCH_IDS
-    for (;;) {
-      await this.until(req, () => req.wants.length > 0 || req.wantsEnded, 'a WANT')
+    for (let j = 0; ;) {
+      await this.until(req, () => req.wants.length > 0 || j < subtrees.length || (req.wantsEnded && req.reconDone), 'a WANT')
+      if (req.wants.length === 0 && j < subtrees.length) { await this.sendSubtree(req, subtrees[j++]); continue }
       if (req.wants.length === 0) break
       await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = req.wants.splice(0, fetch)
@@ -590,6 +685,18 @@ export class PeerSession extends EventTarget {
     }
     req.bytesOut += this.send(T.EVENTS_END, req.id)
     await this.until(req, () => req.sentUnacked === 0, 'the last acknowledgements')
+  }
+
+  /** Sends the events under a subtree the peer lacks (in the sync's range), in EVENTS frames that account for no WANT. */
+  private async sendSubtree(req: Request, addr: Addr): Promise<void> {
+    let { lo, hi } = nodeBounds(addr)
+    const from = timeBound(req.from), to = timeBound(req.to)
+    if (compareKeys(lo, from) < 0) lo = from
+    if (!hi || compareKeys(to, hi) < 0) hi = to
+    for await (const envelopes of this.host.envelopesBetween(lo, hi, this.limits.batchBytes)) {
+      req.touch()
+      await this.sendEvents(req, envelopes, 0)
+    }
   }
 
   /** Ids to fetch next: about one batch of bytes, from the sizes just seen. */
@@ -627,7 +734,9 @@ export class PeerSession extends EventTarget {
     // ingestMany rate, all of it in one call).
     const inFlight: Array<{ done: Promise<number>; size: number }> = []
     for (;;) {
-      if (req.events.length > 0 && inFlight.length < INGESTS_IN_FLIGHT) {
+      // Events are checked once the reconciliation messages before them are applied: a SUBTREE
+      // item there is what lets them in.
+      if (req.events.length > 0 && inFlight.length < INGESTS_IN_FLIGHT && (req.reconDone || req.events[0].recon <= req.reconApplied)) {
         const batch = req.events.shift()!
         const ids = this.checkReceived(req, batch.envelopes)
         const done = this.ingest(batch.envelopes, ids)
@@ -647,8 +756,8 @@ export class PeerSession extends EventTarget {
         req.bytesOut += this.send(T.ACK, req.id, u32(size))
         continue
       }
-      if (req.eventsEnded) break
-      await this.until(req, () => req.events.length > 0 || req.eventsEnded, 'events')
+      if (req.eventsEnded && req.events.length === 0) break
+      await this.until(req, () => (req.events.length > 0 && (req.reconDone || req.events[0].recon <= req.reconApplied)) || (req.eventsEnded && req.events.length === 0), 'events')
     }
   }
 
@@ -667,8 +776,12 @@ export class PeerSession extends EventTarget {
       if (ts < req.from || ts >= req.to) throw this.fail(protocol('the peer sent an event outside the sync range', { request: req.id, timestamp: ts }))
       // Initiator: what the peer sends answers our WANTs, so each event is one we asked for
       // (checked before it is stored, so an event sent in the place of another changes nothing).
+      // Or it lies under a subtree the peer found this side without (counted: a peer could name the root).
       const id = ids?.[i]
-      if (id !== undefined && !req.wanted!.delete(id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+      if (id !== undefined && !req.wanted!.delete(id)) {
+        if (!underSubtree(req.subtrees, e, id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+        if (++req.subtreeEvents > DEFAULT_BUDGET.keys) throw this.fail(new XaeroError('E_PEER_LIMIT', `the peer sent more than ${DEFAULT_BUDGET.keys} events under subtrees in one sync`, { details: { limit: 'budget.keys', request: req.id } }))
+      }
     }
     return ids
   }

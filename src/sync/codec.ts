@@ -16,9 +16,12 @@ import { compareKeys } from '../merkle/keys.js'
  *   KEYS   count u16 | count × key suffix  all my keys in range under node (answer: ANSWER, PUSH)
  *   ANSWER count u16 | ⌈count/8⌉ bitmap    which keys of your KEYS at node I lack (bit i, MSB first)
  *   PUSH   count u16 | count × key suffix  keys under node that you lack
+ *   SUBTREE (no body)                      I have keys under node, and you have none there: their
+ *                                          events follow outside the reconciliation (only in a
+ *                                          session with `subtrees`, where it replaces such a PUSH)
  * A key suffix is the key without the ⌊bits/8⌋ bytes its node fixes.
  */
-export const SPLIT = 2, KEYS = 3, ANSWER = 4, PUSH = 5
+export const SPLIT = 2, KEYS = 3, ANSWER = 4, PUSH = 5, SUBTREE = 6
 export const VERSION = 2
 
 /** Largest message accepted or sent. */
@@ -64,6 +67,7 @@ export type Item =
   | (Addr & { type: typeof SPLIT; shape: ShapeNode })
   | (Addr & { type: typeof KEYS | typeof PUSH; keys: Uint8Array[] })
   | (Addr & { type: typeof ANSWER; count: number; bitmap: Uint8Array })
+  | (Addr & { type: typeof SUBTREE })
 
 export interface Parsed { more: boolean; salt: Uint8Array; items: Item[] }
 
@@ -140,13 +144,15 @@ export function parseMessage(message: Uint8Array, context: ParseContext): Parsed
       const bitmap = message.slice(take((n + 7) >> 3), at)
       if (n & 7 && bitmap[bitmap.length - 1] & (0xff >> (n & 7))) throw bad('bits set past an answer')
       items.push({ type, ...node, count: n, bitmap })
+    } else if (type === SUBTREE) {
+      items.push({ type, ...node })
     } else throw bad(`item type ${type}`)
   }
   if (at !== message.length) throw bad('trailing bytes')
   let keys = 0
   for (const item of items) if (item.type === KEYS || item.type === PUSH) keys += item.keys.length
   if (keys > MAX_MESSAGE_KEYS) throw bad(`${keys} keys is over ${MAX_MESSAGE_KEYS}`)
-  checkDisjoint(items.filter((item) => item.type === SPLIT || item.type === KEYS), 'overlapping nodes')
+  checkDisjoint(items.filter((item) => item.type === SPLIT || item.type === KEYS || item.type === SUBTREE), 'overlapping nodes')
   checkDisjoint(items.filter((item) => item.type === ANSWER), 'two answers at one node')
   return { more: message[1] === 1, salt, items }
 }
@@ -237,6 +243,28 @@ export function encodeSplit(addr: Addr, shape: number[], fps: Uint8Array): Uint8
   shape.forEach((v, i) => { body[2 + (i >> 2)] |= v << (6 - 2 * (i & 3)) })
   body.set(fps, body.length - fps.length)
   return encodeItem(SPLIT, addr, body)
+}
+
+/**
+ * The keys under a node as bounds in key order: the first key with its prefix, and the first key
+ * past them (undefined past the last key there is).
+ */
+export function nodeBounds(addr: Addr): { lo: Uint8Array; hi?: Uint8Array } {
+  const lo = new Uint8Array(KEY_SIZE)
+  lo.set(addr.prefix.subarray(0, (addr.bits + 7) >> 3))
+  if (addr.bits === 0) return { lo }
+  // hi: the prefix plus one at its last bit, the carry running up through whole bytes
+  const hi = lo.slice(0, (addr.bits + 7) >> 3)
+  let at = hi.length - 1, add = 1 << ((8 - (addr.bits & 7)) & 7)
+  for (; at >= 0; at--, add = 1) {
+    const v = hi[at] + add
+    hi[at] = v & 0xff
+    if (v <= 0xff) break
+  }
+  if (at < 0) return { lo }
+  const out = new Uint8Array(KEY_SIZE)
+  out.set(hi)
+  return { lo, hi: out }
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
