@@ -253,7 +253,8 @@ export class PeerSession extends EventTarget {
   static async open(stream: Stream, options: SessionOptions): Promise<PeerSession> {
     if (!options || typeof options !== 'object') throw new TypeError('PeerSession.open takes (stream, { role, host, ns, localPeer, remotePeer })')
     if (options.role !== 'dialer' && options.role !== 'listener') throw new TypeError("role is 'dialer' or 'listener'")
-    if (!options.host || typeof options.host.reconcile !== 'function' || typeof options.host.envelopes !== 'function' || typeof options.host.ingest !== 'function') throw new TypeError('host must implement SyncHost')
+    const host = options.host
+    if (!host || typeof host.reconcile !== 'function' || typeof host.envelopes !== 'function' || typeof host.envelopesBetween !== 'function' || typeof host.ingest !== 'function') throw new TypeError('host must implement SyncHost')
     if (!options.ns || typeof options.ns.ns !== 'string') throw new TypeError('ns must be a GroupNamespace')
     if (typeof options.localPeer !== 'string' || typeof options.remotePeer !== 'string' || options.localPeer === options.remotePeer) throw new TypeError('localPeer and remotePeer are two different peer ids')
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
