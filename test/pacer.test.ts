@@ -62,6 +62,18 @@ test('a pause rests until the thread was busy at most its share of the time sinc
   assert.ok(performance.now() - t4 < 10, `a pause after 120 ms without one is a timer's turn: rested ${(performance.now() - t4).toFixed(2)} ms`)
 })
 
+test("the first step after a quiet stretch is not charged for the thread's work before it (a store's opening, a connection's set-up)", async () => {
+  const pacer = new Pacer()
+  busy(80) // no step yet, and under the 100 ms of a quiet stretch since the pacer began
+  pacer.turned() // a message comes in: the first step starts
+  busy(PACE_MS + 0.5)
+  const t = performance.now()
+  await pacer.pause()
+  const rested = performance.now() - t
+  // Charged for the 80 ms, it would rest 20 ms (the most a pause rests); for its own 2.5, ~2.
+  assert.ok(rested < 10, `rested ${rested.toFixed(2)} ms`)
+})
+
 test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {
   const pacer = new Pacer()
   pacer.turned()
