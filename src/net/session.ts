@@ -702,8 +702,12 @@ export class PeerSession extends EventTarget {
       if (!hi || compareKeys(to, hi) < 0) hi = to
       for await (const envelopes of this.host.envelopesBetween(lo, hi, batch)) {
         req.touch()
-        for (const e of envelopes) { pending.push(e); size += 4 + e.length }
-        if (size >= batch) { await this.sendEvents(req, pending, 0); pending = []; size = 0 }
+        for (const e of envelopes) {
+          // A frame's worth goes out before it would overflow: sendEvents would cut the rest into a frame of its own.
+          if (pending.length > 0 && size + 4 + e.length > batch) { await this.sendEvents(req, pending, 0); pending = []; size = 0 }
+          pending.push(e)
+          size += 4 + e.length
+        }
       }
     }
     if (pending.length > 0) await this.sendEvents(req, pending, 0)
@@ -743,10 +747,11 @@ export class PeerSession extends EventTarget {
     // logged the next frame (measured: a 200 000-event sync at 0.58 of the receiver's own
     // ingestMany rate, all of it in one call).
     const inFlight: Array<{ done: Promise<number>; size: number }> = []
+    // Events are checked once the reconciliation messages before them are applied: a SUBTREE
+    // item there is what lets them in.
+    const ready = () => req.events.length > 0 && (req.reconDone || req.events[0].recon <= req.reconApplied)
     for (;;) {
-      // Events are checked once the reconciliation messages before them are applied: a SUBTREE
-      // item there is what lets them in.
-      if (req.events.length > 0 && inFlight.length < INGESTS_IN_FLIGHT && (req.reconDone || req.events[0].recon <= req.reconApplied)) {
+      if (inFlight.length < INGESTS_IN_FLIGHT && ready()) {
         const batch = req.events.shift()!
         const ids = this.checkReceived(req, batch.envelopes)
         const done = this.ingest(batch.envelopes, ids)
@@ -767,7 +772,7 @@ export class PeerSession extends EventTarget {
         continue
       }
       if (req.eventsEnded && req.events.length === 0) break
-      await this.until(req, () => (req.events.length > 0 && (req.reconDone || req.events[0].recon <= req.reconApplied)) || (req.eventsEnded && req.events.length === 0), 'events')
+      await this.until(req, () => ready() || (req.eventsEnded && req.events.length === 0), 'events')
     }
   }
 
