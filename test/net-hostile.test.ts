@@ -19,7 +19,7 @@ import { groupNamespace } from '../src/net/namespace.js'
 import { FrameReader, T, encodeEnvelopes, encodeFrame, u32, type Frame } from '../src/net/frames.js'
 import { encodeHello, helloOf } from '../src/net/handshake.js'
 import { DEFAULT_LIMITS } from '../src/net/limits.js'
-import { KEYS, PUSH, SPLIT, SUBTREE, encodeItem, encodeKeys, encodeMessage, encodeSplit, parseMessage, type Addr, type ShapeNode } from '../src/sync/codec.js'
+import { KEYS, MAX_MESSAGE, MAX_SUBTREES, PUSH, SPLIT, SUBTREE, encodeItem, encodeKeys, encodeMessage, encodeSplit, parseMessage, type Addr, type ShapeNode } from '../src/sync/codec.js'
 import { KeyRange } from '../src/sync/view.js'
 import { PeerProcess, until } from './helpers/peer-process.js'
 import { within } from './helpers/watchdog.js'
@@ -201,6 +201,20 @@ function nameSubtree(addr: Addr) {
   }
 }
 
+/** Names `total` subtrees (disjoint 24-bit nodes), as many as fit in each reply to A's messages, saying there is more until done. */
+function nameSubtrees(total: number) {
+  let named = 0
+  return (message: Uint8Array, from: number, to: number): Uint8Array | undefined => {
+    if (named === total) return undefined
+    const range = new KeyRange(from, to)
+    const { salt } = parseMessage(message, { from, to, outside: (a) => range.outside(a) })
+    const n = Math.min(total - named, Math.floor((MAX_MESSAGE - 64) / 6))
+    const items = Array.from({ length: n }, (_, i) => { const v = named + i; return encodeItem(SUBTREE, { bits: 24, prefix: new Uint8Array([v >> 16, (v >> 8) & 255, v & 255]) }, new Uint8Array(0)) })
+    named += n
+    return encodeMessage(named < total, from, to, salt, items)
+  }
+}
+
 const keyOf = (envelope: Uint8Array) => { const e = decodeEvent(envelope); return e.key }
 const fakeKeys = (n: number) => Array.from({ length: n }, (_, i) => { const k = globalThis.crypto.getRandomValues(new Uint8Array(40)); new DataView(k.buffer).setBigUint64(0, BigInt(Date.now() - 1000 - i)); return k })
 const forger = Identity.generate()
@@ -370,6 +384,16 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
         liar.send(T.EVENTS, request, new Uint8Array([...u32(0), ...encodeEnvelopes(signed(GROUP, 5, 'outside')).body]))
         liar.send(T.EVENTS_END, request)
       })
+      const t0 = performance.now()
+      liar.gap()
+      return cutOff(liar, 'E_PROTOCOL', t0)
+    })
+
+    // ... or names more subtrees than a sync may (MAX_SUBTREES), a message's worth at a time: each
+    //    one A keeps until the sync ends.
+    await under('names too many subtrees', async () => {
+      const liar = await Liar.connect(addr)
+      liar.answerSyncs(nameSubtrees(MAX_SUBTREES + 1), () => {})
       const t0 = performance.now()
       liar.gap()
       return cutOff(liar, 'E_PROTOCOL', t0)

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Identity, Xaeroflux, encodeEvent, groupId, decodeEvent, fromHex, XaeroError, type Reconciliation } from '../src/index.js'
-import { hasPrefix, nodeBounds, nodeId, type Addr } from '../src/sync/codec.js'
+import { MAX_MESSAGE, MAX_SUBTREES, SUBTREE, encodeItem, encodeMessage, hasPrefix, nodeBounds, nodeId, parseMessage, type Addr } from '../src/sync/codec.js'
 import { rng, shuffle } from './helpers/keys.js'
 
 const group = groupId('sync')
@@ -175,6 +175,29 @@ test('subtrees: what a side lacks wholly is named, not listed; with the ids list
   const reply = await full.reconcile({ subtrees: true }).receive(await plain.open())
   try { await plain.receive(reply!); assert.unreachable('a SUBTREE to a plain session') } catch (e) { assert.ok(e instanceof XaeroError && e.code === 'E_BAD_MESSAGE', String(e)) }
   await empty.close(); await full.close()
+})
+
+test(`a side names at most ${MAX_SUBTREES} subtrees a reconciliation: one more is refused (E_BAD_MESSAGE) and changes nothing`, async () => {
+  // The receiver keeps every node named until the sync ends (src/net/subtrees.ts): the cap bounds that.
+  const db = await storeWith([])
+  const r = db.reconcile({ subtrees: true })
+  const { salt } = parseMessage(await r.open(), { from: r.from, to: r.to, outside: () => false })
+  const perMessage = Math.floor((MAX_MESSAGE - 64) / 6) // a SUBTREE at 24 bits: 6 bytes
+  let next = 0
+  const named = (n: number) => encodeMessage(true, r.from, r.to, salt, Array.from({ length: n }, () => {
+    const v = next++
+    return encodeItem(SUBTREE, { bits: 24, prefix: new Uint8Array([v >> 16, (v >> 8) & 255, v & 255]) }, new Uint8Array(0))
+  }))
+  const refused = async (message: Uint8Array) => {
+    try { await r.receive(message); return 'accepted' } catch (e) { return e instanceof XaeroError ? e.code : String(e) }
+  }
+  let accepted = 0
+  while (accepted + perMessage <= MAX_SUBTREES) { assert.is(await refused(named(perMessage)), 'accepted'); accepted += perMessage }
+  assert.is(await refused(named(perMessage)), 'E_BAD_MESSAGE', 'past the cap')
+  assert.is(await refused(named(MAX_SUBTREES - accepted)), 'accepted', 'up to the cap, after the refused message')
+  assert.is(await refused(named(1)), 'E_BAD_MESSAGE', 'one past the cap')
+  assert.is(r.takeFound().needSubtrees.length, MAX_SUBTREES)
+  await db.close()
 })
 
 test('nodeBounds: the keys under a node are those in [lo, hi)', () => {

@@ -8,7 +8,7 @@ import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
 import { hexInto, toHex } from '../hex.js'
 import { DEFAULT_BUDGET, type Reconciliation } from '../sync/session.js'
-import { hasPrefix, nodeBounds, type Addr } from '../sync/codec.js'
+import { nodeBounds, type Addr } from '../sync/codec.js'
 import { compareKeys, timeBound } from '../merkle/keys.js'
 import { yieldToEventLoop } from '../tasks.js'
 import {
@@ -19,6 +19,7 @@ import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, hel
 import { TokenBucket, resolveLimits, type PeerLimits } from './limits.js'
 import type { GroupNamespace } from './namespace.js'
 import { envelopeIds } from './dedup.js'
+import { NamedSubtrees, envelopeKeyHex } from './subtrees.js'
 
 export { DEFAULT_LIMITS, type PeerLimits } from './limits.js'
 
@@ -95,34 +96,6 @@ class Gathered {
   }
 }
 
-type Subtrees = Array<{ lo: Uint8Array; addr: Addr }>
-
-/**
- * `subtrees` (in key order of their first keys) with `more` merged in: one merge per message, not
- * an insertion per node, so that a peer naming many nodes (up to the keys budget) costs at most
- * the rounds budget times the list, never its square.
- */
-function mergeSubtrees(subtrees: Subtrees, more: Addr[]): Subtrees {
-  const added = more.map((addr) => ({ lo: nodeBounds(addr).lo, addr })).sort((x, y) => compareKeys(x.lo, y.lo))
-  const out: Subtrees = []
-  let i = 0, j = 0
-  while (i < subtrees.length || j < added.length) {
-    out.push(j === added.length || (i < subtrees.length && compareKeys(subtrees[i].lo, added[j].lo) <= 0) ? subtrees[i++] : added[j++])
-  }
-  return out
-}
-
-/** Whether the event (its envelope and id) lies under one of `subtrees` (disjoint, as an honest peer names them). */
-function underSubtree(subtrees: Subtrees, envelope: Uint8Array, id: string): boolean {
-  if (subtrees.length === 0) return false
-  const key = new Uint8Array(40)
-  key.set(envelope.subarray(4, 12))
-  hexInto(id, key, 8)
-  let a = 0, b = subtrees.length
-  while (a < b) { const m = (a + b) >> 1; if (compareKeys(subtrees[m].lo, key) <= 0) a = m + 1; else b = m }
-  return a > 0 && hasPrefix(key, subtrees[a - 1].addr)
-}
-
 const asXaeroError = (e: unknown) => e instanceof XaeroError ? e : new XaeroError('E_ABORTED', 'the sync failed', { cause: e })
 const f64 = (n: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, n); return b }
 
@@ -142,8 +115,8 @@ class Request {
   wantOutstanding = 0
   /** Initiator: ids (hex) the reconciliation said the peer has and this side lacks, not yet received. */
   wanted?: Set<string>
-  /** Initiator: subtrees where the peer has events and this side had none (their first keys, in order), and events received under them. */
-  subtrees: Subtrees = []
+  /** Initiator: subtrees where the peer has events and this side had none, and events received under them. */
+  readonly subtrees = new NamedSubtrees()
   subtreeEvents = 0
   /** EVENTS frames received, with the reconciliation messages received before each (their subtrees may be what it carries). */
   events: Array<Received & { recon: number }> = []
@@ -481,7 +454,7 @@ export class PeerSession extends EventTarget {
       const take = () => {
         const f = rec.takeFound()
         found.add(f)
-        if (f.needSubtrees.length > 0) req.subtrees = mergeSubtrees(req.subtrees, f.needSubtrees)
+        req.subtrees.add(f.needSubtrees)
         req.wake()
       }
       take()
@@ -794,7 +767,7 @@ export class PeerSession extends EventTarget {
       // Or it lies under a subtree the peer found this side without (counted: a peer could name the root).
       const id = ids?.[i]
       if (id !== undefined && !req.wanted!.delete(id)) {
-        if (!underSubtree(req.subtrees, e, id)) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
+        if (!req.subtrees.has(envelopeKeyHex(e, id))) throw this.fail(protocol('the peer sent an event that was not asked for', { request: req.id, id }))
         if (++req.subtreeEvents > DEFAULT_BUDGET.keys) throw this.fail(new XaeroError('E_PEER_LIMIT', `the peer sent more than ${DEFAULT_BUDGET.keys} events under subtrees in one sync`, { details: { limit: 'budget.keys', request: req.id } }))
       }
     }

@@ -40,6 +40,13 @@ export const KEY_BITS = KEY_SIZE * 8
  * Senders respect it, so an honest message is never refused for it.
  */
 export const MAX_MESSAGE_KEYS = 4096
+/**
+ * Subtrees (SUBTREE items) one side may name in a reconciliation; past them it pushes keys. The
+ * receiver keeps each named node until the sync ends (src/net/subtrees.ts): under this cap that
+ * is ~10 MB at most, where the keys budget alone (2M) let a peer make it ~400 MB. A sync into an
+ * empty store names one; a catch-up of the newest 100 events out of 200 000, 2–5.
+ */
+export const MAX_SUBTREES = 1 << 16
 
 /** A node of the binary tree: the keys whose first `bits` bits are those of `prefix`. */
 export interface Addr { bits: number; prefix: Uint8Array }

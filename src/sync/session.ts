@@ -5,7 +5,7 @@ import { toHex } from '../hex.js'
 import { yieldToEventLoop } from '../tasks.js'
 import { Pacer } from './pacer.js'
 import {
-  ANSWER, FP_SIZE, HEADER, KEYS, KEY_BITS, MAX_MESSAGE, MAX_MESSAGE_KEYS, MAX_SHAPE, Node, PUSH, SALT, SPLIT, SUBTREE, ShapeNode,
+  ANSWER, FP_SIZE, HEADER, KEYS, KEY_BITS, MAX_MESSAGE, MAX_MESSAGE_KEYS, MAX_SHAPE, MAX_SUBTREES, Node, PUSH, SALT, SPLIT, SUBTREE, ShapeNode,
   bad, encodeAnswer, encodeItem, encodeKeys, encodeMessage, encodeSplit, equalBytes, itemHead, nodeId, parseMessage,
   type Addr, type Item,
 } from './codec.js'
@@ -132,6 +132,9 @@ export class Reconciliation {
   private needSubtrees: Addr[] = []
   private haveSubtrees: Addr[] = []
   private readonly subtrees: boolean
+  /** SUBTREE items sent and received so far: at most MAX_SUBTREES each way. */
+  private subtreesSent = 0
+  private subtreesReceived = 0
   /** What this side has exchanged so far. */
   readonly stats: ReconcileStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, keys: 0, outbox: 0 }
   private outbox: Outgoing[] = []
@@ -229,11 +232,12 @@ export class Reconciliation {
       const { more, salt, items } = parseMessage(message, { from: this.from, to: this.to, salt: this.salt, outside: (a) => this.range.outside(a) })
       const opening = !this.salt // the peer's first message, and this side did not open
       const described: string[] = []
-      let keys = 0
+      let keys = 0, subtrees = 0
       for (const item of items) {
         if (item.type === KEYS || item.type === PUSH) keys += item.keys.length
         if (item.type === SUBTREE) {
           if (!this.subtrees) throw bad('a SUBTREE in a session without subtrees')
+          if (this.subtreesReceived + ++subtrees > MAX_SUBTREES) throw bad(`more than ${MAX_SUBTREES} subtrees named`)
           keys++ // a subtree's node is kept until taken: the keys budget bounds them too
         }
         if (item.type === ANSWER && this.listed.get(nodeId(item))?.length !== item.count) throw bad('an answer to keys never listed')
@@ -253,6 +257,7 @@ export class Reconciliation {
       for (const id of staged.needed) addOnce(this.needed, this.neededInOrder, id)
       for (const id of staged.had) addOnce(this.had, this.hadInOrder, id)
       for (const addr of staged.subtrees) this.needSubtrees.push(addr)
+      this.subtreesReceived += subtrees
       for (const id of staged.answered) this.listed.delete(id)
       for (const id of staged.described) this.offered.delete(id)
       for (const out of staged.out) this.outbox.push(out)
@@ -519,13 +524,14 @@ export class Reconciliation {
         done++
         continue
       }
-      if (this.subtrees && !out.skip?.size) {
+      if (this.subtrees && !out.skip?.size && this.subtreesSent < MAX_SUBTREES) {
         // The peer has nothing under this node: named, not listed (its events move outside).
         const bytes = encodeItem(SUBTREE, out.addr, new Uint8Array(0))
         if (size + bytes.length > MAX_MESSAGE || keysIn + 1 > MAX_MESSAGE_KEYS) break
         parts.push(bytes)
         size += bytes.length
         keysIn++
+        this.subtreesSent++
         this.haveSubtrees.push(out.addr)
         done++
         continue
