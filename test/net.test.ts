@@ -130,6 +130,9 @@ test('closing a store says peer:disconnect for each peer; a listener may ask db.
   const b = await Xaeroflux.open({ group: 'closing', workers: 0, network: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: a.multiaddrs() } })
   try {
     await until(async () => a.peers().length === 1 && b.peers().length === 1, 20_000, 'A and B to connect')
+    // Each store has one session, but both are in this process: their syncs share its thread (src/sync/pacer.ts, contended).
+    const shared = (db: Xaeroflux) => (db as unknown as { network: { shared(): boolean } }).network.shared()
+    assert.ok(shared(a) && shared(b), 'two sessions in the process: shared')
     const seen: Array<{ peer: string; peers?: number; error?: string }> = []
     a.addEventListener('peer:disconnect', (e) => {
       const peer = (e as CustomEvent<{ id: string }>).detail.id
@@ -139,6 +142,8 @@ test('closing a store says peer:disconnect for each peer; a listener may ask db.
     const bId = b.multiaddrs()[0].split('/p2p/')[1]
     assert.equal(seen, [{ peer: bId, peers: 0 }], 'one peer:disconnect, and no peer left')
     assert.throws(() => a.peers(), (e: unknown) => e instanceof XaeroError && e.code === 'E_CLOSED', 'and E_CLOSED once closed')
+    await until(async () => b.peers().length === 0, 10_000, 'B to see A go')
+    assert.not.ok(shared(b), 'B alone, without a peer: not shared')
   } finally {
     if (a.status === 'open') await a.close()
     await b.close()

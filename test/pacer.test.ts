@@ -105,6 +105,24 @@ test("the store's own work makes the sessions pause at once, until it ends, or f
   assert.ok(performance.now() - t2 < LOCAL_WAIT_MS, 'the next pause waits for the work again, and ends with it')
 })
 
+test('with nobody else on the thread (its only peer, no appends of its own), the steps run on past their time', async () => {
+  let contended = false
+  const pacer = new Pacer(() => contended)
+  pacer.turned()
+  busy(PACE_MS + 0.5)
+  assert.ok(pacer.spent && !pacer.due, 'spent, yet not due')
+  contended = true // a second peer's session opened
+  assert.ok(pacer.due, 'due once another session shares the thread')
+  contended = false
+  const end = pacer.startLocal()
+  assert.ok(pacer.due, "the store's own work still makes them pause")
+  end()
+  const lone = new Pacer()
+  lone.turned()
+  busy(PACE_MS + 0.5)
+  assert.ok(lone.due, 'a store without a network is always shared: its time spent, it pauses')
+})
+
 test("a store's reconciliation lets the Merkle tree go while it pauses, and its appends are its own work", async () => {
   // A store without a write-ahead log acknowledges an append once it is indexed, and the index
   // batch needs the tree, which a reconciliation holds for its steps: held through a pause too,

@@ -85,6 +85,9 @@ const REOPEN_MAX_MS = 60_000
  */
 const INBOUND_GRACE_MS = 200
 
+/** The group networks running in this process (one per store with `network`): their sessions share its thread. */
+const running = new Set<GroupNetwork>()
+
 export class GroupNetwork extends EventTarget {
   private readonly sessions = new Map<string, PeerSession>()
   private readonly opening = new Map<string, Promise<PeerSession>>()
@@ -158,6 +161,7 @@ export class GroupNetwork extends EventTarget {
 
   private async begin(bootstrap: string[]): Promise<void> {
     const { node, ns } = this
+    running.add(this)
     await node.handle(ns.sync, (stream, connection) => { void this.accept(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     // Appends are pushed once durable in the log, not once indexed: they are new by construction
     // (signed just now), and indexing them first (the Merkle insert and the LevelDB batch) took
@@ -183,6 +187,17 @@ export class GroupNetwork extends EventTarget {
   /** The node's addresses, each ending in /p2p/<peer id>. */
   multiaddrs(): string[] {
     return this.node.getMultiaddrs().map((a) => a.toString())
+  }
+
+  /**
+   * Whether another peer's session shares this process's thread with this store's syncs: more
+   * than one session open, over every store's network. The store's Pacer rests only then
+   * (src/sync/pacer.ts, `contended`).
+   */
+  shared(): boolean {
+    let sessions = 0
+    for (const net of running) if ((sessions += net.sessions.size) > 1) return true
+    return false
   }
 
   /** Group peers with an open sync session. */
@@ -433,6 +448,7 @@ export class GroupNetwork extends EventTarget {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    running.delete(this)
     for (const t of this.timers) clearTimeout(t)
     this.stopFeed?.()
     this.stopAppended?.()

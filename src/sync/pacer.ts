@@ -47,6 +47,20 @@ const utilization: Utilization | undefined = (performance as { eventLoopUtilizat
  * K × PACE_MS in a row: their timers come due in the same timers phase.
  */
 export class Pacer {
+  /**
+   * `contended`: whether others share this thread, so that the reconciliations must pause when
+   * their time is spent. A store on the network says so when more than one peer session is open
+   * in the process (GroupNetwork.shared); a store without one, always. With one peer and no
+   * appends of its own (`startLocal`, which still pauses them), nobody waits for the thread, and
+   * the steps run on. A catch-up (100 events of 200 000, the network bench) rested 5–40 ms of its
+   * 90–170 ms in the pauses of the holder and the reader, each with its only peer; and with the
+   * rests cut to one turn of the event loop, libp2p's work on the new connection (identify, the
+   * peer store, the DHT) came in at each turn, 5–10 ms at a time. Catch-ups without the pauses,
+   * against with them, in 4 alternating runs of 7: medians 122, 141, 132, 140 ms against 144,
+   * 145, 158, 161 (docs/dev/latency.md, session 18).
+   */
+  constructor(private readonly contended: () => boolean = () => true) {}
+
   private since = performance.now()
   private pausing?: Promise<void>
   /** When the last pause ended, and the event loop's utilization then. */
@@ -114,9 +128,9 @@ export class Pacer {
     return performance.now() - this.since >= PACE_MS
   }
 
-  /** Whether reconciliations should pause now: their time is spent, or the store's own work is waiting. */
+  /** Whether reconciliations should pause now: their time is spent and others share the thread, or the store's own work is waiting. */
   get due(): boolean {
-    return this.spent || (this.local > 0 && !this.overdue)
+    return (this.spent && this.contended()) || (this.local > 0 && !this.overdue)
   }
 
   /**
