@@ -719,7 +719,7 @@ export class PeerSession extends EventTarget {
     // stored: one at a time left the workers idle while the main thread read, checked and
     // logged the next frame (measured: a 200 000-event sync at 0.58 of the receiver's own
     // ingestMany rate, all of it in one call).
-    const inFlight: Array<{ done: Promise<number>; size: number }> = []
+    const inFlight: Array<{ done: Promise<number>; size: number; settled: boolean }> = []
     // Events are checked once the reconciliation messages before them are applied: a SUBTREE
     // item there is what lets them in.
     const ready = () => req.events.length > 0 && (req.reconDone || req.events[0].recon <= req.reconApplied)
@@ -727,12 +727,19 @@ export class PeerSession extends EventTarget {
       if (inFlight.length < INGESTS_IN_FLIGHT && ready()) {
         const batch = req.events.shift()!
         const ids = this.checkReceived(req, batch.envelopes)
-        const done = this.ingest(batch.envelopes, ids)
-        done.catch(() => {}) // awaited below, in order
-        inFlight.push({ done, size: batch.size })
+        const entry = { done: this.ingest(batch.envelopes, ids), size: batch.size, settled: false }
+        entry.done.catch(() => {}).finally(() => { entry.settled = true; req.wake() }) // awaited below, in order
+        inFlight.push(entry)
         continue
       }
       if (inFlight.length > 0) {
+        // A frame that comes while the oldest ingest runs starts beside it (its validation beside
+        // that one's fsync): waiting for the oldest first held a catch-up's second frame 10 ms.
+        if (!inFlight[0].settled && inFlight.length < INGESTS_IN_FLIGHT) {
+          await req.wait(this.limits.idleMs)
+          if (req.failure) throw req.failure
+          if (!inFlight[0].settled) continue
+        }
         const { done, size } = inFlight.shift()!
         req.eventsReceived += await done
         // A store validating on this thread may settle a whole run of ingests in microtasks alone:
