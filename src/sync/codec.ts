@@ -43,8 +43,9 @@ export const MAX_MESSAGE_KEYS = 4096
 /**
  * Subtrees (SUBTREE items) one side may name in a reconciliation; past them it pushes keys. The
  * receiver keeps each named node until the sync ends (src/net/subtrees.ts): under this cap that
- * is ~10 MB at most, where the keys budget alone (2M) let a peer make it ~400 MB. A sync into an
- * empty store names one; a catch-up of the newest 100 events out of 200 000, 2–5.
+ * is 14 MB of heap at most, where the keys budget alone (2M) let a peer make it 1.1 GB (the list
+ * of before; 440 MB as sorted runs). A sync into an empty store names one; a catch-up of the
+ * newest 100 events out of 200 000, 2–5.
  */
 export const MAX_SUBTREES = 1 << 16
 
