@@ -35,9 +35,10 @@ test('a pause rests until the thread was busy at most its share of the time sinc
   const rested = performance.now() - t0
   const least = 9 / BUSY_SHARE - 9 // busy ≥ 9 ms in (9 + rested)
   assert.ok(rested >= least - 1, `rested ${rested.toFixed(2)} ms after 9 ms of work (at least ${least.toFixed(1)})`)
-  const t1 = performance.now()
+  // The upper bounds below are on the rest the pacer decided (`lastRest`): on a loaded machine a
+  // timer of 2 ms fired 11 ms late (CI, Node 20, beside the other shard).
   await pacer.pause()
-  assert.ok(performance.now() - t1 < least, 'after an idle stretch, a pause is one timer turn again')
+  assert.ok(pacer.lastRest < least, `after an idle stretch, a pause is one timer turn again (${pacer.lastRest} ms)`)
 
   // A streak of work past STREAK_MS gets the lower share, until the work stops for a while.
   for (let busyFor = 0; busyFor <= STREAK_MS; busyFor += 9) { busy(9); await pacer.pause() }
@@ -46,20 +47,17 @@ test('a pause rests until the thread was busy at most its share of the time sinc
   await pacer.pause()
   const shortRest = 18 / BUSY_SHARE - 18 // 9 ms at 2/3; LONG_SHARE (1/2) asks for 18
   const longRest = performance.now() - t2
-  assert.ok(longRest >= 18 / LONG_SHARE - 18 - 1 && longRest > shortRest + 4, `rested ${longRest.toFixed(2)} ms after a long streak (${shortRest.toFixed(1)} at the first share)`)
+  assert.ok(longRest >= 18 / LONG_SHARE - 18 - 1 && pacer.lastRest > shortRest + 4, `rested ${longRest.toFixed(2)} ms (${pacer.lastRest} decided) after a long streak (${shortRest.toFixed(1)} at the first share)`)
   await new Promise((r) => setTimeout(r, 150))
   await pacer.pause() // the first look after a quiet stretch
   busy(18)
-  const t3 = performance.now()
   await pacer.pause()
-  const afterQuiet = performance.now() - t3
-  assert.ok(afterQuiet < shortRest + 4, `a quiet stretch ends the streak: rested ${afterQuiet.toFixed(2)} ms (${shortRest.toFixed(1)} expected)`)
+  assert.ok(pacer.lastRest < shortRest + 4, `a quiet stretch ends the streak: rested ${pacer.lastRest} ms (${shortRest.toFixed(1)} expected)`)
 
   // Work of the thread's own, with no pause for over 100 ms, is not the reconciliations' to pay for.
   busy(120)
-  const t4 = performance.now()
   await pacer.pause()
-  assert.ok(performance.now() - t4 < 10, `a pause after 120 ms without one is a timer's turn: rested ${(performance.now() - t4).toFixed(2)} ms`)
+  assert.ok(pacer.lastRest <= 1, `a pause after 120 ms without one is a timer's turn: rested ${pacer.lastRest} ms`)
 })
 
 test("the first step after a quiet stretch is not charged for the thread's work before it (a store's opening, a connection's set-up)", async () => {
@@ -67,11 +65,9 @@ test("the first step after a quiet stretch is not charged for the thread's work 
   busy(80) // no step yet, and under the 100 ms of a quiet stretch since the pacer began
   pacer.turned() // a message comes in: the first step starts
   busy(PACE_MS + 0.5)
-  const t = performance.now()
   await pacer.pause()
-  const rested = performance.now() - t
   // Charged for the 80 ms, it would rest 20 ms (the most a pause rests); for its own 2.5, ~2.
-  assert.ok(rested < 10, `rested ${rested.toFixed(2)} ms`)
+  assert.ok(pacer.lastRest < 10, `rested ${pacer.lastRest} ms`)
 })
 
 test("the store's own work makes the sessions pause at once, until it ends, or for LOCAL_WAIT_MS at most; then a slice runs regardless", async () => {

@@ -70,6 +70,8 @@ export class Pacer {
   private lastTurn = -Infinity
   /** The thread's busy time (ms) over the pauses of the current streak of reconciliation work. */
   private streak = 0
+  /** The rest (ms) the last pause took for the share, as decided: its timer may fire later on a busy machine. */
+  lastRest = 0
   /** The store's own work under way (appends not yet acknowledged). */
   private local = 0
   /** Ends the pause that waits for the store's own work, when the last of it ends. */
@@ -166,7 +168,7 @@ export class Pacer {
 
   private wait(): Promise<void> {
     this.overdue = false
-    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, this.rest()))
+    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, (this.lastRest = this.rest())))
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.localEnded = undefined; this.overdue = true; resolve() }, LOCAL_WAIT_MS)
       this.localEnded = () => { clearTimeout(timer); this.localEnded = undefined; resolve() }
