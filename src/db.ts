@@ -64,7 +64,7 @@ export class Xaeroflux extends EventTarget {
   private readonly life = new Lifecycle()
   private readonly feed = new Feed()
   private readonly tree: MerkleTree
-  /** Shared by this store's reconciliations: together they pause after 2 ms of steps, and rest while other peers' sessions or the app share the thread. */
+  /** Shared by this store's reconciliations: together they pause after 2 ms of steps while another peer's session shares the thread, and for the store's own appends. */
   private readonly pacer = new Pacer(() => this.network?.shared() ?? true)
   private readonly indexer: Indexer
   private readonly writer: WritePath
