@@ -84,11 +84,13 @@ for (let [i, { output, code }] of outcomes.entries()) {
   total += count('Total')
   passed += count('Passed')
   skipped += count('Skipped')
-  for (const m of output.matchAll(/^\s*FAIL\s+(.*)$/gm)) failures.push(m[1].trim())
+  // A failure's name and the first line of its message: CI shows only the end of its log, and
+  // this summary (repeated by .ci/run after both Node versions) is what it keeps.
+  for (const m of output.matchAll(/^\s*FAIL\s+(.*)\n(.*)$/gm)) failures.push(`${m[1].trim()}: ${m[2].trim().slice(0, 300)}`)
   if (code !== 0 && !/^\s*Total:/m.test(output)) failures.push(`shard ${i + 1} ended with exit code ${code} before its summary`)
   else if (code !== 0 && failures.length === 0) failures.push(`shard ${i + 1} ended with exit code ${code}`)
 }
 console.log(`\n===== ${failures.length === 0 ? 'all passed' : 'failed:'}`)
-for (const f of failures) console.log(`  ✘ ${f}`)
+for (const f of failures) console.log(`  FAILED  ${f}`)
 console.log(`\n  Total:     ${total}\n  Passed:    ${passed}\n  Skipped:   ${skipped}\n  Duration:  ${Math.round((Date.now() - started) / 1000)} s`)
 process.exit(failures.length === 0 && passed + skipped === total ? 0 : 1)
