@@ -2,16 +2,24 @@
 // strings instead builds a rope of one object per byte, and ids are made for every event.
 const DIGITS = new TextEncoder().encode('0123456789abcdef')
 const latin1 = new TextDecoder('latin1')
-let scratch = new Uint8Array(64)
+let scratch = new Uint8Array(80)
+/** `scratch.subarray(0, n)` for each length n used: `subarray` costs an allocation and V8's species lookup a call. */
+let views: Uint8Array[] = []
 
 /** Lowercase hex of the bytes. */
 export function toHex(bytes: Uint8Array): string {
-  if (scratch.length < bytes.length * 2) scratch = new Uint8Array(bytes.length * 2)
-  for (let i = 0; i < bytes.length; i++) {
+  return toHexPrefix(bytes, bytes.length)
+}
+
+/** Lowercase hex of the first `length` bytes (without the view `subarray` would make). */
+export function toHexPrefix(bytes: Uint8Array, length: number): string {
+  const n = length * 2
+  if (scratch.length < n) { scratch = new Uint8Array(n); views = [] }
+  for (let i = 0; i < length; i++) {
     scratch[2 * i] = DIGITS[bytes[i] >> 4]
     scratch[2 * i + 1] = DIGITS[bytes[i] & 15]
   }
-  return latin1.decode(bytes.length * 2 === scratch.length ? scratch : scratch.subarray(0, bytes.length * 2))
+  return latin1.decode(views[n] ??= scratch.subarray(0, n))
 }
 
 /** Parses lowercase or uppercase hex; throws TypeError on odd length or a non-hex digit. */

@@ -10,13 +10,16 @@
 //
 // Keys are compared as lowercase hex, whose order is the bytes' order: an event's key is the hex
 // of its timestamp followed by its id, which the session has as hex already.
-import { toHex } from '../hex.js'
-import { nodeBounds, type Addr } from '../sync/codec.js'
+import { KEY_SIZE } from '../core/exports.js'
+import { toHex, toHexPrefix } from '../hex.js'
+import { nodeEnd, type Addr } from '../sync/codec.js'
 
 /** Past every key's hex: the upper bound of a node that reaches the end of the key space. */
 const END = 'g'
+/** Scratch for a node's end (`nodeEnd`). */
+const end = new Uint8Array(KEY_SIZE)
 
-/** Nodes sorted by their first key: `lo[i]` is the hex of node i's first key, `hi[i]` of the first key past it. */
+/** Nodes sorted by their first key: `lo[i]` is the hex of node i's first key, `hi[i]` of the first key past it (trailing zeros left off). */
 interface Run { lo: string[]; hi: string[] }
 
 export class NamedSubtrees {
@@ -31,9 +34,18 @@ export class NamedSubtrees {
   /** Adds the nodes of one message. */
   add(nodes: readonly Addr[]): void {
     if (nodes.length === 0) return
-    const bounds = nodes.map((addr) => { const { lo, hi } = nodeBounds(addr); return { lo: toHex(lo), hi: hi ? toHex(hi) : END } })
-    bounds.sort((x, y) => (x.lo < y.lo ? -1 : x.lo > y.lo ? 1 : 0))
-    this.runs.push({ lo: bounds.map((b) => b.lo), hi: bounds.map((b) => b.hi) })
+    // A node's bounds are its prefix and the prefix past it, in hex without trailing zeros: an
+    // 80-digit key compares with them as with the whole 40-byte bounds, and making those cost
+    // ~2 µs a node (22 ms for a 64 KiB message of 10 922 nodes; measured on a 2-core AMD EPYC).
+    let lo = nodes.map((addr) => toHexPrefix(addr.prefix, (addr.bits + 7) >> 3))
+    let hi = nodes.map((addr) => { const n = nodeEnd(addr, end); return n > 0 ? toHexPrefix(end, n) : END })
+    // An honest side names its nodes in key order: sorted already.
+    if (!lo.every((x, i) => i === 0 || lo[i - 1] <= x)) {
+      const order = lo.map((_, i) => i).sort((x, y) => (lo[x] < lo[y] ? -1 : lo[x] > lo[y] ? 1 : 0))
+      lo = order.map((i) => lo[i])
+      hi = order.map((i) => hi[i])
+    }
+    this.runs.push({ lo, hi })
     this.count += nodes.length
     for (let n = this.runs.length; n >= 2 && this.runs[n - 2].lo.length < 2 * this.runs[n - 1].lo.length; n--) {
       this.runs.splice(n - 2, 2, merge(this.runs[n - 2], this.runs[n - 1]))
@@ -61,6 +73,9 @@ export function envelopeKeyHex(envelope: Uint8Array, id: string): string {
 }
 
 function merge(x: Run, y: Run): Run {
+  // An honest side names its nodes in key order, message after message: one run follows the other.
+  if (x.lo[x.lo.length - 1] <= y.lo[0]) return { lo: x.lo.concat(y.lo), hi: x.hi.concat(y.hi) }
+  if (y.lo[y.lo.length - 1] <= x.lo[0]) return { lo: y.lo.concat(x.lo), hi: y.hi.concat(x.hi) }
   const lo = new Array<string>(x.lo.length + y.lo.length), hi = new Array<string>(lo.length)
   let i = 0, j = 0, k = 0
   while (i < x.lo.length && j < y.lo.length) {

@@ -107,7 +107,6 @@ export function parseMessage(message: Uint8Array, context: ParseContext): Parsed
     if (bits > KEY_BITS || (type === SPLIT && bits >= KEY_BITS)) throw bad(`a node of ${bits} bits`)
     const prefix = message.slice(take((bits + 7) >> 3), at)
     if (bits & 7 && prefix[prefix.length - 1] & (0xff >> (bits & 7))) throw bad('bits set past a node prefix')
-    const node: Addr = { bits, prefix }
     if (type === SPLIT) {
       const n = dv.getUint16(take(2))
       if (n === 0 || n > MAX_SHAPE) throw bad(`a shape of ${n} nodes`)
@@ -131,10 +130,10 @@ export function parseMessage(message: Uint8Array, context: ParseContext): Parsed
       if (next !== n) throw bad('a shape longer than its nodes')
       if (n & 3 && shape[shape.length - 1] & (0xff >> (2 * (n & 3)))) throw bad('bits set past a shape')
       for (const leaf of leaves) if (!context.outside(leaf)) leaf.fp = message.slice(take(FP_SIZE), at)
-      items.push({ type, ...node, shape: root })
+      items.push({ type, bits, prefix, shape: root })
     } else if (type === KEYS || type === PUSH) {
       const n = dv.getUint16(take(2))
-      const skip = bits >> 3
+      const skip = bits >> 3, node: Addr = { bits, prefix }
       const keys: Uint8Array[] = []
       take(n * (KEY_SIZE - skip))
       for (let j = 0; j < n; j++) {
@@ -146,14 +145,14 @@ export function parseMessage(message: Uint8Array, context: ParseContext): Parsed
         if (j > 0 && compareKeys(keys[j - 1], key) >= 0) throw bad('keys out of order')
         keys.push(key)
       }
-      items.push({ type, ...node, keys })
+      items.push({ type, bits, prefix, keys })
     } else if (type === ANSWER) {
       const n = dv.getUint16(take(2))
       const bitmap = message.slice(take((n + 7) >> 3), at)
       if (n & 7 && bitmap[bitmap.length - 1] & (0xff >> (n & 7))) throw bad('bits set past an answer')
-      items.push({ type, ...node, count: n, bitmap })
+      items.push({ type, bits, prefix, count: n, bitmap })
     } else if (type === SUBTREE) {
-      items.push({ type, ...node })
+      items.push({ type, bits, prefix })
     } else throw bad(`item type ${type}`)
   }
   if (at !== message.length) throw bad('trailing bytes')
@@ -260,19 +259,26 @@ export function encodeSplit(addr: Addr, shape: number[], fps: Uint8Array): Uint8
 export function nodeBounds(addr: Addr): { lo: Uint8Array; hi?: Uint8Array } {
   const lo = new Uint8Array(KEY_SIZE)
   lo.set(addr.prefix.subarray(0, (addr.bits + 7) >> 3))
-  if (addr.bits === 0) return { lo }
-  // hi: the prefix plus one at its last bit, the carry running up through whole bytes
-  const hi = lo.slice(0, (addr.bits + 7) >> 3)
-  let at = hi.length - 1, add = 1 << ((8 - (addr.bits & 7)) & 7)
+  const hi = new Uint8Array(KEY_SIZE)
+  return nodeEnd(addr, hi) > 0 ? { lo, hi } : { lo }
+}
+
+/**
+ * Writes into `out` the node's prefix plus one at its last bit (the carry running up through
+ * whole bytes): the first key past the node's keys, but for its trailing zero bytes, which are
+ * left as `out` has them. Returns the bytes written, ⌈bits/8⌉; 0 when no key lies past the
+ * node's (the root, or a prefix of all ones).
+ */
+export function nodeEnd(addr: Addr, out: Uint8Array): number {
+  const n = (addr.bits + 7) >> 3
+  for (let i = 0; i < n; i++) out[i] = addr.prefix[i]
+  let at = n - 1, add = 1 << ((8 - (addr.bits & 7)) & 7)
   for (; at >= 0; at--, add = 1) {
-    const v = hi[at] + add
-    hi[at] = v & 0xff
-    if (v <= 0xff) break
+    const v = out[at] + add
+    out[at] = v & 0xff
+    if (v <= 0xff) return n
   }
-  if (at < 0) return { lo }
-  const out = new Uint8Array(KEY_SIZE)
-  out.set(hi)
-  return { lo, hi: out }
+  return 0
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
