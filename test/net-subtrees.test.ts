@@ -26,9 +26,16 @@ test('a key is let in exactly when it lies under a named node, whatever the batc
     const node = nodeOf(key, 1 + Math.floor(random() * 320))
     if (nodes.every((n) => disjoint(n, node))) nodes.push(node)
   }
-  const named = new NamedSubtrees()
-  for (let i = 0; i < nodes.length;) { const k = 1 + Math.floor(random() * 60); named.add(nodes.slice(i, i + k)); i += k }
-  assert.is(named.size, nodes.length)
+  // In random batches of random order (sorted and merged), and in key order (as an honest side
+  // names them: each batch sorted already, each run following the one before)
+  const batched = (list: Addr[]) => {
+    const named = new NamedSubtrees()
+    for (let i = 0; i < list.length;) { const k = 1 + Math.floor(random() * 60); named.add(list.slice(i, i + k)); i += k }
+    assert.is(named.size, list.length)
+    return named
+  }
+  const keyOrder = nodes.map((n) => ({ n, lo: toHex(nodeBounds(n).lo) })).sort((x, y) => (x.lo < y.lo ? -1 : 1)).map((x) => x.n)
+  const [named, inOrder] = [batched(nodes), batched(keyOrder)]
   // Probes: random keys, each node's first key, the key just before it, its last key and the one just past it
   const probes: Uint8Array[] = Array.from({ length: 3000 }, randomKey)
   for (const n of nodes) {
@@ -44,6 +51,7 @@ test('a key is let in exactly when it lies under a named node, whatever the batc
     const truth = nodes.some((n) => hasPrefix(key, n))
     under += truth ? 1 : 0
     assert.is(named.has(toHex(key)), truth, `key ${toHex(key)}`)
+    assert.is(inOrder.has(toHex(key)), truth, `key ${toHex(key)}, nodes added in key order`)
   }
   assert.ok(under > nodes.length && under < probes.length, `probes on both sides (${under} of ${probes.length} under a node)`)
   assert.is(new NamedSubtrees().has(toHex(randomKey())), false)
