@@ -43,11 +43,13 @@ export const MAX_MESSAGE_KEYS = 4096
 /**
  * Subtrees (SUBTREE items) one side may name in a reconciliation; past them it pushes keys. The
  * receiver keeps each named node until the sync ends (src/net/subtrees.ts): under this cap that
- * is 14 MB of heap at most, where the keys budget alone (2M) let a peer make it 1.1 GB (the list
- * of before; 440 MB as sorted runs). A sync into an empty store names one; a catch-up of the
- * newest 100 events out of 200 000, 2–5.
+ * is 3.5 MB of heap at most (16 384 nodes of 319 bits), where the keys budget alone (2M) let a peer
+ * make it 1.1 GB (the list of before). A sync into an empty store names one; a catch-up of the
+ * newest 100 events out of 200 000, 2–5. 65 536 (protocol version 4) let a liar hold an honest
+ * peer's pushes at 2.3–2.6 × their latency in CI (test/net-hostile.test.ts, two runs of three);
+ * 16 384: 0.98–1.05 × beside a busy core, where 65 536 gave 1.03–1.69 ×.
  */
-export const MAX_SUBTREES = 1 << 16
+export const MAX_SUBTREES = 1 << 14
 
 /** A node of the binary tree: the keys whose first `bits` bits are those of `prefix`. */
 export interface Addr { bits: number; prefix: Uint8Array }
