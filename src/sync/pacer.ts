@@ -68,8 +68,8 @@ export class Pacer {
   private mark = utilization?.()
   /** When a step last started or resumed (`turned`). */
   private lastTurn = -Infinity
-  /** The thread's busy time (ms) over the pauses of the current streak of reconciliation work. */
-  private streak = 0
+  /** The thread's busy time (ms) over the pauses of the current streak of reconciliation work: past STREAK_MS, LONG_SHARE applies. */
+  streak = 0
   /** The rest (ms) the last pause took for the share, as decided: its timer may fire later on a busy machine. */
   lastRest = 0
   /** The store's own work under way (appends not yet acknowledged). */
