@@ -39,7 +39,7 @@ export const internals = Symbol('xaeroflux.internals')
 export interface StoreInternals {
   /** Adds a listener of every index batch's new events and their origins; returns its remover. */
   onIndexed(listener: IndexedListener): () => void
-  /** Adds a listener of this store's appends once durable (with a write-ahead log, before they are indexed); returns its remover. */
+  /** Adds a listener of this store's appends once written to the write-ahead log (before its fsync and their indexing); returns its remover. */
   onAppended(listener: (events: readonly Event[]) => void): () => void
   /** `ingestMany` with the events' origin (a peer's id). */
   ingestMany(envelopes: readonly Uint8Array[], origin: Origin): Promise<Array<Event | XaeroError>>

@@ -12,7 +12,7 @@ const GROUP = 'feed'
 const other = Identity.fromSecretKey(new Uint8Array(32).fill(5))
 const envelope = (payload: string) => encodeEvent({ kind: 1, group: groupId(GROUP), payload }, other)
 
-test('appends are announced once each, when durable, before their append resolves; ingests are not', async () => {
+test('appends are announced once each, once written to the log, before their append resolves; ingests are not', async () => {
   const { dir, remove } = tempDir()
   try {
     const db = await Xaeroflux.open({ path: dir, group: GROUP, identity: Identity.generate(), workers: 0 })

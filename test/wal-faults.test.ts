@@ -594,7 +594,35 @@ test('batch: a failed fsync rejects every append written to the segment since it
   }
 })
 
-test('none: an fsync that fails when a segment is retired is reported by close()', async () => {
+for (const durability of ['sync', 'batch'] as const) {
+  test(`${durability}: \`written\` is called once the records are written, before their fsync; an append whose fsync then fails rejects (EIO)`, async () => {
+    const dir = tempDir()
+    try {
+      let release!: () => void
+      const gate = new Promise<void>((r) => { release = r })
+      const fs = new FaultFs({ datasync: async (n) => (n === 1 ? (await gate, errno('EIO')) : undefined) })
+      const wal = await openLog(dir, durability, fs)
+      let writtenAt: WalPosition | undefined
+      let settledYet = false
+      const append = wal.appendMany([randomBytes(100)], (end) => { writtenAt = end }).finally(() => { settledYet = true })
+      await within(new Promise<void>((resolve) => { const poll = () => (writtenAt ? resolve() : setTimeout(poll, 1)); poll() }), 'written')
+      assert.is(fs.n.datasync, 1, 'its fsync has started')
+      assert.not.ok(settledYet, 'the append has not settled while its fsync runs')
+      assert.equal(writtenAt, { segment: 1, offset: 109 }, 'written gets the position past the record')
+      release()
+      await rejectsIo(append, 'EIO', 'the append whose fsync failed')
+      let later = 0
+      await within(wal.appendMany([randomBytes(10)], () => later++), 'a later append')
+      assert.is(later, 1, 'written is called once per append')
+      await within(wal.close(), 'close')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+}
+
+test('none: an fsync that fails when a segment is retired is reported by close()'
+, async () => {
   const dir = tempDir()
   try {
     const fs = new FaultFs({ datasync: (n) => (n === 1 ? errno('EIO') : undefined) })

@@ -163,9 +163,10 @@ export class GroupNetwork extends EventTarget {
     const { node, ns } = this
     running.add(this)
     await node.handle(ns.sync, (stream, connection) => { void this.accept(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
-    // Appends are pushed once durable in the log, not once indexed: they are new by construction
-    // (signed just now), and indexing them first (the Merkle insert and the LevelDB batch) took
-    // ~1 ms of the ~5.5 ms from an append to its peer's subscription (docs/dev/latency.md).
+    // Appends are pushed once written to the log, before its fsync and before they are indexed:
+    // they are new by construction (signed just now), and indexing them first (the Merkle insert
+    // and the LevelDB batch) took ~1 ms of the ~5.5 ms from an append to its peer's subscription,
+    // the fsync ~1 ms more at durability 'batch' (docs/dev/latency.md).
     // Events from elsewhere wait for the indexer, which tells which are new: so none is pushed
     // twice, and pushes never loop.
     this.stopAppended = this.store.onAppended((events) => this.push(events, events.map(() => 'append' as const)))

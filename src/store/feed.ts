@@ -45,15 +45,16 @@ export class Feed {
   }
 
   /**
-   * Adds a listener of this store's own appends, called once they are durable (with a
-   * write-ahead log, before they are indexed); returns the function that removes it.
+   * Adds a listener of this store's own appends, called once they are written to the
+   * write-ahead log (before its fsync and their indexing; without a log, once indexed);
+   * returns the function that removes it.
    */
   listenAppended(fn: (events: readonly Event[]) => void): () => void {
     this.appendListeners.add(fn)
     return () => { this.appendListeners.delete(fn) }
   }
 
-  /** Announces appends that are durable; a callback that throws is reported, and the others still run. */
+  /** Announces appends written to the log; a callback that throws is reported, and the others still run. */
   appended(events: readonly Event[]): void {
     for (const fn of this.appendListeners) guarded(() => fn(events))
   }

@@ -85,7 +85,7 @@ const nodeWalFs: WalFs = {
 }
 
 /** Records appended by one call, framed together; `size` counts their frames. */
-interface Pending { records: Uint8Array[]; size: number; resolve: (end: WalPosition) => void; reject: (e: unknown) => void }
+interface Pending { records: Uint8Array[]; size: number; written?: (end: WalPosition) => void; resolve: (end: WalPosition) => void; reject: (e: unknown) => void }
 
 /** The open file of one segment. */
 interface Segment {
@@ -232,13 +232,16 @@ export class Wal {
   /**
    * Appends records in order, in one write where they fit; resolves with the position past the
    * last once they are as durable as `durability` says. Rejects with E_IO if the write or the
-   * fsync that was to cover them fails, and E_CLOSED once `close()` was called.
+   * fsync that was to cover them fails, and E_CLOSED once `close()` was called. `written` (which
+   * must not throw) is called once the records are written to the operating system, before any
+   * fsync: from then on a killed process does not lose them, and replay may find them even if
+   * the fsync then fails.
    */
-  appendMany(payloads: Uint8Array[]): Promise<WalPosition> {
+  appendMany(payloads: Uint8Array[], written?: (end: WalPosition) => void): Promise<WalPosition> {
     if (this.closing) return Promise.reject(new XaeroError('E_CLOSED', 'the write-ahead log is closed'))
     const size = payloads.reduce((n, p) => n + p.length + WAL_FRAME_HEADER, 0)
     return new Promise((resolve, reject) => {
-      this.queue.push({ records: payloads, size, resolve, reject })
+      this.queue.push({ records: payloads, size, written, resolve, reject })
       this.draining ??= Promise.resolve().then(() => this.drain())
     })
   }
@@ -268,6 +271,7 @@ export class Wal {
           fail(error)
           continue
         }
+        batch.forEach((p, i) => p.written?.(ends[i]))
         if (this.durability === 'sync') {
           try {
             await segment.file.datasync()

@@ -37,12 +37,16 @@ export class WritePath {
   private readonly toValidate = new Batcher((envelopes: Bytes[]) => this.pipeline.validate(envelopes), PIPELINE_BATCH)
   private readonly toSeal = new Batcher(async (envelopes: Bytes[]) => {
     const events = await this.pipeline.seal(envelopes)
-    await this.logMany(events, 'append', false)
-    this.onAppended?.(events)
+    await this.logMany(events, 'append', false, this.onAppended)
     return events
   }, PIPELINE_BATCH)
 
-  /** `onAppended`: called with each batch of appends once durable (as their callers hear of it): with a write-ahead log, before they are indexed. */
+  /**
+   * `onAppended`: called with each batch of appends once written to the write-ahead log, before
+   * its fsync and before they are indexed (without a log, once indexed). The network pushes
+   * them from there: a peer receives an append while its author's fsync runs, as a Raft leader
+   * sends entries before its own disk write ends (docs/NETWORK.md, Live push).
+   */
   constructor(private readonly options: StoreOptions, private readonly pipeline: Pipeline, private readonly indexer: Indexer, private readonly wal: Wal | undefined,
     private readonly onAppended?: (events: readonly Event[]) => void) {}
 
@@ -131,11 +135,12 @@ export class WritePath {
 
   // Logs events durably, a slot's worth per WAL call, and queues them for indexing; with
   // `track`, each event is pending (with the promise of its durability) until indexed.
-  private logChunks(events: readonly Event[], origin: Origin, track: boolean): Map<string, Promise<void>> {
+  // `onWritten` gets each chunk once written (see `onAppended`).
+  private logChunks(events: readonly Event[], origin: Origin, track: boolean, onWritten?: (events: readonly Event[]) => void): Map<string, Promise<void>> {
     const durable = new Map<string, Promise<void>>()
     for (const { start, end } of slotChunks(events, (e) => e.bytes.length)) {
       const chunk = events.slice(start, end)
-      const written = this.write(chunk, origin, track)
+      const written = this.write(chunk, origin, track, onWritten)
       written.catch(() => {}) // each caller awaits it; this only marks it handled
       for (const e of chunk) {
         if (track) this.pending.set(e.id, written)
@@ -145,19 +150,19 @@ export class WritePath {
     return durable
   }
 
-  private logMany(events: readonly Event[], origin: Origin, track: boolean): Promise<unknown> {
-    const parts = new Set(this.logChunks(events, origin, track).values())
+  private logMany(events: readonly Event[], origin: Origin, track: boolean, onWritten?: (events: readonly Event[]) => void): Promise<unknown> {
+    const parts = new Set(this.logChunks(events, origin, track, onWritten).values())
     return parts.size === 1 ? parts.values().next().value! : Promise.all(parts)
   }
 
-  private async write(events: Event[], origin: Origin, track: boolean): Promise<void> {
+  private async write(events: Event[], origin: Origin, track: boolean, onWritten?: (events: readonly Event[]) => void): Promise<void> {
     const bytes = events.reduce((n, e) => n + e.bytes.length, 0)
     await this.room(events.length, bytes)
     this.inflight += events.length
     this.unindexedBytes += bytes
     try {
       // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
-      const end = this.wal ? await this.wal.appendMany(mapPacked(events, (e) => e.bytes)) : undefined
+      const end = this.wal ? await this.wal.appendMany(mapPacked(events, (e) => e.bytes), onWritten && (() => onWritten(events))) : undefined
       events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, origin, track))
     } catch (e) {
       if (track) for (const event of events) this.pending.delete(event.id)
@@ -167,7 +172,10 @@ export class WritePath {
       this.inflight -= events.length
     }
     // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
-    if (!this.wal) await this.indexer.caughtUp()
+    if (!this.wal) {
+      await this.indexer.caughtUp()
+      onWritten?.(events)
+    }
   }
 
   // Backpressure: a producer faster than the indexer waits here, so memory stays bounded.
