@@ -14,8 +14,12 @@ import { postingBlocks } from './postings.js'
 import type { DB, Sub } from './queries.js'
 import type { Wal, WalPosition } from './wal.js'
 
-/** A queued event and where it came from; the last of a WAL call carries the position past that call. */
-export interface Queued { event: Event; end?: WalPosition; origin: Origin }
+/**
+ * A queued event and where it came from; the last of a WAL call carries the position past that
+ * call. `durable` (never rejects) settles once the WAL call's fsync has: events are queued once
+ * written, and a batch is announced only after that.
+ */
+export interface Queued { event: Event; end?: WalPosition; origin: Origin; durable?: Promise<void> }
 
 const INDEX_BATCH = 1000
 
@@ -76,8 +80,8 @@ export class Indexer {
     await this.commit?.catch(() => {})
   }
 
-  enqueue(event: Event, end: WalPosition | undefined, origin: Origin): void {
-    this.queue.push({ event, end, origin })
+  enqueue(event: Event, end: WalPosition | undefined, origin: Origin, durable?: Promise<void>): void {
+    this.queue.push({ event, end, origin, durable })
     this.enqueued++
     if (!this.running) { this.running = true; queueMicrotask(() => this.loop()) }
   }
@@ -142,6 +146,7 @@ export class Indexer {
     }
     if (!this.o.merkleIndex) this.noteNewest(fresh)
     this.total += fresh.length
+    await allDurable(batch)
     if (dropSegments && end && wal) {
       try {
         await wal.deleteBefore(end)
@@ -182,4 +187,14 @@ export class Indexer {
   private noteNewest(fresh: Queued[]): void {
     for (const { event } of fresh) if (!this.newest || compareKeys(event.key, this.newest) > 0) this.newest = event.key
   }
+}
+
+// Waits for the fsyncs of the WAL calls a batch's events came in (one promise per call, shared by
+// its events, which are queued together): a batch is announced, and the writes waiting on it
+// resolved, only once they settled. Queries may see its events one fsync sooner, from its commit.
+function allDurable(batch: readonly Queued[]): Promise<unknown> | undefined {
+  let last: Promise<void> | undefined
+  const waits: Array<Promise<void>> = []
+  for (const q of batch) if (q.durable && q.durable !== last) waits.push(last = q.durable)
+  return waits.length > 0 ? Promise.all(waits) : undefined
 }

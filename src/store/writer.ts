@@ -21,6 +21,7 @@ const PIPELINE_BATCH = 128
 const MAX_UNINDEXED = 8192
 const MAX_UNINDEXED_BYTES = 32 << 20
 const DONE = Promise.resolve()
+const noop = () => {}
 
 export class WritePath {
   /** Events being logged (between the WAL call and the indexer's queue). */
@@ -160,21 +161,38 @@ export class WritePath {
     await this.room(events.length, bytes)
     this.inflight += events.length
     this.unindexedBytes += bytes
-    try {
-      // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
-      const end = this.wal ? await this.wal.appendMany(mapPacked(events, (e) => e.bytes), onWritten && (() => onWritten(events))) : undefined
-      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, origin, track))
-    } catch (e) {
-      if (track) for (const event of events) this.pending.delete(event.id)
-      this.unindexedBytes -= bytes
-      throw e
-    } finally {
+    let queued = false
+    // The checkpoint may only move past whole WAL calls: the last event carries the call's end.
+    const queue = (end?: WalPosition, durable?: Promise<void>) => {
+      queued = true
       this.inflight -= events.length
+      events.forEach((e, i) => this.enqueue(e, i === events.length - 1 ? end : undefined, origin, track, durable))
     }
-    // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
-    if (!this.wal) {
-      await this.indexer.caughtUp()
-      onWritten?.(events)
+    try {
+      if (this.wal) {
+        // Queued for indexing once written, while the fsync runs: the indexer announces a batch
+        // only once its WAL calls are durable (Queued.durable), so subscribers and peers still
+        // see only durable events, and indexing no longer waits for the disk (~1 ms of a live
+        // push at durability 'batch', docs/dev/latency.md).
+        const durable: Promise<unknown> = this.wal.appendMany(mapPacked(events, (e) => e.bytes), (end) => {
+          queue(end, durable.then(noop, noop))
+          onWritten?.(events)
+        })
+        await durable
+      } else {
+        queue()
+        // Without a log (in memory; IndexedDB in a browser) an event is durable once its index batch is.
+        await this.indexer.caughtUp()
+        onWritten?.(events)
+      }
+    } catch (e) {
+      // A later ingest of these events logs them again (the indexer drops what it has stored).
+      if (track) for (const event of events) this.pending.delete(event.id)
+      if (!queued) {
+        this.inflight -= events.length
+        this.unindexedBytes -= bytes
+      }
+      throw e
     }
   }
 
@@ -194,9 +212,9 @@ export class WritePath {
     this.enqueue(event, end, 'replay', true)
   }
 
-  private enqueue(event: Event, end: WalPosition | undefined, origin: Origin, track: boolean): void {
+  private enqueue(event: Event, end: WalPosition | undefined, origin: Origin, track: boolean, durable?: Promise<void>): void {
     if (track && !this.pending.has(event.id)) this.pending.set(event.id, DONE)
-    this.indexer.enqueue(event, end, origin)
+    this.indexer.enqueue(event, end, origin, durable)
   }
 
   /** After each index batch: its events are no longer pending, and waiting producers may go on. */
