@@ -68,10 +68,12 @@ export class Pacer {
   private mark = utilization?.()
   /** When a step last started or resumed (`turned`). */
   private lastTurn = -Infinity
+  private busyInStreak = 0
+  private decidedRest = 0
   /** The thread's busy time (ms) over the pauses of the current streak of reconciliation work: past STREAK_MS, LONG_SHARE applies. */
-  streak = 0
+  get streak(): number { return this.busyInStreak }
   /** The rest (ms) the last pause took for the share, as decided: its timer may fire later on a busy machine. */
-  lastRest = 0
+  get lastRest(): number { return this.decidedRest }
   /** The store's own work under way (appends not yet acknowledged). */
   private local = 0
   /** Ends the pause that waits for the store's own work, when the last of it ends. */
@@ -120,7 +122,7 @@ export class Pacer {
       // before it is not the reconciliations'. A catch-up's first step in a process that had
       // just opened its store and set up the connection (~90 % busy, under STREAK_GAP_MS) rested
       // 20 + 3 + 3 ms for it; its sync took 72–77 ms in the network bench, and 70–73 ms with this.
-      if (now - this.lastTurn > STREAK_GAP_MS) { this.resumed = now; this.mark = utilization?.(); this.streak = 0 }
+      if (now - this.lastTurn > STREAK_GAP_MS) { this.resumed = now; this.mark = utilization?.(); this.busyInStreak = 0 }
     }
     this.lastTurn = now
   }
@@ -160,15 +162,15 @@ export class Pacer {
     const active = utilization!(this.mark).active, wall = performance.now() - this.resumed
     // After a quiet stretch the window is not the reconciliations' own: the thread's work since
     // (a connection's set-up, other stores) made a catch-up's first pause rest ~20 ms.
-    if (wall > STREAK_GAP_MS) { this.streak = 0; return 1 }
-    this.streak += active
-    const share = this.streak > STREAK_MS ? LONG_SHARE : BUSY_SHARE
+    if (wall > STREAK_GAP_MS) { this.busyInStreak = 0; return 1 }
+    this.busyInStreak += active
+    const share = this.busyInStreak > STREAK_MS ? LONG_SHARE : BUSY_SHARE
     return Math.min(MAX_REST_MS, Math.max(1, Math.ceil(active / share - wall)))
   }
 
   private wait(): Promise<void> {
     this.overdue = false
-    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, (this.lastRest = this.rest())))
+    if (this.local === 0) return new Promise<void>((resolve) => setTimeout(resolve, (this.decidedRest = this.rest())))
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.localEnded = undefined; this.overdue = true; resolve() }, LOCAL_WAIT_MS)
       this.localEnded = () => { clearTimeout(timer); this.localEnded = undefined; resolve() }
