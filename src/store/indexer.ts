@@ -146,7 +146,6 @@ export class Indexer {
     }
     if (!this.o.merkleIndex) this.noteNewest(fresh)
     this.total += fresh.length
-    await allDurable(batch)
     if (dropSegments && end && wal) {
       try {
         await wal.deleteBefore(end)
@@ -158,6 +157,15 @@ export class Indexer {
         this.deleteFailed = true
       }
     }
+    // Announced in order once its WAL calls are durable; the next batch does not wait for that.
+    const durable = allDurable(batch)
+    this.announcing = this.announcing.then(() => durable).then(() => this.announce(batch, fresh))
+  }
+
+  /** The announcement of the batches committed so far, in order. */
+  private announcing: Promise<void> = Promise.resolve()
+
+  private announce(batch: Queued[], fresh: Queued[]): void {
     this.indexed += batch.length
     while (this.waiters.length > 0 && this.waiters[0].count <= this.indexed) this.waiters.shift()!.resolve()
     this.o.onBatch(batch, fresh)

@@ -271,21 +271,28 @@ export class Wal {
           fail(error)
           continue
         }
-        batch.forEach((p, i) => p.written?.(ends[i]))
-        if (this.durability === 'sync') {
+        // The callers hear of the write once its fsync is under way: what they do then (a
+        // network push) does not hold the fsync up.
+        const written = () => batch.forEach((p, i) => p.written?.(ends[i]))
+        const resolve = () => batch.forEach((p, i) => p.resolve(ends[i]))
+        if (this.durability === 'none') {
+          written()
+          resolve()
+        } else if (this.durability === 'batch') {
+          // Writes go on while the fsync that will cover this one is pending.
+          this.unsynced.push({ segment, resolve, reject: fail })
+          this.syncing ??= this.syncLoop()
+          written()
+        } else {
+          const synced = segment.file.datasync()
+          written()
           try {
-            await segment.file.datasync()
+            await synced
           } catch (e) {
             fail(this.distrust(segment, e))
             continue
           }
-        }
-        if (this.durability === 'batch') {
-          // Writes go on while the fsync that will cover this one is pending.
-          this.unsynced.push({ segment, resolve: () => batch.forEach((p, i) => p.resolve(ends[i])), reject: fail })
-          this.syncing ??= this.syncLoop()
-        } else {
-          batch.forEach((p, i) => p.resolve(ends[i]))
+          resolve()
         }
       } catch (e) {
         // Opening the segment failed (or a roll could not start one): nothing was written.
