@@ -233,9 +233,9 @@ export class Wal {
    * Appends records in order, in one write where they fit; resolves with the position past the
    * last once they are as durable as `durability` says. Rejects with E_IO if the write or the
    * fsync that was to cover them fails, and E_CLOSED once `close()` was called. `written` (which
-   * must not throw) is called once the records are written to the operating system, before any
-   * fsync: from then on a killed process does not lose them, and replay may find them even if
-   * the fsync then fails.
+   * must not throw) is called once the records are written to the operating system and their
+   * fsync, if any, is under way, before it ends: from then on a killed process does not lose
+   * them, and a replay may find them even if that fsync fails.
    */
   appendMany(payloads: Uint8Array[], written?: (end: WalPosition) => void): Promise<WalPosition> {
     if (this.closing) return Promise.reject(new XaeroError('E_CLOSED', 'the write-ahead log is closed'))
