@@ -44,4 +44,23 @@ test('a batch is committed while its fsync runs, and announced (and caught up) o
   await db.close()
 })
 
+test('an announcement that throws fails indexing: a later caughtUp rejects with it instead of waiting for ever', async () => {
+  const { db, sub } = await openLevel(undefined)
+  const indexer = new Indexer({
+    db, events: sub.events, tree: new MerkleTree(defaultRuntime(), sub.pages, 64), merkleIndex: true, total: 0,
+    onBatch: () => { throw new Error('a listener broke') }, onStop: () => {},
+  })
+  const [first, second] = [0, 1].map((i) => signEvent({ kind: 1, group, payload: `event ${i}`, timestamp: 1_700_000_000_000 + i }, author))
+  indexer.enqueue(first, undefined, 'append', Promise.resolve())
+  await indexer.caughtUp() // its batch was counted before the listener threw
+  indexer.enqueue(second, undefined, 'append', Promise.resolve())
+  await new Promise((r) => setTimeout(r, 50))
+  const outcome = await Promise.race([
+    indexer.caughtUp().then(() => 'resolved', (e: Error) => e.message),
+    new Promise((r) => setTimeout(() => r('still waiting after 2 s'), 2000)),
+  ])
+  assert.is(outcome, 'a listener broke')
+  await db.close()
+})
+
 test.run()

@@ -98,8 +98,7 @@ export class Indexer {
     try {
       while (this.queue.length > 0) await this.indexBatch(this.queue.splice(0, INDEX_BATCH))
     } catch (e) {
-      this.error = levelError(e, 'indexing failed')
-      for (const w of this.waiters.splice(0)) w.reject(this.error)
+      this.fail(e)
     } finally {
       this.running = false
       this.o.onStop()
@@ -159,7 +158,14 @@ export class Indexer {
     }
     // Announced in order once its WAL calls are durable; the next batch does not wait for that.
     const durable = allDurable(batch)
-    this.announcing = this.announcing.then(() => durable).then(() => this.announce(batch, fresh))
+    // A failure there fails indexing as the loop's would: the chain must not stop, leaving
+    // `caughtUp` (flush, close) waiting for ever.
+    this.announcing = this.announcing.then(() => durable).then(() => this.announce(batch, fresh)).catch((e) => this.fail(e))
+  }
+
+  private fail(e: unknown): void {
+    this.error ??= levelError(e, 'indexing failed')
+    for (const w of this.waiters.splice(0)) w.reject(this.error)
   }
 
   /** The announcement of the batches committed so far, in order. */
