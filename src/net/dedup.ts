@@ -26,22 +26,53 @@ export type IngestOutcome = Event | XaeroError | null
 
 type Ingest = (envelopes: readonly Uint8Array[]) => Promise<Array<Event | XaeroError>>
 
-export class Deduplicator {
-  private readonly recent = new Set<string>()
-  /** The ids of `recent` in the order they came, a ring: `next` is where the next one goes, over the oldest. */
+/**
+ * A set of at most `capacity` ids: adding one to a full set forgets the oldest. A ring of the ids
+ * in insertion order says which, in O(1): taking a Set's first value instead walks over the slots
+ * its deletions left at the front of V8's table, and in the Deduplicator it took ~1 s of a
+ * 200 000-event sync's main thread (a CPU profile).
+ */
+export class RecentIds {
+  private readonly ids = new Set<string>()
+  /** The ids in the order they came, a ring: `next` is where the next one goes, over the oldest. */
   private readonly order: Array<string | undefined>
   private next = 0
+
+  constructor(private readonly capacity: number) {
+    this.order = new Array<string | undefined>(capacity).fill(undefined)
+  }
+
+  has(id: string): boolean { return this.ids.has(id) }
+
+  add(id: string): void {
+    if (this.ids.has(id)) return
+    const oldest = this.order[this.next]
+    if (oldest !== undefined) this.ids.delete(oldest)
+    this.order[this.next] = id
+    this.next = (this.next + 1) % this.capacity
+    this.ids.add(id)
+  }
+
+  /** Forgets `id` now; true if it was held. (Its slot in the ring stays: were it added again, it would be forgotten when that slot comes round.) */
+  delete(id: string): boolean { return this.ids.delete(id) }
+}
+
+export class Deduplicator {
+  private readonly recent: RecentIds
   /** Ids being ingested: the results of the ingest storing each, and its place in them. */
   private readonly inFlight = new Map<string, { results: Promise<Array<Event | XaeroError> | undefined>; k: number }>()
 
-  constructor(private readonly capacity = RECENT_IDS) {
-    this.order = new Array<string | undefined>(capacity).fill(undefined)
+  constructor(capacity = RECENT_IDS) {
+    this.recent = new RecentIds(capacity)
   }
 
   /** Records ids the store has indexed (from any origin). */
   stored(events: readonly Event[]): void {
-    for (const e of events) this.remember(e.id)
+    for (const e of events) this.recent.add(e.id)
   }
+
+  /** Whether the store indexed `id` recently (of the last `capacity`) or is storing it now. */
+  has(id: string): boolean { return this.recent.has(id) || this.inFlight.has(id) }
 
   /**
    * Ingests, with `ingest`, what is neither held nor on its way; one outcome per envelope, in
@@ -87,7 +118,7 @@ export class Deduplicator {
       settle(got)
       indexes.forEach((i, k) => {
         outcomes[i] = got[k]
-        if (!(got[k] instanceof XaeroError) && ids[i] !== undefined) this.remember(ids[i]!)
+        if (!(got[k] instanceof XaeroError) && ids[i] !== undefined) this.recent.add(ids[i]!)
       })
     } catch (e) {
       settle(undefined)
@@ -95,18 +126,6 @@ export class Deduplicator {
     } finally {
       for (const id of claimed) this.inFlight.delete(id)
     }
-  }
-
-  // The oldest id goes when the set is full. A ring of the ids in insertion order says which, in
-  // O(1): taking a Set's first value instead walks over the slots its deletions left at the front
-  // of V8's table, and with `run` it took ~1 s of a 200 000-event sync's main thread (a CPU profile).
-  private remember(id: string): void {
-    if (this.recent.has(id)) return
-    const oldest = this.order[this.next]
-    if (oldest !== undefined) this.recent.delete(oldest)
-    this.order[this.next] = id
-    this.next = (this.next + 1) % this.capacity
-    this.recent.add(id)
   }
 }
 

@@ -11,7 +11,7 @@ import { nextTask } from '../tasks.js'
 export const FRAME_HEADER = 9
 
 export const T = {
-  HELLO: 1, AUTH: 2, PUSH: 3, PUSH_ACK: 4, ERROR: 5,
+  HELLO: 1, AUTH: 2, PUSH: 3, PUSH_ACK: 4, ERROR: 5, HAVE: 6, FETCH: 7,
   SYNC: 16, RECON: 17, WANT: 18, WANT_END: 19, EVENTS: 20, EVENTS_END: 21, ACK: 22, CANCEL: 23,
 } as const
 export type FrameType = (typeof T)[keyof typeof T]
@@ -19,7 +19,7 @@ const KNOWN = new Set<number>(Object.values(T))
 
 export interface Frame { type: number; request: number; body: Uint8Array; /** bytes on the wire, header included */ size: number }
 
-/** Ids in one WANT frame at most (32 bytes each): bounded lookups per frame. */
+/** Ids in one WANT, HAVE or FETCH frame at most (32 bytes each): bounded lookups per frame. */
 export const MAX_WANT_IDS = 4096
 /** Envelopes in one EVENTS or PUSH frame at most. */
 export const MAX_FRAME_EVENTS = 65_535
@@ -191,11 +191,11 @@ export function decodeEnvelopes(body: Uint8Array, at: number): Uint8Array[] {
   return out
 }
 
-/** Ids (32 bytes each) of a WANT frame. */
-export function decodeIds(body: Uint8Array): Uint8Array[] {
-  if (body.length === 0 || body.length % 32 !== 0) throw protocolError('a WANT frame is whole 32-byte ids, at least one')
+/** Ids (32 bytes each) of a WANT, HAVE or FETCH frame (`what`: its name, for the error). */
+export function decodeIds(body: Uint8Array, what = 'WANT'): Uint8Array[] {
+  if (body.length === 0 || body.length % 32 !== 0) throw protocolError(`a ${what} frame is whole 32-byte ids, at least one`)
   const n = body.length / 32
-  if (n > MAX_WANT_IDS) throw protocolError(`a WANT of ${n} ids (at most ${MAX_WANT_IDS})`)
+  if (n > MAX_WANT_IDS) throw protocolError(`a ${what} of ${n} ids (at most ${MAX_WANT_IDS})`)
   const out: Uint8Array[] = []
   for (let i = 0; i < n; i++) out.push(body.subarray(i * 32, i * 32 + 32))
   return out

@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { XaeroError } from '../errors.js'
 import { MIN_FRAME, MIN_WINDOW, type PeerLimits } from './limits.js'
 
-export const PROTOCOL_VERSION = 5
+export const PROTOCOL_VERSION = 6
 export const NONCE = 32
 /** HELLO: version u16 | flags u8 | nonce 32 | window u32 | wantWindow u32 | maxFrame u32 | pushWindow u32 | pushRate u32 | pushBurst u32 | syncRate u32 | syncBurst u32 | ns length u8 | ns */
 const HELLO_FIXED = 2 + 1 + NONCE + 8 * 4 + 1

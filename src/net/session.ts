@@ -18,7 +18,7 @@ import {
 import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, helloOf, proof, type Hello, type Role } from './handshake.js'
 import { TokenBucket, resolveLimits, type PeerLimits } from './limits.js'
 import type { GroupNamespace } from './namespace.js'
-import { envelopeIds } from './dedup.js'
+import { RecentIds, envelopeIds } from './dedup.js'
 import { NamedSubtrees, envelopeKeyHex } from './subtrees.js'
 
 export { DEFAULT_LIMITS, type PeerLimits } from './limits.js'
@@ -37,6 +37,11 @@ export interface SyncHost {
    * computed already by the session: the host need not hash them again.
    */
   ingest(envelopes: readonly Uint8Array[], peer: string, ids?: ReadonlyArray<string | undefined>): Promise<Array<Event | XaeroError | null>>
+  /**
+   * Of the ids (hex) `peer` announced (HAVE: events it indexed that came from elsewhere), the ones
+   * to fetch from it now; the session sends FETCH for them. Without it, every one announced.
+   */
+  announced?(ids: string[], peer: string): string[]
 }
 
 /** What `db.syncWith` did. */
@@ -100,6 +105,8 @@ const asXaeroError = (e: unknown) => e instanceof XaeroError ? e : new XaeroErro
 const f64 = (n: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, n); return b }
 
 interface Received { envelopes: Uint8Array[]; size: number }
+/** A live push queued for the peer: an envelope (PUSH), or the id of an event to announce (HAVE). */
+interface Outgoing { type: typeof T.PUSH | typeof T.HAVE; bytes: Uint8Array; id?: string }
 
 /** One sync in flight, started by this side (`local`) or by the peer. */
 class Request {
@@ -182,7 +189,12 @@ export class PeerSession extends EventTarget {
   private ready = deferred()
   private watchdog?: ReturnType<typeof setInterval>
   // live push, sending
-  private pushQueue: Uint8Array[] = []
+  private pushQueue: Outgoing[] = []
+  /** Ids announced to the peer (HAVE) and not yet fetched: a FETCH is served for these only, each once. */
+  private readonly announcedOut: RecentIds
+  /** FETCHes of the peer to serve, in order (each id one it was announced: bounded by `announcedOut`). */
+  private fetchInbox: string[][] = []
+  private serving = false
   private pushSeq = 0
   private gapPending = false
   private pushUnackedOut = 0
@@ -193,14 +205,21 @@ export class PeerSession extends EventTarget {
   // live push, receiving
   private pushSeqIn = 0
   private pushUnackedIn = 0
-  private pushInbox: Array<Received & { seq: number }> = []
+  private pushInbox: Array<Received & { seq: number; have?: Uint8Array[] }> = []
   private pushWake?: () => void
   private readonly bucketIn: TokenBucket
   // syncs opened by each side, paced by the receiver's syncRate
   private readonly syncsIn: TokenBucket
   private syncsOut?: TokenBucket
-  /** Live pushes sent, dropped (queue overflow) and received; gaps seen in the peer's pushes; frames and bytes received, by type. */
-  readonly stats = { pushedEvents: 0, pushDropped: 0, pushReceived: 0, gapsSeen: 0, framesIn: 0, bytesIn: 0, byType: {} as Record<number, number> }
+  /**
+   * Live pushes sent, dropped (queue overflow) and received; ids announced (HAVE) to the peer and
+   * by it; ids this side fetched, and of the peer's fetches those it served; gaps seen in the
+   * peer's pushes; frames and bytes received, by type.
+   */
+  readonly stats = {
+    pushedEvents: 0, pushDropped: 0, pushReceived: 0, announced: 0, announcedIn: 0, fetched: 0, served: 0, gapsSeen: 0,
+    framesIn: 0, bytesIn: 0, byType: {} as Record<number, number>,
+  }
 
   private constructor(private readonly stream: Stream, options: SessionOptions) {
     super()
@@ -215,6 +234,7 @@ export class PeerSession extends EventTarget {
     this.writer = new FrameWriter(stream, (e) => this.fail(new XaeroError('E_STREAM_CLOSED', 'writing to the stream failed', { cause: e })), this.closing.signal)
     this.bucketIn = new TokenBucket(this.limits.pushRate, this.limits.pushBurst)
     this.syncsIn = new TokenBucket(this.limits.syncRate / 60, this.limits.syncBurst)
+    this.announcedOut = new RecentIds(this.limits.pushQueue)
     this.ready.promise.catch(() => {})
   }
 
@@ -304,7 +324,8 @@ export class PeerSession extends EventTarget {
         void this.shutdown(new XaeroError('E_STREAM_CLOSED', `the peer closed the session (${cause.code})`, { cause }), false, true)
         return
       }
-      case T.PUSH: return this.onPush(f)
+      case T.PUSH: case T.HAVE: return this.onPush(f)
+      case T.FETCH: return this.onFetch(f)
       case T.PUSH_ACK: {
         if (f.body.length !== 4) throw protocol('a PUSH_ACK is 4 bytes')
         const n = readU32(f.body)
@@ -817,14 +838,43 @@ export class PeerSession extends EventTarget {
    * Pass only events the peer did not send (by their origin). A closed session ignores pushes.
    */
   push(events: readonly Event[]): void {
-    if (!Array.isArray(events)) throw new TypeError('push takes an array of events')
+    this.enqueue(events, T.PUSH, 'push')
+  }
+
+  /**
+   * Announces newly indexed events to the peer by id (HAVE), for it to fetch those it lacks
+   * (FETCH, served as pushes): the lazy half of the relay (docs/NETWORK.md, Live push). Queued
+   * and paced with the pushes, in the same sequence, so an overflow is a gap here too.
+   */
+  announce(events: readonly Event[]): void {
+    this.enqueue(events, T.HAVE, 'announce')
+  }
+
+  /** Asks the peer for events it announced (ids in hex); served as pushes. What it never announced, or was asked for before, it ignores. */
+  fetch(ids: readonly string[]): void {
+    if (this.state !== 'open' || ids.length === 0) return
+    for (let i = 0; i < ids.length; i += MAX_WANT_IDS) {
+      const part = ids.slice(i, i + MAX_WANT_IDS), body = new Uint8Array(part.length * 32)
+      part.forEach((id, k) => hexInto(id, body, k * 32))
+      this.send(T.FETCH, 0, body)
+    }
+    this.stats.fetched += ids.length
+  }
+
+  private enqueue(events: readonly Event[], type: Outgoing['type'], what: string): void {
+    if (!Array.isArray(events)) throw new TypeError(`${what} takes an array of events`)
     if (this.state !== 'open') return
     for (const e of events) {
-      if (!e || !(e.bytes instanceof Uint8Array)) throw new TypeError('push takes Events')
-      if (this.pushQueue.length >= this.limits.pushQueue) { this.gapPending = true; this.stats.pushDropped++; continue }
-      this.pushQueue.push(e.bytes)
+      if (!e || !(e.bytes instanceof Uint8Array)) throw new TypeError(`${what} takes Events`)
+      this.queue(type === T.PUSH ? { type, bytes: e.bytes } : { type, bytes: e.key.subarray(8), id: e.id })
     }
     this.schedulePump()
+  }
+
+  /** Queues one push, or drops it when the queue is full: the next frame then skips a sequence number (a gap). */
+  private queue(item: Outgoing): void {
+    if (this.pushQueue.length >= this.limits.pushQueue) { this.gapPending = true; this.stats.pushDropped++; return }
+    this.pushQueue.push(item)
   }
 
   private schedulePump(): void {
@@ -842,16 +892,25 @@ export class PeerSession extends EventTarget {
         this.pushTimer = setTimeout(() => { this.pushTimer = undefined; this.pump() }, this.bucketOut!.waitFor(1))
         return
       }
+      // A frame is a run of one type: envelopes (PUSH) or ids (HAVE). With only a gap to tell, an empty PUSH.
+      const type = this.pushQueue[0]?.type ?? T.PUSH, per = type === T.HAVE ? 32 : 4
+      const most = Math.min(tokens, type === T.HAVE ? MAX_WANT_IDS : MAX_FRAME_EVENTS)
       let n = 0, size = 0
-      while (n < this.pushQueue.length && n < tokens && (n === 0 || size + 4 + this.pushQueue[n].length <= this.limits.batchBytes)) { size += 4 + this.pushQueue[n].length; n++ }
+      while (n < this.pushQueue.length && n < most && this.pushQueue[n].type === type && (n === 0 || size + per + this.pushQueue[n].bytes.length <= this.limits.batchBytes)) { size += per + this.pushQueue[n].bytes.length; n++ }
       const batch = this.pushQueue.splice(0, n)
       this.bucketOut!.take(n)
       this.pushSeq += this.gapPending ? 2 : 1
       this.gapPending = false
       if (this.pushSeq > 0xffffffff) { this.fail(new XaeroError('E_PEER_LIMIT', 'push sequence numbers are exhausted: open a new session')); return }
       if (this.pushUnackedOut === 0) this.lastPushAck = performance.now()
-      this.pushUnackedOut += this.send(T.PUSH, this.pushSeq, encodeEnvelopes(batch).body)
-      this.stats.pushedEvents += n
+      if (type === T.HAVE) {
+        for (const item of batch) this.announcedOut.add(item.id!)
+        this.pushUnackedOut += this.send(T.HAVE, this.pushSeq, concat(batch.map((item) => item.bytes)))
+        this.stats.announced += n
+      } else {
+        this.pushUnackedOut += this.send(T.PUSH, this.pushSeq, encodeEnvelopes(batch.map((item) => item.bytes)).body)
+        this.stats.pushedEvents += n
+      }
     }
     // Out now, not on the writer's next turn of the event loop: the indexing of the same events
     // runs in between, ~0.5 ms of a live push measured (docs/dev/latency.md). The pushes queued
@@ -859,12 +918,14 @@ export class PeerSession extends EventTarget {
     this.writer.flush()
   }
 
+  /** A PUSH or a HAVE: one sequence, one window and one rate (an announced id counts as an event). */
   private onPush(f: Frame): void {
-    const seq = f.request
-    if (seq <= this.pushSeqIn) throw protocol('a PUSH with a sequence number already seen', { seq, last: this.pushSeqIn })
+    const seq = f.request, name = f.type === T.HAVE ? 'HAVE' : 'PUSH'
+    if (seq <= this.pushSeqIn) throw protocol(`a ${name} with a sequence number already seen`, { seq, last: this.pushSeqIn })
     if (this.pushUnackedIn >= this.limits.pushWindow) throw limit('pushWindow', `the peer pushed past its window of ${this.limits.pushWindow} bytes`)
-    const envelopes = decodeEnvelopes(f.body, 0)
-    if (!this.bucketIn.take(envelopes.length)) throw limit('pushRate', `the peer pushed over ${this.limits.pushRate} events/s (burst ${this.limits.pushBurst})`)
+    const have = f.type === T.HAVE ? decodeIds(f.body, name) : undefined
+    const envelopes = have ? [] : decodeEnvelopes(f.body, 0)
+    if (!this.bucketIn.take(have?.length ?? envelopes.length)) throw limit('pushRate', `the peer pushed over ${this.limits.pushRate} events/s (burst ${this.limits.pushBurst})`)
     const missed = seq - this.pushSeqIn - 1
     this.pushSeqIn = seq
     if (missed > 0) {
@@ -872,8 +933,38 @@ export class PeerSession extends EventTarget {
       queueMicrotask(() => this.emit('gap', { missed, seq } satisfies GapDetail))
     }
     this.pushUnackedIn += f.size
-    this.pushInbox.push({ envelopes, size: f.size, seq })
+    this.pushInbox.push({ envelopes, size: f.size, seq, have })
     this.pushWake?.()
+  }
+
+  /** The peer asks for events this side announced: served as pushes, each id at most once; any other id is ignored. */
+  private onFetch(f: Frame): void {
+    const ids: string[] = []
+    for (const id of decodeIds(f.body, 'FETCH')) {
+      const hex = toHex(id)
+      if (this.announcedOut.delete(hex)) ids.push(hex)
+    }
+    if (ids.length === 0) return
+    this.fetchInbox.push(ids)
+    void this.serveFetches()
+  }
+
+  private async serveFetches(): Promise<void> {
+    if (this.serving) return
+    this.serving = true
+    try {
+      while (this.state === 'open' && this.fetchInbox.length > 0) {
+        const ids = this.fetchInbox.shift()!
+        // The store closing or failing: not the peer's fault. Its fetch expires and goes elsewhere.
+        const envelopes = await this.host.envelopes(ids).catch(() => [] as Uint8Array[])
+        if (this.state !== 'open') return
+        this.stats.served += envelopes.length
+        for (const bytes of envelopes) this.queue({ type: T.PUSH, bytes })
+        this.schedulePump()
+      }
+    } finally {
+      this.serving = false
+    }
   }
 
   /** Ingests pushes in order, acknowledging each once stored. */
@@ -882,7 +973,8 @@ export class PeerSession extends EventTarget {
       const item = this.pushInbox.shift()
       if (!item) { await new Promise<void>((resolve) => { this.pushWake = resolve }); this.pushWake = undefined; continue }
       try {
-        this.stats.pushReceived += await this.ingest(item.envelopes)
+        if (item.have) this.fetchAnnounced(item.have)
+        else this.stats.pushReceived += await this.ingest(item.envelopes)
       } catch (e) {
         if (this.state === 'open') this.fail(e instanceof XaeroError ? e : new XaeroError('E_ABORTED', 'ingesting a push failed', { cause: e }))
         return
@@ -892,6 +984,13 @@ export class PeerSession extends EventTarget {
       this.pushUnackedIn -= item.size
       this.send(T.PUSH_ACK, item.seq, u32(item.size))
     }
+  }
+
+  /** The ids the peer announced, in order after its earlier pushes were stored: those the host wants are fetched. */
+  private fetchAnnounced(ids: Uint8Array[]): void {
+    const hex = ids.map(toHex)
+    this.stats.announcedIn += hex.length
+    this.fetch(this.host.announced ? this.host.announced(hex, this.remotePeer) : hex)
   }
 
   // --- closing ---------------------------------------------------------------------------------------
@@ -924,6 +1023,7 @@ export class PeerSession extends EventTarget {
     this.requests.clear()
     this.pushQueue = []
     this.pushInbox = []
+    this.fetchInbox = []
     this.pushWake?.()
     this.peerSyncOpened?.resolve()
     clearInterval(this.watchdog)
