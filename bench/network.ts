@@ -8,7 +8,8 @@
 //   3. live push: one event appended on A, to indexed on connected B, one at a time;
 //   4. convergence: M peers each append 1 000 events at once, until every peer holds all of them;
 //   5. each peer's peak RSS.
-// NETBENCH_N=<events> overrides N, NETBENCH_MESH=<peers> M; NETBENCH_MESH_ONLY=<peers> runs the convergence alone;
+// NETBENCH_N=<events> overrides N, NETBENCH_MESH=<peers> M; NETBENCH_MESH_ONLY=<peers> runs the convergence alone
+// (with NETBENCH_MESH_OURS=1, without Hypercore's);
 // NETBENCH_LATENCY_ONLY=<repetitions> the catch-up and live push alone, repeated; NETBENCH_DEBUG=1
 // prints progress and lost sessions on stderr.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -63,7 +64,7 @@ async function reopenedAtHypercoreDurability(start: (name: string) => Promise<Pe
 }
 
 /** M peers each append PER_PEER events at once, until every peer holds all of them; Hypercore: M cores, every peer reading every core. */
-async function convergence(start: (name: string) => Promise<Peer>, dir: string, mesh: number) {
+async function convergence(start: (name: string) => Promise<Peer>, dir: string, mesh: number, withHypercore = true) {
   const total = mesh * PER_PEER
   progress(`xaeroflux: ${mesh} peers each append ${PER_PEER}`)
   const xs: Peer[] = []
@@ -109,6 +110,7 @@ async function convergence(start: (name: string) => Promise<Peer>, dir: string, 
     rssMB: { median: median(after.map((s) => s.rssMB)), max: Math.max(...after.map((s) => s.rssMB)) },
   }
   await Promise.all(xs.map((p) => p.close()))
+  if (!withHypercore) return { ours: oursMesh }
 
   progress(`hypercore: ${mesh} peers each append ${PER_PEER} blocks to their own core, every peer reading every core`)
   const hs: Peer[] = []
@@ -253,7 +255,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
   try {
     // For work on convergence alone: NETBENCH_MESH_ONLY=<peers>.
     const meshOnly = Number(process.env.NETBENCH_MESH_ONLY)
-    if (meshOnly > 0) return { results: { convergence: await convergence(start, dir, meshOnly) }, targets: {} }
+    if (meshOnly > 0) return { results: { convergence: await convergence(start, dir, meshOnly, !process.env.NETBENCH_MESH_OURS) }, targets: {} }
     // For work on the catch-up and live push latencies alone: NETBENCH_LATENCY_ONLY=<repetitions>.
     const latencyReps = Number(process.env.NETBENCH_LATENCY_ONLY)
     if (latencyReps > 0) return await latencyOnly(start, dir, n, latencyReps)
@@ -330,7 +332,7 @@ export async function networkBench(options: { quick?: boolean } = {}) {
     ingestRates.push(await ingestRun())
     const ingestRate = Math.round(Math.max(...ingestRates))
 
-    const { ours: oursMesh, hypercore: hcMesh } = await convergence(start, dir, mesh)
+    const { ours: oursMesh, hypercore: hcMesh } = await convergence(start, dir, mesh) as Required<Awaited<ReturnType<typeof convergence>>>
 
     const results = {
       n, envelopeBytes: ENVELOPE, blockBytes: BLOCK,

@@ -8,20 +8,16 @@
 import './helpers/with-resolvers.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@libp2p/noise'
-import { yamux } from '@libp2p/yamux'
-import { multiaddr } from '@multiformats/multiaddr'
-import type { Stream } from '@libp2p/interface'
 import { Identity, decodeEvent, encodeEvent, fromHex, groupId } from '../src/index.js'
 import { groupNamespace } from '../src/net/namespace.js'
-import { FrameReader, T, encodeEnvelopes, encodeFrame, u32, type Frame } from '../src/net/frames.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { T, encodeEnvelopes, encodeFrame, u32 } from '../src/net/frames.js'
 import { encodeHello, helloOf } from '../src/net/handshake.js'
 import { DEFAULT_LIMITS } from '../src/net/limits.js'
 import { KEYS, MAX_MESSAGE, MAX_SUBTREES, PUSH, SPLIT, SUBTREE, encodeItem, encodeKeys, encodeMessage, encodeSplit, parseMessage, type Addr, type ShapeNode } from '../src/sync/codec.js'
 import { KeyRange } from '../src/sync/view.js'
 import { PeerProcess, until } from './helpers/peer-process.js'
+import { RawPeer } from './helpers/raw-peer.js'
 import { within } from './helpers/watchdog.js'
 
 const GROUP = 'hostile'
@@ -43,96 +39,6 @@ process.on('unhandledRejection', (e) => {
   if (err?.code === 'ECONNRESET' || err?.name === 'EncryptionFailedError') { liarsLostDials.push(`${err.name}: ${err.message}`); return }
   throw e
 })
-
-/** A raw session of a fresh hostile peer id: HELLO sent, the honest HELLO received; `onFrame` sees every later frame. */
-class Liar {
-  /** The liars not stopped yet: the test stops them all when it ends, also when it fails (a libp2p node left running keeps the process alive). */
-  static readonly running = new Set<Liar>()
-  frames: Frame[] = []
-  /** What our own frame handler threw (a bug of the test), reported by cutOff. */
-  failure?: unknown
-  closed: Promise<void>
-  private constructor(readonly node: Libp2p, readonly stream: Stream, public onFrame: (f: Frame) => void = () => {}) {
-    this.closed = new Promise((resolve) => stream.addEventListener('close', () => resolve()))
-  }
-
-  static async connect(addr: string): Promise<Liar> {
-    const node = await createLibp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
-    try {
-      // A's libp2p refuses more than a few new connections a second from one host (its inbound
-      // connection threshold), and the liars all come from 127.0.0.1: dial again after a pause.
-      let stream: Stream | undefined
-      for (let attempt = 1; !stream; attempt++) {
-        stream = await node.dialProtocol(multiaddr(addr), ns.sync).catch(async (e) => {
-          if (attempt >= 5) throw e
-          await sleep(300 * attempt)
-          return undefined
-        })
-      }
-      const liar = new Liar(node, stream)
-      Liar.running.add(liar)
-      const reader = new FrameReader(1 << 30)
-      stream.addEventListener('message', (evt) => {
-        reader.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
-        for (let f; (f = reader.next());) {
-          liar.frames.push(f)
-          try { if (f.type !== T.HELLO) liar.onFrame(f) } catch (e) { liar.failure ??= e }
-        }
-      })
-      stream.send(encodeFrame(T.HELLO, 0, encodeHello(helloOf({ ...DEFAULT_LIMITS }, ns.ns, false, new Uint8Array(32)))))
-      await within((async () => { while (!liar.frames.some((f) => f.type === T.HELLO)) await sleep(2) })(), 'the honest HELLO', 5000)
-      return liar
-    } catch (e) {
-      await node.stop()
-      throw e
-    }
-  }
-
-  get id(): string { return this.node.peerId.toString() }
-  send(type: number, request: number, body?: Uint8Array): void {
-    if (this.stream.writeStatus !== 'writable') return
-    try { this.stream.send(encodeFrame(type, request, body)) } catch {} // A hung up meanwhile
-  }
-  error(): string | undefined { const e = this.frames.find((f) => f.type === T.ERROR); return e && new TextDecoder().decode(e.body) }
-
-  /** Makes A start a sync with us: a PUSH that skips a sequence number is a gap, which the side that sees it repairs by a sync. */
-  gap(seq = 2): void {
-    this.send(T.PUSH, seq, encodeEnvelopes([]).body)
-    // Again after a while if A has not opened a sync yet (seen once: no sync within 60 s).
-    setTimeout(() => { if (!this.frames.some((f) => f.type === T.SYNC) && this.stream.writeStatus === 'writable') this.gap(seq + 2) }, 1000).unref()
-  }
-
-  /** Answers A's syncs: `reply` turns each of A's reconciliation messages into ours (undefined: an empty RECON, "nothing more"); `serve` answers A's WANTs. */
-  answerSyncs(reply: (message: Uint8Array, from: number, to: number) => Uint8Array | undefined, serve: (request: number, wanted: Uint8Array[]) => void): void {
-    const ranges = new Map<number, [number, number]>(), wanted = new Map<number, Uint8Array[]>()
-    this.onFrame = (f) => {
-      if (f.type === T.SYNC) {
-        const v = new DataView(f.body.buffer, f.body.byteOffset, 16)
-        ranges.set(f.request, [v.getFloat64(0), v.getFloat64(8)])
-        wanted.set(f.request, [])
-        this.send(T.RECON, f.request, reply(f.body.subarray(16), v.getFloat64(0), v.getFloat64(8)))
-      } else if (f.type === T.RECON && f.body.length > 0) {
-        const [from, to] = ranges.get(f.request)!
-        this.send(T.RECON, f.request, reply(f.body, from, to))
-      } else if (f.type === T.WANT) {
-        for (let i = 0; i < f.body.length; i += 32) wanted.get(f.request)!.push(f.body.subarray(i, i + 32))
-      } else if (f.type === T.WANT_END) {
-        serve(f.request, wanted.get(f.request)!)
-      } else if (f.type === T.EVENTS) {
-        this.send(T.ACK, f.request, u32(f.size))
-      } else if (f.type === T.PUSH) {
-        this.send(T.PUSH_ACK, f.request, u32(f.size))
-      }
-    }
-    // A may have opened its sync in the same chunk as its HELLO (it syncs on connect when its id is the smaller).
-    for (const f of this.frames) if (f.type !== T.HELLO) this.onFrame(f)
-  }
-
-  async stop(): Promise<void> {
-    Liar.running.delete(this)
-    try { await this.node.stop() } catch {}
-  }
-}
 
 /** The endless split: each of A's SPLITs comes back with its shape and every fingerprint flipped, each of its KEYS lists as a one-part SPLIT there. */
 function neverMatch(message: Uint8Array, from: number, to: number): Uint8Array {
@@ -307,7 +213,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     const reasonOf = (id: string) => (a.events.find((e) => e.event === 'peer:disconnect' && (e.detail as { id: string }).id === id)?.detail as { reason?: { code?: string } } | undefined)?.reason
 
     /** Waits until A cuts the liar off, checks A's reason (and what A told the liar, when the ERROR frame made it before the hang-up), that A refuses its id (GroupNetwork's ban) and that a redial is refused. */
-    const cutOff = async (liar: Liar, code: string, t0: number): Promise<Outcome> => {
+    const cutOff = async (liar: RawPeer, code: string, t0: number): Promise<Outcome> => {
       active++
       try { await within(liar.closed, `A to cut the liar off (${code})`, 60_000) } finally { active-- }
       const ms = performance.now() - t0
@@ -334,7 +240,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     // 1. Splits that never end: every SPLIT of A's is described again, with its fingerprints
     //    flipped (a part A did not offer: cut off at once) ...
     await under('splits never end', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(neverMatch, () => {})
       const t0 = performance.now()
       liar.gap()
@@ -343,7 +249,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     // ... and fingerprints that never match: A descends its whole tree (each part once), then the
     //    liar splits a part A listed instead.
     await under('fingerprints never match', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(everyPartDiffers, () => {})
       const t0 = performance.now()
       liar.gap()
@@ -355,7 +261,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
 
     // 2. Ids it does not have: it claims 1 000 events A lacks, then accounts for A's WANTs without sending them.
     await under('claims ids, never sends them', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(claim(fakeKeys(1000)), (request, wanted) => {
         liar.send(T.EVENTS, request, new Uint8Array([...u32(wanted.length), ...u32(0)]))
         liar.send(T.EVENTS_END, request)
@@ -367,7 +273,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
 
     // 3. ... or sends other events (valid, signed, of the group, that A lacks) in their place: refused before they are stored.
     await under('claims ids, sends others', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(claim(fakeKeys(1000)), (request, wanted) => {
         liar.send(T.EVENTS, request, new Uint8Array([...u32(wanted.length), ...encodeEnvelopes(signed(GROUP, 5, 'instead')).body]))
         liar.send(T.EVENTS_END, request)
@@ -379,7 +285,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
 
     // ... or names a subtree A lacks (timestamps before 2^40 ms, in 2004), then sends events outside it.
     await under('names a subtree, sends events outside it', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(nameSubtree({ bits: 24, prefix: new Uint8Array(3) }), (request) => {
         liar.send(T.EVENTS, request, new Uint8Array([...u32(0), ...encodeEnvelopes(signed(GROUP, 5, 'outside')).body]))
         liar.send(T.EVENTS_END, request)
@@ -392,7 +298,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     // ... or names more subtrees than a sync may (MAX_SUBTREES), a message's worth at a time: each
     //    one A keeps until the sync ends.
     await under('names too many subtrees', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       liar.answerSyncs(nameSubtrees(MAX_SUBTREES + 1), () => {})
       const t0 = performance.now()
       liar.gap()
@@ -401,13 +307,13 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
 
     // 4. Events of another group, validly signed: pushed live, and served in a sync in answer to the ids it claimed.
     await under('another group, pushed', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       const t0 = performance.now()
       liar.send(T.PUSH, 1, encodeEnvelopes(signed('another group', 3, 'elsewhere')).body)
       return cutOff(liar, 'E_BAD_EVENT', t0)
     })
     await under('another group, in a sync', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       const foreign = signed('another group', 3, 'elsewhere')
       liar.answerSyncs(claim(foreign.map(keyOf)), (request) => {
         liar.send(T.EVENTS, request, new Uint8Array([...u32(3), ...encodeEnvelopes(foreign).body]))
@@ -420,7 +326,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
 
     // 5. A flood: pushes of valid events as fast as it can write them, 1 000 a frame, past the push rate.
     await under('push flood', async () => {
-      const liar = await Liar.connect(addr)
+      const liar = await RawPeer.connect(addr, ns)
       const one = signed(GROUP, 1, 'flood')[0]
       const frame = encodeEnvelopes(Array.from({ length: 1000 }, () => one)).body
       const t0 = performance.now()
@@ -433,7 +339,7 @@ test('hostile peers: lies are bounded and cut off, the liar is refused, and A se
     const [x, y] = await Promise.all([state(a), state(b)])
     assert.is(x.root, y.root)
   } finally {
-    await Promise.all([...peers.map((p) => p.close()), ...[...Liar.running].map((l) => l.stop())])
+    await Promise.all([...peers.map((p) => p.close()), ...[...RawPeer.running].map((l) => l.stop())])
   }
 })(), 'hostile peers', 90_000))
 
