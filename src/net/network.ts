@@ -424,9 +424,10 @@ export class GroupNetwork extends EventTarget {
   // Each new event goes to every peer but the one it came from (and, from an index batch, appends
   // are left out: they went when durable). This store's own events go whole (PUSH); events it
   // received from a peer are announced by id (HAVE), and each neighbour fetches those it lacks
-  // from one peer (`fetches`): in a mesh a peer received each event once per neighbour that had it,
-  // 1 704–2 069 bytes per 344-byte event among 20 peers (docs/NETWORK.md, Live push). A peer's
-  // session drops what its queue cannot hold and tells the peer there is a gap (sync repairs it).
+  // from one peer (`fetches`). Pushed whole by every neighbour that had it, an event reached a
+  // peer of the 20-peer bench 4–5 times (1 580–1 677 bytes received per 344-byte event; 711–844
+  // with the relay: docs/NETWORK.md, Live push). A peer's session drops what its queue cannot
+  // hold and tells the peer there is a gap (sync repairs it).
   private push(events: readonly Event[], origins: readonly Origin[], indexed = false): void {
     for (const session of this.sessions.values()) {
       const peer = session.remotePeer
