@@ -17,8 +17,8 @@ test('an id is fetched once, from the first peer that announced it, and not when
   assert.is(f.size, 3)
   f.arrived(['x-1', 'x-3', 'unknown'])
   assert.is(f.size, 1)
-  assert.equal(f.reassign(open, 'p'), new Map([['q', ['x-2']]]), "p's session closed: x-2 goes to q, which announced it too")
-  assert.equal(f.reassign(open, 'q'), new Map(), 'no one else announced it: given up')
+  assert.equal(f.reassign(open, 'p'), { fetch: new Map([['q', ['x-2']]]), repair: new Set() }, "p's session closed: x-2 goes to q, which announced it too")
+  assert.equal(f.reassign(open, 'q'), { fetch: new Map(), repair: new Set() }, 'no one else announced it: given up, and q is gone')
   assert.is(f.size, 0)
 })
 
@@ -26,14 +26,18 @@ test('a fetch past its time goes to the next peer that announced it and has a se
   const f = new Fetches(() => false, 30)
   f.claim(['y'], 'liar')
   for (const p of ['closed', 'q', 'r', 's', 't']) f.claim(['y'], p)
-  assert.equal(f.reassign(open), new Map(), 'not yet past its time')
+  const none = { fetch: new Map(), repair: new Set() }
+  assert.equal(f.reassign(open), none, 'not yet past its time')
   await sleep(40)
-  assert.equal(f.reassign((p) => p !== 'closed'), new Map([['q', ['y']]]), 'the first fallback with a session')
+  assert.equal(f.reassign((p) => p !== 'closed'), { fetch: new Map([['q', ['y']]]), repair: new Set() }, 'the first fallback with a session')
   await sleep(40)
-  assert.equal(f.reassign(open), new Map([['r', ['y']]]))
+  assert.equal(f.reassign(open), { fetch: new Map([['r', ['y']]]), repair: new Set() })
   await sleep(40)
-  assert.equal(f.reassign(open), new Map(), `at most ${FALLBACKS} fallbacks: s and t were not kept`)
+  assert.equal(f.reassign(open), { fetch: new Map(), repair: new Set(['r']) }, `at most ${FALLBACKS} fallbacks (s and t were not kept): given up, and a sync with r, asked last`)
   assert.is(f.size, 0)
+  f.claim(['w'], 'gone')
+  await sleep(40)
+  assert.equal(f.reassign((p) => p !== 'gone'), none, 'no sync with a peer whose session closed')
 })
 
 test('a peer holds at most FETCHES_PER_PEER pending fetches: what it announces past them is not fetched from it', () => {

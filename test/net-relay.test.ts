@@ -1,6 +1,7 @@
 // Live push's relay (docs/NETWORK.md, Live push): a store pushes its own events whole (PUSH),
 // announces by id (HAVE) the events it received from a peer, fetches (FETCH) what a peer announces
-// and it lacks, from one peer, and serves each id it announced once. Store A runs in a process
+// and it lacks, from one peer (another one, or a sync, when that one does not serve it), and
+// serves each id it announced once. Store A runs in a process
 // of its own (test/fixtures/peer.ts); its neighbours are raw sessions in this process that
 // write the frames themselves (test/helpers/raw-peer.ts).
 import './helpers/with-resolvers.js'
@@ -86,6 +87,16 @@ test('relay: A fetches what a peer announces and it lacks, announces what it rec
     assert.ok(performance.now() - t0 > FETCH_MS / 2, 'not before R had its time')
     s.send(T.PUSH, ++s.seq, encodeEnvelopes([late]).body)
     await until(async () => (await count()) === 12, 5000, 'A to store it')
+
+    // One that no one serves, with no other peer announcing it: given up after FETCH_MS, and A
+    // syncs with R, the peer it asked (the Merkle sync repairs what R held).
+    const [unserved] = signed(1, 'unserved')
+    const syncsBefore = of(r, T.SYNC).length
+    r.send(T.HAVE, ++r.seq, idOf(unserved))
+    const t1 = performance.now()
+    await until(async () => of(r, T.SYNC).length > syncsBefore, FETCH_MS + 5000, 'A to sync with R')
+    assert.ok(performance.now() - t1 > FETCH_MS / 2, 'not before R had its time')
+    assert.ok(fetchedFrom(r).includes(toHex(idOf(unserved))))
   } finally {
     await Promise.all([a.close(), ...[...RawPeer.running].map((p) => p.stop())])
   }

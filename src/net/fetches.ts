@@ -3,9 +3,10 @@
 // announced it, so that it receives the envelope about once, however many neighbours have it.
 //
 // Each id is fetched from the first peer that announced it; the next few that announce it are
-// kept as fallbacks. A fetch that does not arrive within FETCH_MS (the peer is slow, lied, or its
-// queue overflowed) or whose peer's session closed goes to the next fallback, or is given up: the
-// Merkle sync of anti-entropy brings what live push missed.
+// kept as fallbacks. A fetch that does not arrive within FETCH_MS (the peer is slow, lied, its
+// queue overflowed, or it announced more than it remembers before the fetch came) or whose peer's
+// session closed goes to the next fallback. With none left, it is given up, and a sync with the
+// last peer asked repairs what it held (the Merkle sync, as for a gap in its pushes).
 
 /** A fetch not answered in this long goes to another peer that announced the id. */
 export const FETCH_MS = 5_000
@@ -57,16 +58,21 @@ export class Fetches {
   /**
    * Moves fetches to their next fallback with an open session (`open`), or gives them up: those
    * pending from `lost` (its session closed) when given, else those pending longer than the
-   * timeout. Returns the ids to fetch now, by peer.
+   * timeout. Returns the ids to fetch now, by peer, and the peers to sync with: each one asked
+   * last for a fetch given up, if its session is open.
    */
-  reassign(open: (peer: string) => boolean, lost?: string): Map<string, string[]> {
-    const out = new Map<string, string[]>(), now = performance.now()
+  reassign(open: (peer: string) => boolean, lost?: string): { fetch: Map<string, string[]>; repair: Set<string> } {
+    const out = new Map<string, string[]>(), repair = new Set<string>(), now = performance.now()
     for (const [id, p] of this.pending) {
       if (lost !== undefined ? p.from !== lost : now - p.since < this.timeoutMs) continue
       this.count(p.from, -1)
       let next: string | undefined
       while ((next = p.others.shift()) !== undefined && !open(next));
-      if (next === undefined || (this.perPeer.get(next) ?? 0) >= FETCHES_PER_PEER) { this.pending.delete(id); continue }
+      if (next === undefined || (this.perPeer.get(next) ?? 0) >= FETCHES_PER_PEER) {
+        this.pending.delete(id)
+        if (p.from !== lost && open(p.from)) repair.add(p.from)
+        continue
+      }
       p.from = next
       p.since = now
       this.count(next, 1)
@@ -74,7 +80,7 @@ export class Fetches {
       if (list) list.push(id)
       else out.set(next, [id])
     }
-    return out
+    return { fetch: out, repair }
   }
 
   private count(peer: string, by: number): void {

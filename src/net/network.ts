@@ -441,9 +441,15 @@ export class GroupNetwork extends EventTarget {
     }
   }
 
-  /** Sends again the fetches that will not come: those from `lost` (its session closed), else those past their time. */
+  /**
+   * Sends again the fetches that will not come (those from `lost`, whose session closed, else
+   * those past their time) to other peers that announced them; where none is left, syncs with
+   * the peer asked last.
+   */
   private refetch(lost?: string): void {
-    for (const [peer, ids] of this.fetches.reassign((p) => this.sessions.get(p)?.open === true, lost)) this.sessions.get(peer)!.fetch(ids)
+    const { fetch, repair } = this.fetches.reassign((p) => this.sessions.get(p)?.open === true, lost)
+    for (const [peer, ids] of fetch) this.sessions.get(peer)!.fetch(ids)
+    for (const peer of repair) this.backgroundSync(this.sessions.get(peer)!, true)
   }
 
   // --- refusing peers that broke a rule ------------------------------------------------------
