@@ -893,7 +893,7 @@ export class PeerSession extends EventTarget {
         return
       }
       // A frame is a run of one type: envelopes (PUSH) or ids (HAVE). With only a gap to tell, an empty PUSH.
-      const type = this.pushQueue[0]?.type ?? T.PUSH, per = type === T.HAVE ? 32 : 4
+      const type = this.pushQueue[0]?.type ?? T.PUSH, per = type === T.HAVE ? 0 : 4 // an envelope's length field; an id has none
       const most = Math.min(tokens, type === T.HAVE ? MAX_WANT_IDS : MAX_FRAME_EVENTS)
       let n = 0, size = 0
       while (n < this.pushQueue.length && n < most && this.pushQueue[n].type === type && (n === 0 || size + per + this.pushQueue[n].bytes.length <= this.limits.batchBytes)) { size += per + this.pushQueue[n].bytes.length; n++ }
