@@ -75,16 +75,17 @@ test('two processes with 5 000 and 5 000 events (2 000 shared) converge in one s
   figures.sync5k = { ms: Math.round(result.ms), rounds: result.rounds, bytesSent: result.bytesSent, bytesReceived: result.bytesReceived, again: Math.round(again.ms) }
 }), 'test 1', 80_000))
 
-// Short against the sync's length (7-8 s), long enough for a machine busy with other tests (500 ms
-// was tripped once by a pause of the peer while the suite ran in two shards).
-const IDLE = 1500
+// Short against the sync's length (7-8 s), long enough for a machine busy with other tests: 500 ms
+// was tripped once by a pause of the peer while the suite ran in two shards, and 1 500 ms once on
+// Node 24 in a fresh-clone run (2026-12-07: A cut the stream, B validating on its thread).
+const IDLE = 2500
 /** A's idle limit in test 5: the idle cut-offs it checks take this long. */
 const HOSTILE_IDLE = 3000
 
 test('a far-behind peer (100 000 events vs 0) catches up in one sync under a short idle limit, and past its own syncBytes', () => within(withPeers(
   // B's syncBytes (1 MiB) is far below the ~35 MB it fetches: it bounds what a peer sends in the
   // peer's syncs, not what B asked for in its own. 100 000 events, so that the sync lasts several
-  // idle limits (50 000 took 4.3 s once libsodium verified them, under 3 limits).
+  // idle limits (50 000 took 4.3 s once libsodium verified them, under 2 limits of 2.5 s).
   [{ group: 'net2', limits: { idleMs: IDLE } }, { group: 'net2', limits: { idleMs: IDLE, syncBytes: 1 << 20 } }], async ([a, b]) => {
     const n = 100_000
     await a.call('gen', { n, seed: 'far', start: START }, 120_000)
@@ -94,8 +95,8 @@ test('a far-behind peer (100 000 events vs 0) catches up in one sync under a sho
     assert.is(rb.count, n)
     assert.is(ra.root, rb.root)
     assert.is(result.eventsReceived, n)
-    // The sync lasted many idle limits: the limit bounds idleness, not length.
-    assert.ok(result.ms > 3 * IDLE, `the sync took ${result.ms} ms`)
+    // The sync lasted several idle limits: the limit bounds idleness, not length.
+    assert.ok(result.ms > 2 * IDLE, `the sync took ${result.ms} ms`)
     figures.catchUp = { events: n, ms: Math.round(result.ms), eventsPerSecond: Math.round(n / (result.ms / 1000)), rounds: result.rounds, bytesReceived: result.bytesReceived, wall: Math.round(wall) }
   }), 'test 2', 150_000))
 
