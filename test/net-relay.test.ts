@@ -8,6 +8,7 @@ import './helpers/with-resolvers.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Identity, decodeEvent, encodeEvent, fromHex, groupId } from '../src/index.js'
+import { concat } from '../src/bytes.js'
 import { toHex } from '../src/hex.js'
 import { groupNamespace } from '../src/net/namespace.js'
 import { MAX_WANT_IDS, T, decodeEnvelopes, encodeEnvelopes, u32, type Frame } from '../src/net/frames.js'
@@ -22,7 +23,6 @@ const author = Identity.generate()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const signed = (n: number, tag: string) => Array.from({ length: n }, (_, i) => encodeEvent({ kind: 7, group: groupId(GROUP), payload: `${tag} ${i}`, timestamp: Date.now() - 5000 }, author))
 const idOf = (envelope: Uint8Array) => decodeEvent(envelope).key.subarray(8)
-const concat = (parts: Uint8Array[]) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let at = 0; for (const p of parts) { out.set(p, at); at += p.length } return out }
 const hexIds = (body: Uint8Array) => Array.from({ length: body.length / 32 }, (_, i) => toHex(body.subarray(i * 32, i * 32 + 32)))
 
 /** A neighbour of A: answers A's syncs with "nothing", acknowledges its pushes and announcements, and lists what A sent it. */
@@ -47,7 +47,7 @@ test('relay: A fetches what a peer announces and it lacks, announces what it rec
 
     // R announces 10 events A lacks: A fetches all of them from R, and stores what R then pushes.
     const events = signed(10, 'from R'), ids = events.map((e) => toHex(idOf(e)))
-    r.send(T.HAVE, ++r.seq, concat(events.map(idOf)))
+    r.send(T.HAVE, ++r.seq, concat(...events.map(idOf)))
     await until(async () => fetchedFrom(r).length >= 10, 5000, 'A to fetch from R')
     assert.equal(new Set(fetchedFrom(r)), new Set(ids))
     r.send(T.PUSH, ++r.seq, encodeEnvelopes(events).body)
@@ -61,11 +61,11 @@ test('relay: A fetches what a peer announces and it lacks, announces what it rec
 
     // S fetches 5 of them and an id A never announced: A pushes those 5, once.
     const unknown = globalThis.crypto.getRandomValues(new Uint8Array(32))
-    s.send(T.FETCH, 0, concat([...events.slice(0, 5).map(idOf), unknown]))
+    s.send(T.FETCH, 0, concat(...events.slice(0, 5).map(idOf), unknown))
     await until(async () => pushedTo(s).length >= 5, 5000, 'A to serve the fetch')
-    s.send(T.FETCH, 0, concat(events.slice(0, 5).map(idOf)))
+    s.send(T.FETCH, 0, concat(...events.slice(0, 5).map(idOf)))
     // R announces them again: A holds them, so it fetches nothing. A acknowledges a HAVE after acting on it.
-    r.send(T.HAVE, ++r.seq, concat(events.map(idOf)))
+    r.send(T.HAVE, ++r.seq, concat(...events.map(idOf)))
     await until(async () => of(r, T.PUSH_ACK).some((f) => f.request === r.seq), 5000, "A's acknowledgement of the second HAVE")
     assert.is(fetchedFrom(r).length, 10, 'no second fetch of held events')
 

@@ -6,6 +6,7 @@
 import type { Stream } from '@libp2p/interface'
 import { ErrorCodes, XaeroError, type XaeroErrorCode } from '../errors.js'
 import type { Event } from '../event.js'
+import { concat } from '../bytes.js'
 import { hexInto, toHex } from '../hex.js'
 import { DEFAULT_BUDGET, type Reconciliation } from '../sync/session.js'
 import { nodeBounds, type Addr } from '../sync/codec.js'
@@ -465,7 +466,7 @@ export class PeerSession extends EventTarget {
       this.syncsOut!.take(1)
       const rec = this.host.reconcile({ from, to, signal: req.controller.signal, subtrees: true })
       const first = await rec.open()
-      req.bytesOut += this.send(T.SYNC, req.id, concat([f64(from), f64(to), first]))
+      req.bytesOut += this.send(T.SYNC, req.id, concat(f64(from), f64(to), first))
       // The events move while the reconciliation goes on: each id is asked for (or sent), and
       // each subtree sent, as soon as a message shows it missing (docs/NETWORK.md, Sync).
       const found = new Gathered()
@@ -905,7 +906,7 @@ export class PeerSession extends EventTarget {
       if (this.pushUnackedOut === 0) this.lastPushAck = performance.now()
       if (type === T.HAVE) {
         for (const item of batch) this.announcedOut.add(item.id!)
-        this.pushUnackedOut += this.send(T.HAVE, this.pushSeq, concat(batch.map((item) => item.bytes)))
+        this.pushUnackedOut += this.send(T.HAVE, this.pushSeq, concat(...batch.map((item) => item.bytes)))
         this.stats.announced += n
       } else {
         this.pushUnackedOut += this.send(T.PUSH, this.pushSeq, encodeEnvelopes(batch.map((item) => item.bytes)).body)
@@ -1066,11 +1067,4 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 
 function isCode(code: string): code is XaeroErrorCode {
   return Object.hasOwn(ErrorCodes, code)
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0))
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
 }
