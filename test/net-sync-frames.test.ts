@@ -79,6 +79,9 @@ test('HELLO: version, namespace, auth mode and limits are checked', () => {
   assert.is(code(() => checkHello(encodeHello({ ...hello, maxFrame: 1024 }), 'abc', false)), 'E_PROTOCOL')
   assert.is(code(() => checkHello(encodeHello({ ...hello, syncRate: 0 }), 'abc', false)), 'E_PROTOCOL')
   assert.equal([checkHello(encodeHello(hello), 'abc', false).syncRate, checkHello(encodeHello(hello), 'abc', false).syncBurst], [DEFAULT_LIMITS.syncRate, DEFAULT_LIMITS.syncBurst])
+  // The idle limit travels too: the peer sends PROGRESS within it while its step is slow.
+  assert.is(checkHello(encodeHello(helloOf(resolveLimits({ idleMs: 4321 }), 'abc', false, new Uint8Array(32))), 'abc', false).idleMs, 4321)
+  assert.is(code(() => checkHello(encodeHello({ ...hello, idleMs: 0 }), 'abc', false)), 'E_PROTOCOL')
   const bytes = encodeHello(hello)
   assert.is(code(() => checkHello(bytes.subarray(0, bytes.length - 1), 'abc', false)), 'E_PROTOCOL')
 })
@@ -88,6 +91,8 @@ test('limits: misuse is a RangeError/TypeError; the token bucket refuses over it
   assert.throws(() => resolveLimits({ maxFrame: 1024 }), RangeError)
   assert.throws(() => resolveLimits({ nope: 1 } as never), TypeError)
   assert.is(resolveLimits({ idleMs: 500 }).idleMs, 500)
+  assert.throws(() => resolveLimits({ idleMs: 2 ** 32 }), RangeError) // announced in HELLO as a u32
+  assert.is(resolveLimits({ busyMs: 5000 }).busyMs, 5000)
   const b = new TokenBucket(10, 20)
   assert.ok(b.take(20))
   assert.not.ok(b.take(5))

@@ -81,6 +81,8 @@ test('two processes with 5 000 and 5 000 events (2 000 shared) converge in one s
 const IDLE = 2500
 /** A's idle limit in test 5: the idle cut-offs it checks take this long. */
 const HOSTILE_IDLE = 3000
+/** A's busy limit there: how long a peer that says it is at work (PROGRESS) may keep A's sync waiting. */
+const HOSTILE_BUSY = 6000
 
 test('a far-behind peer (100 000 events vs 0) catches up in one sync under a short idle limit, and past its own syncBytes', () => within(withPeers(
   // B's syncBytes (1 MiB) is far below the ~35 MB it fetches: it bounds what a peer sends in the
@@ -99,6 +101,24 @@ test('a far-behind peer (100 000 events vs 0) catches up in one sync under a sho
     assert.ok(result.ms > 2 * IDLE, `the sync took ${result.ms} ms`)
     figures.catchUp = { events: n, ms: Math.round(result.ms), eventsPerSecond: Math.round(n / (result.ms / 1000)), rounds: result.rounds, bytesReceived: result.bytesReceived, wall: Math.round(wall) }
   }), 'test 2', 150_000))
+
+test('a peer whose reconciliation steps outlast the other\'s idle limit says it is at work (PROGRESS), and the sync completes', () => within(withPeers(
+  // B's steps each take 2.5 s (a process starved of CPU): 2.5 of A's idle limits. No pushes: nothing
+  // else of B's would reach A meanwhile.
+  [{ group: 'net6', push: false, limits: { idleMs: 1000 } }, { group: 'net6', push: false, slowStepMs: 2500 }], async ([a, b]) => {
+    await a.call('gen', { n: 1000, seed: 'slow', start: START })
+    await b.call('dial', { addr: a.addrs[0] })
+    await within((async () => { while ((await a.call('sessions')).peers.length === 0) await new Promise((r) => setTimeout(r, 20)) })(), 'A to attach the session', 5000)
+    const { result } = await a.call('sync', {}, 30_000)
+    assert.is(result.eventsSent, 1000)
+    assert.ok(result.ms > 2500, `the sync took ${result.ms} ms`)
+    assert.is((await b.call('root')).root, (await a.call('root')).root)
+    const [session] = (await a.call('sessions')).peers as Array<{ open: boolean; stats: { byType: Record<number, number> } }>
+    assert.ok(session.open, 'A kept the session')
+    const progress = session.stats.byType[T.PROGRESS] ?? 0
+    assert.ok(progress >= 3, `A heard ${progress} PROGRESS frames`)
+    figures.slowSteps = { ms: Math.round(result.ms), progress }
+  }), 'slow steps', 60_000))
 
 test('live push: appends on A reach B; a forced gap is reported and a sync repairs it', () => within(withPeers(
   [{ group: 'net3', limits: { pushQueue: 8 } }, { group: 'net3', autoRepair: true }], async ([a, b]) => {
@@ -190,7 +210,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
   try {
     // A's idle limit also bounds the honest B's syncs at the end: at 1.5 s, CI's load (two shards
     // on 2 cores) cut B's sync off with E_TIMEOUT in both Node runs of one .ci/run (2026-12-07).
-    await withPeers([{ group, limits: { idleMs: HOSTILE_IDLE, handshakeMs: 1000, syncBurst: 2 } }, { group }], async ([a, b]) => {
+    await withPeers([{ group, limits: { idleMs: HOSTILE_IDLE, busyMs: HOSTILE_BUSY, handshakeMs: 1000, syncBurst: 2 } }, { group }], async ([a, b]) => {
       await a.call('gen', { n: 5000, seed: 'h', start: START })
       const addr = a.addrs[0]
       const results: Record<string, { code: string; ms: number; errorFrame: boolean }> = {}
@@ -257,6 +277,23 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       assert.ok(s.frames.some((f) => f.type === T.RECON), 'the honest side answered the first message')
       assert.ok(results['silent mid-sync'].ms >= HOSTILE_IDLE && results['silent mid-sync'].ms < HOSTILE_IDLE + 3000)
 
+      // ... or that says it is still at work on its reply (PROGRESS, well within A's idle limit)
+      // and never sends it: A waits past its idle limit, up to its busy limit (HOSTILE_BUSY).
+      s = await rawSession(node, addr, ns.ns, ns.sync)
+      s.stream.send(encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...await mine.reconcile().open()])))
+      await within((async () => { while (!s.frames.some((f) => f.type === T.RECON)) await new Promise((r) => setTimeout(r, 5)) })(), 'the RECON reply', 5000)
+      t = performance.now()
+      const working = setInterval(() => { try { s.stream.send(encodeFrame(T.PROGRESS, 2)) } catch {} }, HOSTILE_IDLE / 3)
+      try { await expectClose('at work forever', 'E_TIMEOUT', t, s) } finally { clearInterval(working) }
+      assert.match(a.events.filter((e) => e.event === 'close').at(-1)!.message as string, /still at work/)
+      assert.ok(results['at work forever'].ms >= HOSTILE_BUSY - 200 && results['at work forever'].ms < HOSTILE_BUSY + 3000, `${results['at work forever'].ms} ms`)
+
+      // A PROGRESS out of turn: with its SYNC, while A's reply is due.
+      s = await rawSession(node, addr, ns.ns, ns.sync)
+      t = performance.now()
+      s.stream.send(new Uint8Array([...encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...await mine.reconcile().open()])), ...encodeFrame(T.PROGRESS, 2)]))
+      await expectClose('PROGRESS out of turn', 'E_PROTOCOL', t, s)
+
       // A slow reader: it announces a 64 KiB window, wants all 5 000 events (~1.1 MB) and never acknowledges.
       // The honest side sends while its unacknowledged bytes are under the window (so at most the
       // window plus one frame), then waits, and cuts it off after the idle limit.
@@ -310,7 +347,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       assert.ok(silentHello >= 900 && silentHello < 3000, `${silentHello} ms`)
       results['no HELLO'] = { code: hs.code, ms: silentHello, errorFrame: false }
 
-      for (const [label, r] of Object.entries(results)) if (!['silent mid-sync', 'slow reader', 'no HELLO'].includes(label)) assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
+      for (const [label, r] of Object.entries(results)) if (!['silent mid-sync', 'at work forever', 'slow reader', 'no HELLO'].includes(label)) assert.ok(r.ms < 2000, `${label} took ${r.ms} ms`)
       // The honest node still serves another peer.
       await b.call('dial', { addr })
       const { result } = await b.call('sync')
@@ -331,7 +368,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
     await node.stop()
     await mine.close()
   }
-})(), 'test 5', 80_000))
+})(), 'test 5', 100_000))
 
 test.after(() => { console.log('measured:', JSON.stringify(figures, null, 1)) })
 

@@ -12,7 +12,7 @@ export const FRAME_HEADER = 9
 
 export const T = {
   HELLO: 1, AUTH: 2, PUSH: 3, PUSH_ACK: 4, ERROR: 5, HAVE: 6, FETCH: 7,
-  SYNC: 16, RECON: 17, WANT: 18, WANT_END: 19, EVENTS: 20, EVENTS_END: 21, ACK: 22, CANCEL: 23,
+  SYNC: 16, RECON: 17, WANT: 18, WANT_END: 19, EVENTS: 20, EVENTS_END: 21, ACK: 22, CANCEL: 23, PROGRESS: 24,
 } as const
 export type FrameType = (typeof T)[keyof typeof T]
 const KNOWN = new Set<number>(Object.values(T))

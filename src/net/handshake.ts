@@ -1,5 +1,5 @@
 // The handshake of a sync stream (docs/NETWORK.md, "Handshake"): HELLO both ways (version,
-// namespace, nonce, this side's windows, push rate and sync rate), then in a secret group AUTH both ways:
+// namespace, nonce, this side's windows, push rate, sync rate and idle limit), then in a secret group AUTH both ways:
 // a proof of the group's key bound to both Noise-verified peer ids, both nonces and the sender's
 // role. Nothing else is sent or accepted before the peer's proof verifies.
 import { hmac } from '@noble/hashes/hmac.js'
@@ -7,10 +7,10 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { XaeroError } from '../errors.js'
 import { MIN_FRAME, MIN_WINDOW, type PeerLimits } from './limits.js'
 
-export const PROTOCOL_VERSION = 6
+export const PROTOCOL_VERSION = 7
 export const NONCE = 32
-/** HELLO: version u16 | flags u8 | nonce 32 | window u32 | wantWindow u32 | maxFrame u32 | pushWindow u32 | pushRate u32 | pushBurst u32 | syncRate u32 | syncBurst u32 | ns length u8 | ns */
-const HELLO_FIXED = 2 + 1 + NONCE + 8 * 4 + 1
+/** HELLO: version u16 | flags u8 | nonce 32 | window u32 | wantWindow u32 | maxFrame u32 | pushWindow u32 | pushRate u32 | pushBurst u32 | syncRate u32 | syncBurst u32 | idleMs u32 | ns length u8 | ns */
+const HELLO_FIXED = 2 + 1 + NONCE + 9 * 4 + 1
 /** Largest frame accepted before the handshake is over: a HELLO or an AUTH. */
 export const HANDSHAKE_FRAME = 512
 const FLAG_AUTH = 1
@@ -29,6 +29,8 @@ export interface Hello {
   pushBurst: number
   syncRate: number
   syncBurst: number
+  /** The sender's idle limit: while this side works on its turn of a sync, it tells the peer so (PROGRESS) well within it. */
+  idleMs: number
   ns: string
 }
 
@@ -41,7 +43,7 @@ export function encodeHello(h: Hello): Uint8Array {
   out[2] = h.auth ? FLAG_AUTH : 0
   out.set(h.nonce, 3)
   let at = 3 + NONCE
-  for (const n of [h.window, h.wantWindow, h.maxFrame, h.pushWindow, h.pushRate, h.pushBurst, h.syncRate, h.syncBurst]) { v.setUint32(at, n); at += 4 }
+  for (const n of [h.window, h.wantWindow, h.maxFrame, h.pushWindow, h.pushRate, h.pushBurst, h.syncRate, h.syncBurst, h.idleMs]) { v.setUint32(at, n); at += 4 }
   out[at] = ns.length
   out.set(ns, at + 1)
   return out
@@ -60,20 +62,20 @@ export function checkHello(body: Uint8Array, ns: string, auth: boolean): Hello {
   if ((flags & ~FLAG_AUTH) !== 0) throw protocol('unknown HELLO flags', { flags })
   let at = 3 + NONCE
   const n = () => { const x = v.getUint32(at); at += 4; return x }
-  const h: Hello = { version, auth: (flags & FLAG_AUTH) !== 0, nonce: body.slice(3, 3 + NONCE), window: n(), wantWindow: n(), maxFrame: n(), pushWindow: n(), pushRate: n(), pushBurst: n(), syncRate: n(), syncBurst: n(), ns: '' }
+  const h: Hello = { version, auth: (flags & FLAG_AUTH) !== 0, nonce: body.slice(3, 3 + NONCE), window: n(), wantWindow: n(), maxFrame: n(), pushWindow: n(), pushRate: n(), pushBurst: n(), syncRate: n(), syncBurst: n(), idleMs: n(), ns: '' }
   const len = body[at]
   if (body.length !== at + 1 + len) throw protocol('a HELLO whose namespace length does not match its size')
   h.ns = new TextDecoder().decode(body.subarray(at + 1))
   if (h.ns !== ns) throw protocol('the peer is in another namespace', { ns: h.ns.slice(0, 80) })
   if (h.auth !== auth) throw protocol(auth ? 'the peer does not authenticate in a secret group' : 'the peer asks for authentication in an open group')
-  if (h.window < MIN_WINDOW || h.pushWindow < MIN_WINDOW || h.maxFrame < MIN_FRAME || h.wantWindow < 1 || h.pushRate < 1 || h.pushBurst < 1 || h.syncRate < 1 || h.syncBurst < 1) {
+  if (h.window < MIN_WINDOW || h.pushWindow < MIN_WINDOW || h.maxFrame < MIN_FRAME || h.wantWindow < 1 || h.pushRate < 1 || h.pushBurst < 1 || h.syncRate < 1 || h.syncBurst < 1 || h.idleMs < 1) {
     throw protocol('HELLO announces limits too small to carry an envelope', { window: h.window, pushWindow: h.pushWindow, maxFrame: h.maxFrame })
   }
   return h
 }
 
 export function helloOf(limits: PeerLimits, ns: string, auth: boolean, nonce: Uint8Array): Hello {
-  return { version: PROTOCOL_VERSION, auth, nonce, window: limits.window, wantWindow: limits.wantWindow, maxFrame: limits.maxFrame, pushWindow: limits.pushWindow, pushRate: limits.pushRate, pushBurst: limits.pushBurst, syncRate: limits.syncRate, syncBurst: limits.syncBurst, ns }
+  return { version: PROTOCOL_VERSION, auth, nonce, window: limits.window, wantWindow: limits.wantWindow, maxFrame: limits.maxFrame, pushWindow: limits.pushWindow, pushRate: limits.pushRate, pushBurst: limits.pushBurst, syncRate: limits.syncRate, syncBurst: limits.syncBurst, idleMs: limits.idleMs, ns }
 }
 
 const LABEL = new TextEncoder().encode('xaeroflux/auth/v1')

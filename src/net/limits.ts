@@ -28,6 +28,14 @@ export interface PeerLimits {
    * sync: a sync that keeps moving runs as long as it needs. @default 30 000
    */
   idleMs: number
+  /**
+   * Milliseconds the peer may keep this side waiting for its next reconciliation message while it
+   * says it is still at work on it (PROGRESS frames, each of which resets `idleMs`); then
+   * E_TIMEOUT. An honest but starved process (20 peers on 2 cores, each appending and indexing)
+   * took 6–25 s for one step, past the idle limit; this bounds a peer that only says it works.
+   * Never less than `idleMs`. @default 120 000
+   */
+  busyMs: number
   /** Milliseconds for the whole handshake (HELLO, and AUTH in a secret group). @default 10 000 */
   handshakeMs: number
   /** Events per second the peer may push live (token bucket, announced in HELLO so an honest sender paces itself). @default 2 000 */
@@ -51,6 +59,7 @@ export const DEFAULT_LIMITS: Readonly<PeerLimits> = Object.freeze({
   syncBurst: 10,
   syncBytes: 1 << 30,
   idleMs: 30_000,
+  busyMs: 120_000,
   handshakeMs: 10_000,
   pushRate: 2_000,
   pushBurst: 4_000,
@@ -74,8 +83,8 @@ export function resolveLimits(limits: Partial<PeerLimits> = {}): PeerLimits {
   }
   if (out.maxFrame < MIN_FRAME || out.maxFrame > 0xffffffff) throw new RangeError(`limits.maxFrame must be in ${MIN_FRAME}..2^32-1`)
   if (out.window < MIN_WINDOW || out.pushWindow < MIN_WINDOW) throw new RangeError(`limits.window and pushWindow must be at least ${MIN_WINDOW}`)
-  if (out.window > 0xffffffff || out.pushWindow > 0xffffffff || out.pushRate > 0xffffffff || out.pushBurst > 0xffffffff || out.syncRate > 0xffffffff || out.syncBurst > 0xffffffff) {
-    throw new RangeError('window, pushWindow, pushRate, pushBurst, syncRate and syncBurst fit in 32 bits')
+  if (out.window > 0xffffffff || out.pushWindow > 0xffffffff || out.idleMs > 0xffffffff || out.pushRate > 0xffffffff || out.pushBurst > 0xffffffff || out.syncRate > 0xffffffff || out.syncBurst > 0xffffffff) {
+    throw new RangeError('window, pushWindow, idleMs, pushRate, pushBurst, syncRate and syncBurst fit in 32 bits')
   }
   if (out.batchBytes > out.maxFrame / 2) throw new RangeError('limits.batchBytes must be at most maxFrame / 2')
   return out

@@ -113,6 +113,14 @@ interface Outgoing { type: typeof T.PUSH | typeof T.HAVE; bytes: Uint8Array; id?
 class Request {
   recon: Uint8Array[] = []
   reconDone = false
+  /**
+   * Whose reconciliation message is due: this side's ('local': it holds the peer's last message),
+   * the peer's, or nobody's once either side said it has nothing more; 'opening' until the
+   * initiator's SYNC is sent. A PROGRESS is in turn only while the peer's is due.
+   */
+  turn: 'opening' | 'local' | 'peer' | 'done'
+  /** When this side's turn began, or it last told the peer it is still at work on it (PROGRESS). */
+  workingSince = performance.now()
   /** Reconciliation messages received, and applied by this side's reconciliation. */
   reconReceived = 0
   reconApplied = 0
@@ -138,14 +146,21 @@ class Request {
   eventsReceived = 0
   rounds = 0
   readonly started = performance.now()
+  /** Progress on the request: a frame of it from the peer other than PROGRESS, or a local step done. */
   lastProgress = performance.now()
+  /** The last progress, or PROGRESS from the peer: what the idle limit counts from. */
+  lastHeard = performance.now()
   failure?: XaeroError
   readonly controller = new AbortController()
   private waiters: Array<() => void> = []
 
-  constructor(readonly id: number, readonly local: boolean, readonly from: number, readonly to: number) {}
+  constructor(readonly id: number, readonly local: boolean, readonly from: number, readonly to: number) {
+    this.turn = local ? 'opening' : 'local'
+  }
 
-  touch(): void { this.lastProgress = performance.now() }
+  touch(): void { this.lastProgress = this.lastHeard = performance.now() }
+  /** Sets whose message is due after this side sent one (`sent`: empty when it has nothing more). */
+  sentRecon(sent: Uint8Array | undefined): void { this.turn = sent && sent.length > 0 ? 'peer' : 'done' }
   wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -349,10 +364,18 @@ export class PeerSession extends EventTarget {
     // its wants, reconciliation messages against the reconciliation's budget): an honest catch-up
     // of more than syncBytes must not read as the peer breaking a limit. The peer's own syncs are bounded here.
     if (!req.local && req.bytesIn > this.limits.syncBytes) throw limit('syncBytes', `a sync received more than ${this.limits.syncBytes} bytes`, { request: req.id })
+    if (f.type === T.PROGRESS) {
+      // The peer is still at work on its message: the idle limit starts again, the busy limit does not.
+      if (req.turn !== 'peer' || f.body.length !== 0) throw protocol('a PROGRESS out of turn', { request: req.id })
+      req.lastHeard = performance.now()
+      return
+    }
     req.touch()
     switch (f.type) {
       case T.RECON:
-        if (req.reconDone || req.recon.length >= 1) throw protocol('a reconciliation message out of turn', { request: req.id })
+        if (req.turn !== 'peer') throw protocol('a reconciliation message out of turn', { request: req.id })
+        req.turn = f.body.length > 0 ? 'local' : 'done'
+        req.workingSince = performance.now()
         req.recon.push(f.body)
         req.reconReceived++
         break
@@ -406,7 +429,8 @@ export class PeerSession extends EventTarget {
     // Pace pushes a little under the peer's announced rate: its bucket starts when it reads our frames.
     this.bucketOut = new TokenBucket(Math.max(1, Math.floor(peer.pushRate * 0.95)), Math.max(1, Math.floor(peer.pushBurst * 0.95)))
     this.syncsOut = new TokenBucket((peer.syncRate * 0.95) / 60, Math.max(1, Math.floor(peer.syncBurst * 0.95)))
-    this.watchdog = setInterval(() => this.checkIdle(), Math.max(50, Math.min(1000, this.limits.idleMs / 4)))
+    // Often enough for this side's idle limit and for the PROGRESS the peer's needs (every third of it).
+    this.watchdog = setInterval(() => this.checkIdle(), Math.max(50, Math.min(1000, this.limits.idleMs / 4, peer.idleMs / 6)))
     this.watchdog.unref?.()
     void this.pushLoop()
     this.ready.resolve()
@@ -422,11 +446,24 @@ export class PeerSession extends EventTarget {
 
   private ownsId(id: number): boolean { return (id & 1) === (this.role === 'dialer' ? 0 : 1) }
 
-  /** Idle limits not tied to one request's wait: unacknowledged pushes, a transport that never drains. */
+  /**
+   * Idle limits not tied to one request's wait (unacknowledged pushes); and PROGRESS for each sync
+   * whose reconciliation step this side has been at for a third of the peer's idle limit, so that
+   * a step that is slow, not stuck, does not get this side cut off. A step of a process starved
+   * of CPU (20 peers on 2 cores, each appending and indexing) took 6–25 s: its peers cut off ~70
+   * honest sessions a run at the 30 s limit (docs/dev/latency.md, session 21).
+   */
   private checkIdle(): void {
     const now = performance.now()
     if (this.pushUnackedOut > 0 && now - this.lastPushAck > this.limits.idleMs) {
       this.fail(new XaeroError('E_TIMEOUT', `the peer acknowledged no push for ${this.limits.idleMs} ms`, { details: { limit: 'idleMs' } }))
+      return
+    }
+    const every = this.peer!.idleMs / 3
+    for (const req of this.requests.values()) {
+      if (req.turn !== 'local' || req.failure || now - req.workingSince < every) continue
+      req.workingSince = now
+      req.bytesOut += this.send(T.PROGRESS, req.id)
     }
   }
 
@@ -467,6 +504,7 @@ export class PeerSession extends EventTarget {
       const rec = this.host.reconcile({ from, to, signal: req.controller.signal, subtrees: true })
       const first = await rec.open()
       req.bytesOut += this.send(T.SYNC, req.id, concat(f64(from), f64(to), first))
+      req.turn = 'peer'
       // The events move while the reconciliation goes on: each id is asked for (or sent), and
       // each subtree sent, as soon as a message shows it missing (docs/NETWORK.md, Sync).
       const found = new Gathered()
@@ -488,6 +526,7 @@ export class PeerSession extends EventTarget {
         req.reconApplied++
         req.touch()
         req.bytesOut += this.send(T.RECON, req.id, reply) // empty: nothing more to say
+        req.sentRecon(reply)
         take() // after the message that names its subtrees: their events follow it on the stream
         if (!reply) break
       }
@@ -564,6 +603,7 @@ export class PeerSession extends EventTarget {
         req.reconApplied++
         req.touch()
         req.bytesOut += this.send(T.RECON, req.id, reply) // empty: nothing more to say
+        req.sentRecon(reply)
         found.add(rec.takeFound()) // after the message that names its subtrees: their events follow it on the stream
         req.wake()
         if (!reply) break
@@ -824,9 +864,12 @@ export class PeerSession extends EventTarget {
     for (;;) {
       if (req.failure) throw req.failure
       if (cond()) return
-      const left = req.lastProgress + this.limits.idleMs - performance.now()
-      if (left <= 0) throw this.fail(new XaeroError('E_TIMEOUT', `the peer made no progress on a sync for ${this.limits.idleMs} ms (waiting for ${what})`, { details: { limit: 'idleMs', request: req.id, waiting: what } }))
-      await req.wait(left + 1)
+      // PROGRESS moves `lastHeard` only: the idle limit counts from it, the busy limit from the last real progress.
+      const now = performance.now(), busyMs = Math.max(this.limits.busyMs, this.limits.idleMs)
+      const idleEnds = req.lastHeard + this.limits.idleMs, busyEnds = req.lastProgress + busyMs
+      if (now >= idleEnds) throw this.fail(new XaeroError('E_TIMEOUT', `the peer made no progress on a sync for ${this.limits.idleMs} ms (waiting for ${what})`, { details: { limit: 'idleMs', request: req.id, waiting: what } }))
+      if (now >= busyEnds) throw this.fail(new XaeroError('E_TIMEOUT', `the peer kept a sync waiting ${busyMs} ms, saying it was still at work (waiting for ${what})`, { details: { limit: 'busyMs', request: req.id, waiting: what } }))
+      await req.wait(Math.min(idleEnds, busyEnds) - now + 1)
     }
   }
 
