@@ -102,22 +102,33 @@ test('a far-behind peer (100 000 events vs 0) catches up in one sync under a sho
     figures.catchUp = { events: n, ms: Math.round(result.ms), eventsPerSecond: Math.round(n / (result.ms / 1000)), rounds: result.rounds, bytesReceived: result.bytesReceived, wall: Math.round(wall) }
   }), 'test 2', 150_000))
 
-test('a peer whose reconciliation steps outlast the other\'s idle limit says it is at work (PROGRESS), and the sync completes', () => within(withPeers(
-  // B's steps each take 2.5 s (a process starved of CPU): 2.5 of A's idle limits. No pushes: nothing
-  // else of B's would reach A meanwhile.
-  [{ group: 'net6', push: false, limits: { idleMs: 1000 } }, { group: 'net6', push: false, slowStepMs: 2500 }], async ([a, b]) => {
+test('a peer whose reconciliation steps outlast the other\'s idle limit says it is at work (PROGRESS), and its syncs complete both ways', () => within(withPeers(
+  // B's steps each take 2.5 s (a process starved of CPU): 2.5 of the idle limit both sides run with.
+  // No pushes: nothing else of B's would reach A meanwhile.
+  [{ group: 'net6', push: false, limits: { idleMs: 1000 } }, { group: 'net6', push: false, slowStepMs: 2500, limits: { idleMs: 1000 } }], async ([a, b]) => {
     await a.call('gen', { n: 1000, seed: 'slow', start: START })
     await b.call('dial', { addr: a.addrs[0] })
     await within((async () => { while ((await a.call('sessions')).peers.length === 0) await new Promise((r) => setTimeout(r, 20)) })(), 'A to attach the session', 5000)
+    const progressHeard = async (p: PeerProcess) => {
+      const [session] = (await p.call('sessions')).peers as Array<{ open: boolean; stats: { byType: Record<number, number> } }>
+      assert.ok(session.open, 'the session is kept')
+      return session.stats.byType[T.PROGRESS] ?? 0
+    }
+    // A opens: B, the responder, is slow at its step, and also waits for A's WANTs beside it.
     const { result } = await a.call('sync', {}, 30_000)
     assert.is(result.eventsSent, 1000)
     assert.ok(result.ms > 2500, `the sync took ${result.ms} ms`)
     assert.is((await b.call('root')).root, (await a.call('root')).root)
-    const [session] = (await a.call('sessions')).peers as Array<{ open: boolean; stats: { byType: Record<number, number> } }>
-    assert.ok(session.open, 'A kept the session')
-    const progress = session.stats.byType[T.PROGRESS] ?? 0
-    assert.ok(progress >= 3, `A heard ${progress} PROGRESS frames`)
-    figures.slowSteps = { ms: Math.round(result.ms), progress }
+    const heard = await progressHeard(a)
+    assert.ok(heard >= 3, `A heard ${heard} PROGRESS frames`)
+    // B opens: its opening step is slow too (B's clock on A starts when its SYNC is sent), then its next step.
+    await b.call('gen', { n: 500, seed: 'slow-b', start: START + 3 })
+    const back = (await b.call('sync', {}, 30_000)).result
+    assert.is(back.eventsSent, 500)
+    assert.is((await b.call('root')).root, (await a.call('root')).root)
+    const heardAgain = await progressHeard(a)
+    assert.ok(heardAgain > heard, `A heard ${heardAgain - heard} PROGRESS frames in B's sync`)
+    figures.slowSteps = { ms: Math.round(result.ms), progress: heard, back: Math.round(back.ms), progressBack: heardAgain - heard }
   }), 'slow steps', 60_000))
 
 test('live push: appends on A reach B; a forced gap is reported and a sync repairs it', () => within(withPeers(

@@ -504,7 +504,11 @@ export class PeerSession extends EventTarget {
       const rec = this.host.reconcile({ from, to, signal: req.controller.signal, subtrees: true })
       const first = await rec.open()
       req.bytesOut += this.send(T.SYNC, req.id, concat(f64(from), f64(to), first))
+      // The peer's clock starts now, not when the request was made: under load, waiting for the
+      // sync rate and opening (the Merkle tree taken back from index batches) took up to 24 s of
+      // the 30 s idle limit in the 20-peer bench.
       req.turn = 'peer'
+      req.touch()
       // The events move while the reconciliation goes on: each id is asked for (or sent), and
       // each subtree sent, as soon as a message shows it missing (docs/NETWORK.md, Sync).
       const found = new Gathered()
@@ -864,6 +868,11 @@ export class PeerSession extends EventTarget {
     for (;;) {
       if (req.failure) throw req.failure
       if (cond()) return
+      // While this side's own reconciliation message is due, a wait beside its step (serving
+      // WANTs, say) waits on this side, not on the peer: no limit runs. In the 20-peer bench,
+      // once the peers' waits on a slow step were covered by PROGRESS, 63 sessions a run were cut
+      // off so by the slow side itself ("waiting for a WANT"). The step's end wakes the request.
+      if (req.turn === 'local') { await req.wait(this.limits.idleMs); continue }
       // PROGRESS moves `lastHeard` only: the idle limit counts from it, the busy limit from the last real progress.
       const now = performance.now(), busyMs = Math.max(this.limits.busyMs, this.limits.idleMs)
       const idleEnds = req.lastHeard + this.limits.idleMs, busyEnds = req.lastProgress + busyMs
