@@ -1,23 +1,24 @@
-// `npm test`'s runner: the compiled test files (dist/test/*.test.js) split into two uvu processes
-// that run side by side, then one summary that names what failed.
+// `npm test`'s runner: the compiled test files (dist/test/*.test.js), each in a uvu process of its
+// own, two at a time, then one summary that names what failed and the slowest files.
 //
-// Why two: most of the suite's time is spent waiting (child processes, peers on loopback,
-// fsyncs, Chromium), and one uvu process runs its files one after another. Two shards took the
-// suite from ~6.5 to ~4 minutes on the 2-core machine (measured: see the commit that added this).
-// Each file still runs alone in its shard, in a process of its own kind as before.
+// Why two at once: most of the suite's time is spent waiting (child processes, peers on loopback,
+// fsyncs, Chromium). Why a queue of files, longest first, rather than two fixed shards: the fixed
+// shards, balanced on stale figures, ended 135 s apart (413 and 548 s, 2026-12-07); a queue ends
+// its two runners at most one file apart.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const DIR = fileURLToPath(new URL('.', import.meta.url))
 const UVU = fileURLToPath(new URL('../../node_modules/uvu/bin.js', import.meta.url))
-const SHARDS = 2
+const RUNNERS = 2
 
-/** Seconds each file took alone here, to balance the shards (a file not listed counts 5 s). */
+/** Seconds each file took in a run of the suite here (2026-12-07; the summary lists the slowest), to start the longest first; a file not listed counts 5 s. */
 const SECONDS: Record<string, number> = {
-  'crash.test.js': 60, 'reconcile-hostile.test.js': 55, 'net.test.js': 47, 'ed25519.test.js': 35, 'store.test.js': 36,
-  'net-sync.test.js': 35, 'net-hostile.test.js': 40, 'browser-net.test.js': 30, 'example-app.test.js': 10, 'net-dht.test.js': 22, 'cli.test.js': 20, 'reconcile.test.js': 50, 'browser.test.js': 27,
-  'examples.test.js': 10, 'docs.test.js': 14, 'browser-bundle.test.js': 10, 'pack.test.js': 20, 'lifecycle.test.js': 12, 'readme.test.js': 8, 'ed25519-browser.test.js': 8, 'faults.test.js': 6,
+  'cli.test.js': 146, 'reconcile.test.js': 79, 'net-sync.test.js': 78, 'reconcile-hostile.test.js': 69, 'net-dht.test.js': 52, 'net.test.js': 44,
+  'browser.test.js': 44, 'store.test.js': 42, 'crash.test.js': 37, 'ed25519.test.js': 37, 'net-hostile.test.js': 31, 'browser-net.test.js': 28,
+  'cli-net.test.js': 28, 'browser-bundle.test.js': 20, 'demo.test.js': 20, 'example-app.test.js': 16, 'net-relay.test.js': 15, 'docs.test.js': 14,
+  'pack.test.js': 13, 'ed25519-browser.test.js': 12, 'browser-vite.test.js': 10, 'readme.test.js': 8, 'lifecycle.test.js': 8,
 }
 
 // The browser tests drive Debian's Chromium: installed here when missing and possible (as root,
@@ -37,47 +38,43 @@ if (!existsSync(CHROMIUM)) {
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.test.js')).sort((a, b) => (SECONDS[b] ?? 5) - (SECONDS[a] ?? 5))
-const shards: string[][] = Array.from({ length: SHARDS }, () => [])
-const load = new Array<number>(SHARDS).fill(0)
-for (const f of files) {
-  const i = load.indexOf(Math.min(...load))
-  shards[i].push(f)
-  load[i] += SECONDS[f] ?? 5
-}
 
-interface Outcome { output: string; code: number }
-
+interface Outcome { file: string; output: string; code: number; seconds: number }
 
 /**
  * uvu lets its process end by itself once the tests are done: a handle a failed test left open
  * (seen once: a shard idle for 15 minutes after its summary) would keep it, and the run, forever.
- * A shard still running EXIT_GRACE_MS after printing its summary is stopped, and that is a failure.
+ * A file's process still running EXIT_GRACE_MS after printing its summary is stopped, and that is a failure.
  */
 const EXIT_GRACE_MS = 30_000
 
-function runShard(names: string[]): Promise<Outcome> {
-  const pattern = `^(${names.map((n) => n.replace(/[.]/g, '\\.')).join('|')})$`
+function runFile(file: string): Promise<Outcome> {
+  const started = Date.now()
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [UVU, DIR, pattern], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [UVU, DIR, `^${file.replace(/[.]/g, '\\.')}$`], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = '', stuck: ReturnType<typeof setTimeout> | undefined
     const read = (d: string) => {
       output += d
       if (!stuck && /^\s*Duration:/m.test(output.replace(/\x1b\[[0-9;]*m/g, ''))) {
-        stuck = setTimeout(() => { output += `\n  FAIL  the shard did not exit within ${EXIT_GRACE_MS / 1000} s of its summary: a test left a handle open\n`; child.kill('SIGKILL') }, EXIT_GRACE_MS)
+        stuck = setTimeout(() => { output += `\n  FAIL  ${file} did not exit within ${EXIT_GRACE_MS / 1000} s of its summary: a test left a handle open\n`; child.kill('SIGKILL') }, EXIT_GRACE_MS)
       }
     }
     child.stdout.setEncoding('utf8').on('data', read)
     child.stderr.setEncoding('utf8').on('data', read)
-    child.on('close', (code) => { clearTimeout(stuck); resolve({ output, code: code ?? 1 }) })
+    child.on('close', (code) => { clearTimeout(stuck); resolve({ file, output, code: code ?? 1, seconds: (Date.now() - started) / 1000 }) })
   })
 }
 
 const started = Date.now()
-const outcomes = await Promise.all(shards.map(runShard))
+const queue = [...files], outcomes: Outcome[] = []
+await Promise.all(Array.from({ length: RUNNERS }, async () => {
+  for (let file; (file = queue.shift());) outcomes.push(await runFile(file))
+}))
+outcomes.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file))
 let total = 0, passed = 0, skipped = 0
 const failures: string[] = []
-for (let [i, { output, code }] of outcomes.entries()) {
-  console.log(`\n===== shard ${i + 1} of ${SHARDS}: ${shards[i].join(', ')}\n`)
+for (let { file, output, code, seconds } of outcomes) {
+  console.log(`\n===== ${file} (${seconds.toFixed(1)} s)\n`)
   console.log(output.trimEnd())
   output = output.replace(/\x1b\[[0-9;]*m/g, '') // uvu's colours, before reading its summary
   const count = (label: string) => Number(output.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'))?.[1] ?? 0)
@@ -86,10 +83,12 @@ for (let [i, { output, code }] of outcomes.entries()) {
   skipped += count('Skipped')
   // A failure's name and the first line of its message: CI shows only the end of its log, and
   // this summary (repeated by .ci/run after both Node versions) is what it keeps.
-  for (const m of output.matchAll(/^\s*FAIL\s+(.*)\n(.*)$/gm)) failures.push(`${m[1].trim()}: ${m[2].trim().slice(0, 300)}`)
-  if (code !== 0 && !/^\s*Total:/m.test(output)) failures.push(`shard ${i + 1} ended with exit code ${code} before its summary`)
-  else if (code !== 0 && failures.length === 0) failures.push(`shard ${i + 1} ended with exit code ${code}`)
+  const before = failures.length
+  for (const m of output.matchAll(/^\s*FAIL\s+(.*)\n(.*)$/gm)) failures.push(`${file}: ${m[1].trim()}: ${m[2].trim().slice(0, 300)}`)
+  if (code !== 0 && !/^\s*Total:/m.test(output)) failures.push(`${file} ended with exit code ${code} before its summary`)
+  else if (code !== 0 && failures.length === before) failures.push(`${file} ended with exit code ${code}`)
 }
+console.log(`\n===== slowest: ${[...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 10).map((o) => `${o.file} ${Math.round(o.seconds)} s`).join(', ')}`)
 console.log(`\n===== ${failures.length === 0 ? 'all passed' : 'failed:'}`)
 for (const f of failures) console.log(`  FAILED  ${f}`)
 console.log(`\n  Total:     ${total}\n  Passed:    ${passed}\n  Skipped:   ${skipped}\n  Duration:  ${Math.round((Date.now() - started) / 1000)} s`)
