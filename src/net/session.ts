@@ -450,8 +450,8 @@ export class PeerSession extends EventTarget {
    * Idle limits not tied to one request's wait (unacknowledged pushes); and PROGRESS for each sync
    * whose reconciliation step this side has been at for a third of the peer's idle limit, so that
    * a step that is slow, not stuck, does not get this side cut off. A step of a process starved
-   * of CPU (20 peers on 2 cores, each appending and indexing) took 6–25 s: its peers cut off ~70
-   * honest sessions a run at the 30 s limit (docs/dev/latency.md, session 21).
+   * of CPU (20 peers on 2 cores, each appending and indexing) took 6–25 s: its peers cut off
+   * 100–120 honest sessions a run at the 30 s limit (docs/dev/latency.md, sessions 21 and 22).
    */
   private checkIdle(): void {
     const now = performance.now()
