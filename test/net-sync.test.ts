@@ -198,6 +198,10 @@ async function hostileNode(): Promise<Libp2p> {
   return createLibp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
 }
 
+/** Resolves once `frames` holds a frame of `type` (5 s at most). */
+const frameSeen = (frames: Frame[], type: number, what: string) =>
+  within((async () => { while (!frames.some((f) => f.type === type)) await new Promise((r) => setTimeout(r, 5)) })(), what, 5000)
+
 /** A raw stream to `addr` on the group's protocol, past HELLO; collects what the honest side sends. */
 async function rawSession(node: Libp2p, addr: string, ns: string, protocol: string, limits = { ...DEFAULT_LIMITS }): Promise<{ stream: Stream; frames: Frame[]; closed: Promise<number> }> {
   const stream = await node.dialProtocol(multiaddr(addr), protocol)
@@ -209,7 +213,7 @@ async function rawSession(node: Libp2p, addr: string, ns: string, protocol: stri
     for (let f; (f = reader.next());) frames.push(f)
   })
   stream.send(encodeFrame(T.HELLO, 0, encodeHello(helloOf(limits, ns, false, new Uint8Array(32)))))
-  await within((async () => { while (!frames.some((f) => f.type === T.HELLO)) await new Promise((r) => setTimeout(r, 5)) })(), 'the honest HELLO', 5000)
+  await frameSeen(frames, T.HELLO, 'the honest HELLO')
   return { stream, frames, closed }
 }
 
@@ -292,7 +296,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       // and never sends it: A waits past its idle limit, up to its busy limit (HOSTILE_BUSY).
       s = await rawSession(node, addr, ns.ns, ns.sync)
       s.stream.send(encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...await mine.reconcile().open()])))
-      await within((async () => { while (!s.frames.some((f) => f.type === T.RECON)) await new Promise((r) => setTimeout(r, 5)) })(), 'the RECON reply', 5000)
+      await frameSeen(s.frames, T.RECON, 'the RECON reply')
       t = performance.now()
       const working = setInterval(() => { try { s.stream.send(encodeFrame(T.PROGRESS, 2)) } catch {} }, HOSTILE_IDLE / 3)
       try { await expectClose('at work forever', 'E_TIMEOUT', t, s) } finally { clearInterval(working) }
@@ -314,7 +318,7 @@ test('hostile frames are cut off with their codes in bounded time; the honest no
       const open = await mine.reconcile().open()
       t = performance.now()
       s.stream.send(encodeFrame(T.SYNC, 2, new Uint8Array([...range, ...open])))
-      await within((async () => { while (!s.frames.some((f) => f.type === T.RECON)) await new Promise((r) => setTimeout(r, 5)) })(), 'the RECON reply', 5000)
+      await frameSeen(s.frames, T.RECON, 'the RECON reply')
       s.stream.send(encodeFrame(T.RECON, 2))
       for (let i = 0; i < ids.length; i += 500) s.stream.send(encodeFrame(T.WANT, 2, Uint8Array.from(Buffer.from(ids.slice(i, i + 500).join(''), 'hex'))))
       s.stream.send(encodeFrame(T.WANT_END, 2))
