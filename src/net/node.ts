@@ -15,6 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { libp2pLogger } from './logger.js'
 import { xaerofluxService, type XaerofluxService, type XaerofluxServiceInit } from './service.js'
+import { DEFAULT_LISTEN } from './listen.js'
 
 /** The options of {@link createNode}. */
 export interface NodeOptions {
@@ -39,7 +40,7 @@ export interface NodeOptions {
 /** A libp2p node made by {@link createNode}: its `xaeroflux` service serves every group's store that joins it. */
 export type XaerofluxNode = Libp2p<{ xaeroflux: XaerofluxService; identify: Identify; ping: Ping }>
 
-export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+export { DEFAULT_LISTEN }
 
 function strings(value: unknown, what: string): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`${what} is an array of multiaddr strings`)
