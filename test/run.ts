@@ -15,10 +15,10 @@ const RUNNERS = 2
 
 /** Seconds each file took in a run of the suite here (2026-12-07; the summary lists the slowest), to start the longest first; a file not listed counts 5 s. */
 const SECONDS: Record<string, number> = {
-  'cli.test.js': 146, 'reconcile.test.js': 79, 'net-sync.test.js': 78, 'reconcile-hostile.test.js': 69, 'net-dht.test.js': 52, 'net.test.js': 44,
-  'browser.test.js': 44, 'store.test.js': 42, 'crash.test.js': 37, 'ed25519.test.js': 37, 'net-hostile.test.js': 31, 'browser-net.test.js': 28,
-  'cli-net.test.js': 28, 'browser-bundle.test.js': 20, 'demo.test.js': 20, 'example-app.test.js': 16, 'net-relay.test.js': 15, 'docs.test.js': 14,
-  'pack.test.js': 13, 'ed25519-browser.test.js': 12, 'browser-vite.test.js': 10, 'readme.test.js': 8, 'lifecycle.test.js': 8,
+  'reconcile.test.js': 71, 'net-sync.test.js': 70, 'reconcile-hostile.test.js': 59, 'net-dht.test.js': 56, 'cli.test.js': 53, 'browser.test.js': 52,
+  'net.test.js': 47, 'store.test.js': 46, 'net-hostile.test.js': 35, 'ed25519.test.js': 32, 'crash.test.js': 29, 'cli-net.test.js': 28,
+  'browser-net.test.js': 25, 'demo.test.js': 19, 'pack.test.js': 18, 'browser-bundle.test.js': 17, 'net-relay.test.js': 16, 'ed25519-browser.test.js': 15,
+  'example-app.test.js': 15, 'lifecycle.test.js': 13, 'docs.test.js': 12, 'browser-vite.test.js': 10, 'readme.test.js': 10, 'pool.test.js': 8, 'pacer.test.js': 8,
 }
 
 // The browser tests drive Debian's Chromium: installed here when missing and possible (as root,
