@@ -1,7 +1,7 @@
 // What the commands that put a store on the network (`node`, `sync`) share: their network
 // options, the checks of addresses and of the secret (a bad one is a usage error, before libp2p
 // sees it), the node's key derived from the identity file, and opening a store on a node of its
-// own and closing both. Imported only by those commands, when they run: it loads libp2p.
+// own and closing both. libp2p is loaded only when a node starts (`openOnNetwork`, `nodeKey`).
 import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { hkdf } from '@noble/hashes/hkdf.js'

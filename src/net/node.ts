@@ -40,8 +40,6 @@ export interface NodeOptions {
 /** A libp2p node made by {@link createNode}: its `xaeroflux` service serves every group's store that joins it. */
 export type XaerofluxNode = Libp2p<{ xaeroflux: XaerofluxService; identify: Identify; ping: Ping }>
 
-export { DEFAULT_LISTEN }
-
 function strings(value: unknown, what: string): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`${what} is an array of multiaddr strings`)
   return value
