@@ -177,4 +177,36 @@ test('syncWith over a session it opens returns the sync on connect, whichever si
   }
 })
 
+test('syncWith opens its session again when the peer reset the first one and opens none itself', async () => {
+  // The holder's node resets the first sync stream it is offered, 300 ms in (as when both sides
+  // opened a session at once and the rule dropped ours), after the caller's identify has come and
+  // gone. The caller has the smaller id, so the holder opens no session on connect, and in a
+  // secret group its DHT does not take the caller in without one. Before, syncWith waited
+  // THEIR_SESSION_MS (5 s) for the holder's session and failed with E_STREAM_CLOSED.
+  const secret = 'the reset-once test secret'
+  const nodes = [await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] }), await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })]
+  nodes.sort((a, b) => (a.peerId.toString() < b.peerId.toString() ? -1 : 1))
+  const [callerNode, holderNode] = nodes
+  const handle = holderNode.handle.bind(holderNode)
+  let offered = 0
+  holderNode.handle = ((protocol, handler, options) => handle(protocol, protocol.includes('/sync/')
+    ? (stream, connection) => { if (offered++ === 0) setTimeout(() => stream.abort(new Error('reset by the test')), 300); else return handler(stream, connection) }
+    : handler, options)) as typeof holderNode.handle
+  const open = (node: typeof callerNode) => Xaeroflux.open({ group: 'reset-once', workers: 0, durability: 'none', identity: Identity.generate(), network: { libp2p: node, secret } })
+  const [caller, holder] = [await open(callerNode), await open(holderNode)]
+  try {
+    for (let i = 0; i < 50; i++) await holder.append({ kind: 1, payload: `event ${i}` })
+    const t = performance.now()
+    await caller.syncWith(holder.multiaddrs()[0])
+    const ms = performance.now() - t
+    console.log(`    first sync stream reset: synced in ${ms.toFixed(0)} ms`)
+    assert.is(offered, 2, 'the first stream was reset, the second served')
+    await caller.flush()
+    assert.is(await caller.count(), 50)
+  } finally {
+    await Promise.all([caller.close(), holder.close()])
+    await Promise.all(nodes.map((n) => n.stop()))
+  }
+})
+
 test.run()

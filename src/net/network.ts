@@ -75,6 +75,14 @@ const BAN_MAX_MS = 30 * 60_000
 const PEER_SYNC_WAIT_MS = 2000
 /** How long syncWith waits for the peer's own session when ours was closed as it opened (both opened at once). */
 const THEIR_SESSION_MS = 5_000
+/**
+ * Within THEIR_SESSION_MS, syncWith opens a session again itself after this long, then twice as
+ * long, and so on: the peer's session may never come (both were dropped as they opened, or the
+ * peer reset ours and has the larger id, so it opens none). Longer than INBOUND_GRACE_MS, so a
+ * peer about to open its session on identify is not raced. One catch-up of 20 in the network
+ * bench waited the whole 5 s and failed before this (docs/dev/benchmarks-journal.md, session 22).
+ */
+const REDIAL_MS = 250
 /** A lost session is reopened after this long (or when the peer's ban ends), doubling on each loss without a sync in between, up to REOPEN_MAX_MS. */
 const REOPEN_MS = 1_000
 const REOPEN_MAX_MS = 60_000
@@ -263,15 +271,24 @@ export class GroupNetwork extends EventTarget {
   /**
    * When our session to a peer failed as it opened (E_STREAM_CLOSED), the peer may have opened
    * one to us at the same moment and kept its own (the rule of `preferred`): that one is
-   * registered once its handshake ends. Waits for it (a session other than `failed`), a few
-   * seconds at most; else throws `error`. Measured before: 1 `xaeroflux sync` in 10 against a
-   * running node failed so.
+   * registered once its handshake ends. Waits for it (a session other than `failed`), and opens
+   * one again itself after REDIAL_MS, 2 × REDIAL_MS, …; THEIR_SESSION_MS at most, then throws
+   * `error`. Measured before: 1 `xaeroflux sync` in 10 against a running node failed so.
    */
   private async theirSession(id: string, error: unknown, failed?: PeerSession): Promise<PeerSession> {
     if (!(error instanceof XaeroError && error.code === 'E_STREAM_CLOSED')) throw error
-    for (const start = Date.now(); Date.now() - start < THEIR_SESSION_MS && !this.stopped; await new Promise((r) => setTimeout(r, 20))) {
+    const start = Date.now()
+    for (let redial = REDIAL_MS; Date.now() - start < THEIR_SESSION_MS && !this.stopped; await new Promise((r) => setTimeout(r, 20))) {
       const session = this.sessions.get(id)
       if (session && session !== failed) return session
+      if (Date.now() - start < redial || this.opening.has(id) || this.accepting.has(id)) continue
+      redial *= 2
+      // Ours again. If the peer's comes meanwhile, the rule of `preferred` keeps one of the two.
+      const again = await this.connect(id).catch((e: unknown) => {
+        if (e instanceof XaeroError && e.code === 'E_STREAM_CLOSED') return undefined
+        throw e
+      })
+      if (again && again !== failed) return again
     }
     throw error
   }
