@@ -34,6 +34,7 @@ export const ErrorCodes = {
   E_PEER_UNREACHABLE: 'the peer could not be dialed',
   E_NOT_IN_GROUP: 'the peer does not serve this group (another group, or another secret)',
   E_PEER_REFUSED: 'the peer is refused for a while: it broke a rule of the protocol or its limits',
+  E_PEER_FULL: 'the peer keeps as many sessions as it may and refused a new one: try another peer',
   E_PROTOCOL: 'a peer broke the sync protocol: a malformed or unexpected frame, another version or namespace',
   E_AUTH: "a peer failed the secret group's challenge-response",
   E_PEER_LIMIT: 'a peer went over a per-peer limit (frame size, requests, window, bytes per sync, push rate)',

@@ -65,8 +65,11 @@ test('the proof binds the key, both peer ids, both nonces and the role', () => {
     proof(key, 'dialer-i', 'dlistener-id', n1, n2, 'dialer'), // same bytes concatenated: the lengths tell them apart
     proof(key, 'dialer-id', 'listener-id', n2, n1, 'dialer'),
     proof(key, 'dialer-id', 'listener-id', n1, n2, 'listener'),
+    proof(key, 'dialer-id', 'listener-id', n1, n2, 'full'),
   ]
   for (const v of variants) assert.not.ok(constantTimeEqual(base, v))
+  // A full listener's refusal is a proof of its own: only a holder of the key tells it from the listener's.
+  assert.not.ok(constantTimeEqual(proof(key, 'dialer-id', 'listener-id', n1, n2, 'listener'), proof(key, 'dialer-id', 'listener-id', n1, n2, 'full')))
   assert.not.ok(constantTimeEqual(base, base.subarray(0, 31)))
 })
 
@@ -84,6 +87,13 @@ test('HELLO: version, namespace, auth mode and limits are checked', () => {
   assert.is(code(() => checkHello(encodeHello({ ...hello, idleMs: 0 }), 'abc', false)), 'E_PROTOCOL')
   const bytes = encodeHello(hello)
   assert.is(code(() => checkHello(bytes.subarray(0, bytes.length - 1), 'abc', false)), 'E_PROTOCOL')
+  // A full listener says so in an open group's HELLO; a secret group's carries no such flag.
+  assert.is(checkHello(bytes, 'abc', false).full, false)
+  assert.is(checkHello(encodeHello(helloOf(DEFAULT_LIMITS, 'abc', false, new Uint8Array(32), true)), 'abc', false).full, true)
+  assert.is(code(() => checkHello(encodeHello(helloOf(DEFAULT_LIMITS, 'abc', true, new Uint8Array(32), true)), 'abc', true)), 'E_PROTOCOL')
+  const unknownFlag = encodeHello(hello)
+  unknownFlag[2] = 4
+  assert.is(code(() => checkHello(unknownFlag, 'abc', false)), 'E_PROTOCOL')
 })
 
 test('limits: misuse is a RangeError/TypeError; the token bucket refuses over its burst', () => {

@@ -70,6 +70,12 @@ export interface GroupDht {
   findHolders(range: { from: number; to: number }, options?: { signal?: AbortSignal }): AsyncIterable<GroupPeer>
   /** Runs a discovery round now (e.g. after the sync handshake admitted a peer of a secret group). */
   refresh(): void
+  /**
+   * The peer refused our sync session because it is full (E_PEER_FULL): its slot is freed, a
+   * lookup round looks for another peer, and rounds pass it over for PASS_OVER_MS. Its
+   * connection is left to the connection manager.
+   */
+  passOver(peerId: string): void
   /** Peer ids in this group's kad routing table (diagnostics, tests). */
   routingPeers(): string[]
   /** Discovery rounds so far (diagnostics, tests): full rounds run, full rounds skipped (maxPeers kept and nothing to provide), lookup rounds. */
@@ -93,6 +99,8 @@ export const ROUND_MIN_SPACING_MS = 250
 export const LOOKUP_DELAY_MS = 1_000
 /** A lost group peer is redialed after 1 s, 2 s, 4 s … (cap 5 min); after this many failed dials its slot is freed. */
 export const MAX_REDIALS = 8
+/** A peer that refused our session as full is not taken as a group peer again for this long. */
+export const PASS_OVER_MS = 60_000
 /** Bound of one discovery round (its provide, lookup and dials). */
 export const ROUND_TIMEOUT_MS = 20_000
 /** Bound of one provider lookup of findHolders, and of one bucket's provide in announce. */
@@ -134,6 +142,8 @@ export class GroupDhtCore {
   private dht?: KadDHT
   private readonly stopper = new AbortController()
   private readonly members = new Map<string, Member>()
+  /** Peers that refused our session as full (passOver), and until when they are passed over. */
+  private readonly passedOver = new Map<string, number>()
   private readonly listeners = new Set<(peer: GroupPeer) => void>()
   private readonly announced = new Set<number>()
   private readonly pending = new Set<number>()
@@ -212,6 +222,7 @@ export class GroupDhtCore {
       async announce(timestamps, options) { check(); return core.announce(timestamps, options?.signal) },
       findHolders(range, options) { check(); return core.findHolders(range, options?.signal) },
       refresh() { check(); core.refresh() },
+      passOver(peerId) { check(); core.passOver(peerId) },
       routingPeers() { check(); return core.routingPeers() },
       rounds() { check(); return { ...core.rounds } },
       async leave() {
@@ -268,6 +279,26 @@ export class GroupDhtCore {
     if (this.stopped) return
     this.roundDelay = ROUND_FIRST_DELAY_MS
     this.scheduleFull(Math.max(0, this.lastRoundEnd + ROUND_MIN_SPACING_MS - Date.now()))
+  }
+
+  passOver(peerId: string): void {
+    if (typeof peerId !== 'string') throw new TypeError('passOver takes a peer id')
+    if (this.stopped) return
+    this.passedOver.set(peerId, Date.now() + PASS_OVER_MS)
+    const m = this.members.get(peerId)
+    if (!m) return
+    clearTimeout(m.timer)
+    this.members.delete(peerId)
+    void this.untag(m.id)
+    this.nudge()
+  }
+
+  private isPassedOver(peerId: string): boolean {
+    const until = this.passedOver.get(peerId)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    this.passedOver.delete(peerId)
+    return false
   }
 
   private allowed(peer: { toString(): string }): boolean {
@@ -355,7 +386,7 @@ export class GroupDhtCore {
   /** Keep up to maxPeers candidates: the connected ones first (free), then dial the others. */
   private async admit(candidates: PeerInfo[], signal: AbortSignal): Promise<void> {
     const fresh = new Map<string, PeerInfo>()
-    for (const c of candidates) if (!this.members.has(c.id.toString())) fresh.set(c.id.toString(), c)
+    for (const c of candidates) if (!this.members.has(c.id.toString()) && !this.isPassedOver(c.id.toString())) fresh.set(c.id.toString(), c)
     const ordered = [...fresh.values()].sort((a, b) => Number(this.isConnected(b.id)) - Number(this.isConnected(a.id)))
     for (const c of ordered) {
       if (this.members.size >= this.maxPeers || signal.aborted || this.stopped) return

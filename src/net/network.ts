@@ -25,7 +25,11 @@ export interface NetworkOptions {
   bootstrap?: string[]
   /** The group's secret: peers prove they know it on every stream; outsiders learn nothing. At least 16 bytes. */
   secret?: string | Uint8Array
-  /** Group peers to keep connections to. @default 8 */
+  /**
+   * Group peers to keep connections to. Sessions other peers open are accepted while this store
+   * has fewer than 2 × maxPeers in all; beyond that they are refused as full (E_PEER_FULL), which
+   * the dialer takes as "try another peer", not as a fault. @default 8
+   */
   maxPeers?: number
   /**
    * Browsers: let the page's node dial loopback and LAN addresses (127.0.0.0/8, ::1, localhost,
@@ -93,6 +97,14 @@ const REOPEN_MAX_MS = 60_000
  * which one is dropped: 35 ms of the network bench's 90 ms catch-up.
  */
 const INBOUND_GRACE_MS = 200
+/**
+ * Sessions a store holds at most, as a multiple of maxPeers: it opens up to maxPeers and accepts
+ * others' until it holds this many. Without a cap, the peers every lookup found first held the
+ * most: 17–19 sessions each in the 20-peer bench (maxPeers 8), the others 5–9; among 10 000 peers
+ * they would be asked for thousands (docs/NETWORK.md, Scale). Twice the degree each peer seeks,
+ * like gossipsub's D_hi, so that a peer that joins late still finds room.
+ */
+const SESSIONS_PER_PEER_SLOT = 2
 
 /** The group networks running in this process (one per store with `network`): their sessions share its thread. */
 const running = new Set<GroupNetwork>()
@@ -314,7 +326,10 @@ export class GroupNetwork extends EventTarget {
     })()
     this.opening.set(id, pending)
     const done = () => { this.opening.delete(id) }
-    pending.then(done, done)
+    pending.then(done, (e: unknown) => {
+      done()
+      if (isFull(e)) this.dht?.passOver(id) // the DHT finds another peer for the slot
+    })
     return pending
   }
 
@@ -323,9 +338,16 @@ export class GroupNetwork extends EventTarget {
       stream.abort(new XaeroError('E_PEER_REFUSED'))
       return
     }
+    // Full: the handshake says so, and the dialer goes to another peer. A session replacing one
+    // with the same peer takes no new place.
+    const options = { role: 'listener' as const, host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits }
+    if (!this.sessions.has(id) && this.sessions.size + this.accepting.size >= SESSIONS_PER_PEER_SLOT * this.maxPeers) {
+      await PeerSession.open(stream, { ...options, full: true }).catch(() => {}) // rejects with E_PEER_FULL
+      return
+    }
     this.accepting.add(id)
     try {
-      const session = await PeerSession.open(stream, { role: 'listener', host: this.host, ns: this.ns, localPeer: this.node.peerId.toString(), remotePeer: id, limits: this.limits })
+      const session = await PeerSession.open(stream, options)
       this.register(session)
     } catch (e) {
       this.punish(id, e)
@@ -417,7 +439,7 @@ export class GroupNetwork extends EventTarget {
     state.timer = setTimeout(() => {
       this.timers.delete(state.timer!)
       if (this.stopped || this.sessions.has(id) || this.node.getConnections(peerIdFromString(id)).length === 0) return
-      void this.connect(id).catch(() => this.reopenLater(id))
+      void this.connect(id).catch((e: unknown) => { if (!isFull(e)) this.reopenLater(id) })
     }, wait)
     state.timer.unref?.()
     this.timers.add(state.timer)
@@ -515,6 +537,8 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
 }
+
+const isFull = (e: unknown) => e instanceof XaeroError && e.code === 'E_PEER_FULL'
 
 /** The codes that mean the peer broke a rule (docs/NETWORK.md, Limits per peer). */
 const PEER_FAULTS = new Set<string>(['E_PROTOCOL', 'E_AUTH', 'E_PEER_LIMIT', 'E_TIMEOUT', 'E_BAD_EVENT', 'E_BAD_MESSAGE', 'E_BUDGET'])

@@ -16,7 +16,7 @@ import {
   FrameReader, FrameWriter, MAX_FRAME_EVENTS, MAX_WANT_IDS, T, decodeEnvelopes, decodeIds, encodeEnvelopes, encodeFrame, readU32, u32,
   type Frame,
 } from './frames.js'
-import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, helloOf, proof, type Hello, type Role } from './handshake.js'
+import { HANDSHAKE_FRAME, NONCE, checkHello, constantTimeEqual, encodeHello, helloOf, proof, type Hello, type ProofRole, type Role } from './handshake.js'
 import { TokenBucket, resolveLimits, type PeerLimits } from './limits.js'
 import type { GroupNamespace } from './namespace.js'
 import { RecentIds, envelopeIds } from './dedup.js'
@@ -76,6 +76,8 @@ export interface SessionOptions {
   remotePeer: string
   limits?: Partial<PeerLimits>
   signal?: AbortSignal
+  /** Listener only: this side keeps as many sessions as it may, so the handshake refuses the session (E_PEER_FULL on both sides; not a fault of either). */
+  full?: boolean
 }
 
 /** Validation failures that only a faulty or hostile peer sends: the stream is aborted with E_BAD_EVENT. */
@@ -193,6 +195,8 @@ export class PeerSession extends EventTarget {
   private readonly closing = new AbortController()
   private state: State = 'hello'
   private peer?: Hello
+  /** A listener refusing this session because it is full (SessionOptions.full). */
+  private readonly full: boolean
   private readonly nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE))
   private readonly requests = new Map<number, Request>()
   /** The outcome of the first sync over everything the peer opened on this session (its result, or undefined if it failed). */
@@ -244,6 +248,7 @@ export class PeerSession extends EventTarget {
     this.ns = options.ns
     this.localPeer = options.localPeer
     this.remotePeer = options.remotePeer
+    this.full = options.role === 'listener' && options.full === true
     this.limits = resolveLimits(options.limits)
     this.nextId = this.role === 'dialer' ? 0 : -1 // dialer's requests are even, listener's odd
     this.reader = new FrameReader(HANDSHAKE_FRAME)
@@ -289,7 +294,9 @@ export class PeerSession extends EventTarget {
     try {
       if (signal?.aborted) onAbort()
       if (this.stream.status !== 'open') this.fail(new XaeroError('E_STREAM_CLOSED', `the stream is ${this.stream.status}`))
-      this.send(T.HELLO, 0, encodeHello(helloOf(this.limits, this.ns.ns, this.ns.authKey !== undefined, this.nonce)))
+      const auth = this.ns.authKey !== undefined
+      this.send(T.HELLO, 0, encodeHello(helloOf(this.limits, this.ns.ns, auth, this.nonce, this.full && !auth)))
+      if (this.full && !auth) this.refuseFull()
       await this.ready.promise
     } catch (e) {
       await this.closed // the stream is closed or aborted when `open` rejects
@@ -321,15 +328,21 @@ export class PeerSession extends EventTarget {
     if (this.state === 'hello') {
       if (f.type !== T.HELLO) throw protocol('a frame before HELLO', { type: f.type })
       this.peer = checkHello(f.body, this.ns.ns, this.ns.authKey !== undefined)
+      if (this.peer.full) {
+        if (this.role !== 'dialer') throw protocol('a dialer\'s HELLO that says full')
+        return this.peerFull()
+      }
       if (!this.ns.authKey) return this.opened()
       this.state = 'auth'
-      this.send(T.AUTH, 0, this.proofOf(this.role))
+      this.send(T.AUTH, 0, this.proofOf(this.full ? 'full' : this.role))
+      if (this.full) this.refuseFull()
       return
     }
     if (this.state === 'auth') {
       if (f.type !== T.AUTH) throw new XaeroError('E_AUTH', 'the peer did not send its proof of the group secret', { details: { type: f.type } })
-      if (!constantTimeEqual(f.body, this.proofOf(this.role === 'dialer' ? 'listener' : 'dialer'))) throw new XaeroError('E_AUTH', 'the peer failed the proof of the group secret')
-      return this.opened()
+      if (constantTimeEqual(f.body, this.proofOf(this.role === 'dialer' ? 'listener' : 'dialer'))) return this.opened()
+      if (this.role === 'dialer' && constantTimeEqual(f.body, this.proofOf('full'))) return this.peerFull()
+      throw new XaeroError('E_AUTH', 'the peer failed the proof of the group secret')
     }
     switch (f.type) {
       case T.HELLO: case T.AUTH: throw protocol('a second handshake frame', { type: f.type })
@@ -436,7 +449,17 @@ export class PeerSession extends EventTarget {
     this.ready.resolve()
   }
 
-  private proofOf(role: Role): Uint8Array {
+  /** This side is full: it ends the session once its HELLO (and, in a secret group, its proof) said so. */
+  private refuseFull(): void {
+    void this.shutdown(new XaeroError('E_PEER_FULL', `this side keeps as many sessions as it may: ${this.remotePeer} was refused`), false, false)
+  }
+
+  /** The peer refused the session in its handshake: it is full. Not a fault: try another peer. */
+  private peerFull(): void {
+    void this.shutdown(new XaeroError('E_PEER_FULL', `${this.remotePeer} keeps as many sessions as it may: try another peer`), false, true)
+  }
+
+  private proofOf(role: ProofRole): Uint8Array {
     const dialer = this.role === 'dialer' ? this.localPeer : this.remotePeer
     const listener = this.role === 'dialer' ? this.remotePeer : this.localPeer
     const dn = this.role === 'dialer' ? this.nonce : this.peer!.nonce
