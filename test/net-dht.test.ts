@@ -65,6 +65,13 @@ chain('maxPeers caps the group peers kept', async () => {
   const { full, skipped, lookups } = await capped.call('rounds', { group: G })
   const rounds = { full, skipped, lookups }
   assert.ok(rounds.skipped >= 1, `full rounds skipped once maxPeers are kept: ${JSON.stringify(rounds)}`)
+  // A kept peer that refuses our sync session as full (E_PEER_FULL) gives its place to another.
+  const [fullPeer] = capped.peersOf(G)
+  assert.not.ok((await capped.value<string[]>('passOver', { group: G, peer: fullPeer })).includes(fullPeer), 'its place is freed at once')
+  await capped.until(() => capped.found(G).size >= 3, 'capped peer finds another group peer', 15_000)
+  const kept = await capped.value<string[]>('peers', { group: G })
+  assert.is(kept.length, 2)
+  assert.not.ok(kept.includes(fullPeer), 'the full peer is passed over, not taken back')
 })
 
 chain('content discovery: a peer that announced a day is found by findHolders on another', async () => {
