@@ -102,10 +102,10 @@ test('a far-behind peer (100 000 events vs 0) catches up in one sync under a sho
     figures.catchUp = { events: n, ms: Math.round(result.ms), eventsPerSecond: Math.round(n / (result.ms / 1000)), rounds: result.rounds, bytesReceived: result.bytesReceived, wall: Math.round(wall) }
   }), 'test 2', 150_000))
 
-test('a peer whose reconciliation steps outlast the other\'s idle limit says it is at work (PROGRESS), and its syncs complete both ways', () => within(withPeers(
-  // B's steps each take 2.5 s (a process starved of CPU): 2.5 of the idle limit both sides run with.
-  // No pushes: nothing else of B's would reach A meanwhile.
-  [{ group: 'net6', push: false, limits: { idleMs: 1000 } }, { group: 'net6', push: false, slowStepMs: 2500, limits: { idleMs: 1000 } }], async ([a, b]) => {
+test('a peer whose reconciliation steps and reads outlast the other\'s idle limit says it is at work (PROGRESS), and its syncs complete both ways', () => within(withPeers(
+  // B's steps each take 2.5 s (a process starved of CPU): 2.5 of the idle limit both sides run
+  // with; its reads of the events it gives, 1.5 s each. No pushes: nothing else of B's would reach A meanwhile.
+  [{ group: 'net6', push: false, limits: { idleMs: 1000 } }, { group: 'net6', push: false, slowStepMs: 2500, slowReadMs: 1500, limits: { idleMs: 1000 } }], async ([a, b]) => {
     await a.call('gen', { n: 1000, seed: 'slow', start: START })
     await b.call('dial', { addr: a.addrs[0] })
     await within((async () => { while ((await a.call('sessions')).peers.length === 0) await new Promise((r) => setTimeout(r, 20)) })(), 'A to attach the session', 5000)
@@ -121,7 +121,8 @@ test('a peer whose reconciliation steps outlast the other\'s idle limit says it 
     assert.is((await b.call('root')).root, (await a.call('root')).root)
     const heard = await progressHeard(a)
     assert.ok(heard >= 3, `A heard ${heard} PROGRESS frames`)
-    // B opens: its opening step is slow too (B's clock on A starts when its SYNC is sent), then its next step.
+    // B opens: its opening step is slow too (B's clock on A starts when its SYNC is sent), then its
+    // next step, then each read of the events it gives A (A waits for them: "waiting for events").
     await b.call('gen', { n: 500, seed: 'slow-b', start: START + 3 })
     const back = (await b.call('sync', {}, 30_000)).result
     assert.is(back.eventsSent, 500)

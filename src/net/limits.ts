@@ -29,8 +29,8 @@ export interface PeerLimits {
    */
   idleMs: number
   /**
-   * Milliseconds the peer may keep this side waiting for its next reconciliation message while it
-   * says it is still at work on it (PROGRESS frames, each of which resets `idleMs`); then
+   * Milliseconds the peer may keep this side waiting for its next reconciliation message, or for
+   * events it owes, while it says it is still at work (PROGRESS frames, each of which resets `idleMs`); then
    * E_TIMEOUT. An honest but starved process (20 peers on 2 cores, each appending and indexing)
    * took 6–25 s for one step, past the idle limit; this bounds a peer that only says it works.
    * Never less than `idleMs`. @default 120 000

@@ -121,7 +121,11 @@ class Request {
    * initiator's SYNC is sent. A PROGRESS is in turn only while the peer's is due.
    */
   turn: 'opening' | 'local' | 'peer' | 'done'
-  /** When this side's turn began, or it last told the peer it is still at work on it (PROGRESS). */
+  /** Reads of envelopes for the peer in flight: the peer waits for their EVENTS. */
+  reads = 0
+  /** This side sent a reconciliation message (the SYNC's, or a reply): from then on the peer may owe it events. */
+  spoke = false
+  /** When this side's work the peer waits on began (its turn, a read), or it last told the peer it is still at work (PROGRESS). */
   workingSince = performance.now()
   /** Reconciliation messages received, and applied by this side's reconciliation. */
   reconReceived = 0
@@ -162,7 +166,7 @@ class Request {
 
   touch(): void { this.lastProgress = this.lastHeard = performance.now() }
   /** Sets whose message is due after this side sent one (`sent`: empty when it has nothing more). */
-  sentRecon(sent: Uint8Array | undefined): void { this.turn = sent && sent.length > 0 ? 'peer' : 'done' }
+  sentRecon(sent: Uint8Array | undefined): void { this.turn = sent && sent.length > 0 ? 'peer' : 'done'; this.spoke = true }
   wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f() }
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -378,8 +382,10 @@ export class PeerSession extends EventTarget {
     // of more than syncBytes must not read as the peer breaking a limit. The peer's own syncs are bounded here.
     if (!req.local && req.bytesIn > this.limits.syncBytes) throw limit('syncBytes', `a sync received more than ${this.limits.syncBytes} bytes`, { request: req.id })
     if (f.type === T.PROGRESS) {
-      // The peer is still at work on its message: the idle limit starts again, the busy limit does not.
-      if (req.turn !== 'peer' || f.body.length !== 0) throw protocol('a PROGRESS out of turn', { request: req.id })
+      // The peer is still at work on its message, or on reading the events it still owes: the
+      // idle limit starts again, the busy limit does not.
+      const owesEvents = req.spoke && !req.eventsEnded
+      if ((req.turn !== 'peer' && !owesEvents) || f.body.length !== 0) throw protocol('a PROGRESS out of turn', { request: req.id })
       req.lastHeard = performance.now()
       return
     }
@@ -484,7 +490,7 @@ export class PeerSession extends EventTarget {
     }
     const every = this.peer!.idleMs / 3
     for (const req of this.requests.values()) {
-      if (req.turn !== 'local' || req.failure || now - req.workingSince < every) continue
+      if ((req.turn !== 'local' && req.reads === 0) || req.failure || now - req.workingSince < every) continue
       req.workingSince = now
       req.bytesOut += this.send(T.PROGRESS, req.id)
     }
@@ -531,6 +537,7 @@ export class PeerSession extends EventTarget {
       // sync rate and opening (the Merkle tree taken back from index batches) took up to 24 s of
       // the 30 s idle limit in the 20-peer bench.
       req.turn = 'peer'
+      req.spoke = true
       req.touch()
       // The events move while the reconciliation goes on: each id is asked for (or sent), and
       // each subtree sent, as soon as a message shows it missing (docs/NETWORK.md, Sync).
@@ -720,7 +727,7 @@ export class PeerSession extends EventTarget {
       await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = have.slice(i, i + fetch)
       i += ids.length
-      const envelopes = await this.host.envelopes(ids)
+      const envelopes = await this.reading(req, this.host.envelopes(ids))
       req.touch()
       fetch = this.nextFetch(envelopes)
       await this.sendEvents(req, envelopes, 0)
@@ -741,7 +748,7 @@ export class PeerSession extends EventTarget {
       if (req.wants.length === 0) break
       await this.until(req, () => req.sentUnacked < this.peer!.window, 'acknowledgements')
       const ids = req.wants.splice(0, fetch)
-      const envelopes = await this.host.envelopes(ids.map((id) => toHex(id)))
+      const envelopes = await this.reading(req, this.host.envelopes(ids.map((id) => toHex(id))))
       req.touch()
       fetch = this.nextFetch(envelopes)
       await this.sendEvents(req, envelopes, ids.length)
@@ -762,17 +769,37 @@ export class PeerSession extends EventTarget {
       let { lo, hi } = nodeBounds(addr)
       if (compareKeys(lo, from) < 0) lo = from
       if (!hi || compareKeys(to, hi) < 0) hi = to
-      for await (const envelopes of this.host.envelopesBetween(lo, hi, batch)) {
-        req.touch()
-        for (const e of envelopes) {
-          // A frame's worth goes out before it would overflow: sendEvents would cut the rest into a frame of its own.
-          if (pending.length > 0 && size + 4 + e.length > batch) { await this.sendEvents(req, pending, 0); pending = []; size = 0 }
-          pending.push(e)
-          size += 4 + e.length
+      // Step by step rather than `for await`, so that each read is marked (`reading`).
+      const read = this.host.envelopesBetween(lo, hi, batch)
+      try {
+        for (let next; !(next = await this.reading(req, read.next())).done;) {
+          req.touch()
+          for (const e of next.value) {
+            // A frame's worth goes out before it would overflow: sendEvents would cut the rest into a frame of its own.
+            if (pending.length > 0 && size + 4 + e.length > batch) { await this.sendEvents(req, pending, 0); pending = []; size = 0 }
+            pending.push(e)
+            size += 4 + e.length
+          }
         }
+      } finally {
+        await read.return(undefined) // closes the store's iterator when a send failed midway, as `for await` would
       }
     }
     if (pending.length > 0) await this.sendEvents(req, pending, 0)
+  }
+
+  /**
+   * A read of envelopes the peer waits for. Slow, it is said with PROGRESS as a slow
+   * reconciliation step is (checkIdle): in the 20-peer bench a responder's read for WANTs once
+   * outlasted the peer's idle limit ("waiting for events") after PROGRESS covered the steps.
+   */
+  private async reading<T>(req: Request, read: Promise<T>): Promise<T> {
+    if (req.reads++ === 0 && req.turn !== 'local') req.workingSince = performance.now()
+    try {
+      return await read
+    } finally {
+      req.reads--
+    }
   }
 
   /** Ids to fetch next: about one batch of bytes, from the sizes just seen. */
