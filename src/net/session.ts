@@ -118,7 +118,8 @@ class Request {
   /**
    * Whose reconciliation message is due: this side's ('local': it holds the peer's last message),
    * the peer's, or nobody's once either side said it has nothing more; 'opening' until the
-   * initiator's SYNC is sent. A PROGRESS is in turn only while the peer's is due.
+   * initiator's SYNC is sent. A PROGRESS is in turn while the peer's is due, or while the peer
+   * may owe this side events (`spoke`, and no EVENTS_END yet).
    */
   turn: 'opening' | 'local' | 'peer' | 'done'
   /** Reads of envelopes for the peer in flight: the peer waits for their EVENTS. */
